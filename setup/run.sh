@@ -1,0 +1,229 @@
+#!/usr/bin/env bash
+# The main job: install what is missing, start PostgreSQL, Mosquitto and Odoo with the demo database.
+# Run ./setup/run.sh --help for the commands and settings.
+set -euo pipefail
+
+# shellcheck source=setup/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+usage() {
+    cat <<EOF
+Usage: setup/run.sh [start|install|stop|status|--help]
+
+  start    (default) install what is missing, start PostgreSQL and Mosquitto, create or
+           upgrade the database $MFG_DB with our addons and demo data, start Odoo and wait
+           until it answers. Safe to run again: it reuses what is already there.
+  install  only the installation part (Python environments, PostgreSQL, Mosquitto); no Odoo.
+  stop     stop the processes this script started (pid files in run/pids/).
+  status   show what is running.
+
+Settings (environment variables):
+  ODOO_SRC            Odoo 18.0 source tree (default /opt/odoo/18.0, else a shallow clone
+                      from GitHub when reachable). When set, it must exist: no clone.
+  MFG_DB              database name (default mfg_demo)
+  MFG_HTTP_PORT       Odoo HTTP port (default 8069)
+  MFG_PYTHON          Python 3.11 interpreter used for the virtualenvs (default python3.11)
+  MFG_DB_HOST, MFG_DB_PORT
+                      use an external PostgreSQL at this address (not started by this script);
+                      unset, the local PostgreSQL is used over its unix socket and started if needed.
+  MFG_DB_USER, MFG_DB_PASSWORD
+                      PostgreSQL login (default: a role named after the current OS user)
+  MFG_MQTT_PORT       local MQTT broker port (default 1883)
+  MFG_HEALTH_TIMEOUT  seconds to wait for Odoo to answer (default 120)
+  MFG_FORCE_UPGRADE=1 upgrade our addons even when their files did not change
+
+Files: run/odoo.conf (Odoo config), run/logs/ (logs), run/pids/ (pid files), run/data/ (filestore).
+Exit codes: 0 ok, 1 a step failed (see the log it names), 2 the environment needs fixing.
+EOF
+}
+
+# Create the database with our addons and demo data, or upgrade our addons if their files changed.
+prepare_database() {
+    local log="$LOG_DIR/odoo-install.log" states to_install=() to_upgrade=() name state hash
+    local hash_file="$RUN_DIR/addons.$MFG_DB.sha256"
+    hash="$(addons_tree_hash)"
+    if db_exists "$MFG_DB"; then
+        states="$(module_states "$MFG_DB" "$MFG_MODULES")"
+        local module
+        IFS=',' read -r -a wanted <<<"$MFG_MODULES"
+        for module in "${wanted[@]}"; do
+            state="$(awk -v m="$module" '$1==m{print $2}' <<<"$states")"
+            if [[ "$state" == installed || "$state" == "to upgrade" ]]; then
+                to_upgrade+=("$module")
+            else
+                to_install+=("$module")
+            fi
+        done
+        if ((${#to_install[@]} == 0)) && [[ -f "$hash_file" && "$(cat "$hash_file")" == "$hash" ]] &&
+            [[ "${MFG_FORCE_UPGRADE:-0}" != 1 ]]; then
+            info "database $MFG_DB is up to date (addons unchanged since the last upgrade)"
+            return 0
+        fi
+        if [[ "$(psql -d "$MFG_DB" -tAc "select demo from ir_module_module where name = 'base'" 2>/dev/null)" != t ]]; then
+            warn "database $MFG_DB was created without demo data; drop it (dropdb $MFG_DB) and run again to get the demo."
+        fi
+    else
+        to_install=("${wanted_all[@]}")
+    fi
+    local args=() t0
+    t0="$(now_s)"
+    if ((${#to_install[@]})); then
+        args+=(-i "$(
+            IFS=,
+            echo "${to_install[*]}"
+        )")
+    fi
+    if ((${#to_upgrade[@]})); then
+        args+=(-u "$(
+            IFS=,
+            echo "${to_upgrade[*]}"
+        )")
+    fi
+    if db_exists "$MFG_DB"; then
+        info "updating database $MFG_DB (${args[*]}); log: run/logs/odoo-install.log"
+    else
+        info "creating database $MFG_DB with our addons and demo data; this takes a few minutes (log: run/logs/odoo-install.log)"
+    fi
+    rm -f "$hash_file"
+    if ! "$VENV/bin/odoo" -c "$ODOO_CONF" -d "$MFG_DB" "${args[@]}" --stop-after-init \
+        --workers=0 --max-cron-threads=0 --http-port="$MFG_HTTP_PORT" --no-http \
+        --logfile="$log" </dev/null; then
+        tail -n 40 "$log" >&2 || true
+        die "Installing our addons into $MFG_DB failed; the lines above are the end of run/logs/odoo-install.log."
+    fi
+    if ! db_ok_after_install; then
+        tail -n 40 "$log" >&2 || true
+        die "Installing our addons into $MFG_DB failed; the lines above are the end of run/logs/odoo-install.log."
+    fi
+    printf '%s\n' "$hash" >"$hash_file"
+    info "database $MFG_DB ready in $(($(now_s) - t0)) s"
+}
+
+# True if all our modules are installed in MFG_DB.
+db_ok_after_install() {
+    local states count
+    states="$(module_states "$MFG_DB" "$MFG_MODULES")"
+    count="$(awk '$2=="installed"' <<<"$states" | wc -l)"
+    IFS=',' read -r -a wanted_all <<<"$MFG_MODULES"
+    ((count == ${#wanted_all[@]}))
+}
+
+health_ok() {
+    "$VENV/bin/python" - "http://127.0.0.1:$MFG_HTTP_PORT/web/health" <<'PY' 2>/dev/null
+import sys, urllib.request
+with urllib.request.urlopen(sys.argv[1], timeout=2) as response:
+    sys.exit(0 if response.status == 200 else 1)
+PY
+}
+
+wait_for_health() {
+    local url="http://127.0.0.1:$MFG_HTTP_PORT/web/health" deadline
+    deadline=$(($(now_s) + MFG_HEALTH_TIMEOUT))
+    while (($(now_s) < deadline)); do
+        if ! is_running odoo; then
+            tail -n 30 "$LOG_DIR/odoo.log" >&2 2>/dev/null || true
+            die "Odoo stopped while starting; see run/logs/odoo.log (its last lines are above)."
+        fi
+        if health_ok; then
+            return 0
+        fi
+        sleep 0.5
+    done
+    tail -n 30 "$LOG_DIR/odoo.log" >&2 2>/dev/null || true
+    die "Odoo did not answer on $url within ${MFG_HEALTH_TIMEOUT} s; see run/logs/odoo.log (its last lines are above)."
+}
+
+# One call per background service; the edge agent and the plant simulator are added the same way.
+start_odoo() {
+    start_background odoo "$VENV/bin/odoo" -c "$ODOO_CONF" --pidfile="$PID_DIR/odoo.pid" ||
+        die "Odoo did not start; see run/logs/odoo.log."
+}
+
+install_everything() {
+    mkdir -p "$RUN_DIR" "$PID_DIR" "$LOG_DIR" "$DATA_DIR"
+    clone_odoo_src_if_needed
+    install_python_envs
+    ensure_postgres
+    ensure_mosquitto
+}
+
+cmd_start() {
+    local t0 odoo_was_running=0
+    t0="$(now_s)"
+    check_environment
+    check_port "$MFG_HTTP_PORT" odoo MFG_HTTP_PORT
+    exec 9>"$RUN_DIR/.run.lock"
+    flock -n 9 || die_env "Another setup/run.sh or setup/test.sh is running in this directory: wait for it to finish."
+    install_everything
+    write_odoo_conf "$ODOO_CONF" run
+    IFS=',' read -r -a wanted_all <<<"$MFG_MODULES"
+    local hash_file="$RUN_DIR/addons.$MFG_DB.sha256"
+    if is_running odoo; then
+        odoo_was_running=1
+        if db_exists "$MFG_DB" && db_ok_after_install && [[ -f "$hash_file" &&
+            "$(cat "$hash_file")" == "$(addons_tree_hash)" && "${MFG_FORCE_UPGRADE:-0}" != 1 ]]; then
+            info "Odoo is already running and our addons are unchanged"
+        else
+            info "stopping Odoo to update the database"
+            stop_background odoo
+            odoo_was_running=0
+        fi
+    fi
+    if ((!odoo_was_running)); then
+        prepare_database
+        start_odoo
+    fi
+    wait_for_health
+    local host
+    host="$(hostname -f 2>/dev/null || hostname)"
+    echo
+    info "Odoo is ready in $(($(now_s) - t0)) s: http://localhost:$MFG_HTTP_PORT  (from other machines: http://$host:$MFG_HTTP_PORT)"
+    info "log in as admin / admin (demo database $MFG_DB)"
+    info "stop with: ./setup/run.sh stop    status: ./setup/run.sh status    log: run/logs/odoo.log"
+}
+
+cmd_install() {
+    check_environment
+    exec 9>"$RUN_DIR/.run.lock"
+    flock -n 9 || die_env "Another setup/run.sh or setup/test.sh is running in this directory: wait for it to finish."
+    install_everything
+    write_odoo_conf "$ODOO_CONF" run
+    info "installed; start Odoo with ./setup/run.sh"
+}
+
+cmd_stop() {
+    if [[ -z "$(pid_names)" ]]; then
+        info "nothing started by setup/run.sh is running"
+        return 0
+    fi
+    stop_all
+}
+
+cmd_status() {
+    info "processes started by setup/run.sh:"
+    status_all
+    if is_running odoo; then
+        if health_ok; then
+            info "Odoo answers on http://localhost:$MFG_HTTP_PORT (database $MFG_DB)"
+        else
+            info "Odoo runs but does not answer on port $MFG_HTTP_PORT yet"
+        fi
+    fi
+}
+
+main() {
+    mkdir -p "$RUN_DIR"
+    case "${1:-start}" in
+    start) cmd_start ;;
+    install) cmd_install ;;
+    stop) cmd_stop ;;
+    status) cmd_status ;;
+    -h | --help | help) usage ;;
+    *)
+        usage >&2
+        exit 2
+        ;;
+    esac
+}
+
+main "$@"
