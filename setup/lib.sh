@@ -123,7 +123,7 @@ start_background() {
         info "$name is already running (pid $(_pid_of "$name"))."
         return 0
     fi
-    rm -f "$PID_DIR/$name.pid" "$PID_DIR/$name.args"
+    rm -f "$PID_DIR/$name".{pid,args,port}
     # Give the program as an absolute path: the kernel keeps it in the command line even when an
     # interpreter runs it (a console script), so the whole command is a suffix of /proc/pid/cmdline.
     printf '%s\n' "$@" >"$PID_DIR/$name.args"
@@ -135,7 +135,7 @@ start_background() {
     if ! kill -0 "$pid" 2>/dev/null; then
         warn "$name stopped right after it started; last lines of $LOG_DIR/$name.log:"
         tail -n 20 "$LOG_DIR/$name.log" >&2 || true
-        rm -f "$PID_DIR/$name.pid" "$PID_DIR/$name.args"
+        rm -f "$PID_DIR/$name".{pid,args,port}
         return 1
     fi
     info "started $name (pid $pid, log run/logs/$name.log)"
@@ -144,17 +144,17 @@ start_background() {
 stop_background() {
     local name="$1" pid waited=0
     if ! pid="$(_pid_of "$name")"; then
-        rm -f "$PID_DIR/$name.args"
+        rm -f "$PID_DIR/$name".{args,port}
         return 0
     fi
     if ! kill -0 "$pid" 2>/dev/null; then
         info "$name was not running (stale pid file removed)."
-        rm -f "$PID_DIR/$name.pid" "$PID_DIR/$name.args"
+        rm -f "$PID_DIR/$name".{pid,args,port}
         return 0
     fi
     if ! _cmdline_matches "$name" "$pid"; then
         warn "pid $pid in run/pids/$name.pid is not the $name we started; leaving it alone and removing the stale pid file."
-        rm -f "$PID_DIR/$name.pid" "$PID_DIR/$name.args"
+        rm -f "$PID_DIR/$name".{pid,args,port}
         return 0
     fi
     kill -TERM "$pid" 2>/dev/null || true
@@ -167,7 +167,7 @@ stop_background() {
         kill -KILL "$pid" 2>/dev/null || true
         sleep 0.5
     fi
-    rm -f "$PID_DIR/$name.pid" "$PID_DIR/$name.args"
+    rm -f "$PID_DIR/$name".{pid,args,port}
     info "stopped $name (pid $pid)"
 }
 
@@ -277,9 +277,10 @@ clone_odoo_src_if_needed() {
 }
 
 # True if something other than our own process NAME holds TCP PORT on this machine.
+# NAME's port is recorded in run/pids/NAME.port when it is started (see start_odoo in run.sh).
 port_busy() {
     local port="$1" name="$2"
-    if is_running "$name"; then
+    if is_running "$name" && [[ "$(cat "$PID_DIR/$name.port" 2>/dev/null)" == "$port" ]]; then
         return 1
     fi
     # Odoo listens on all interfaces: try the same bind it will do.
@@ -545,12 +546,14 @@ write_odoo_conf() {
             echo "db_name = $MFG_DB"
             echo "dbfilter = ^$MFG_DB\$"
             echo "http_port = $MFG_HTTP_PORT"
+            echo "gevent_port = $((MFG_HTTP_PORT + 3))"
             echo "workers = 2"
             echo "max_cron_threads = 1"
             echo "logfile = $LOG_DIR/odoo.log"
             echo "without_demo = False"
         else
             echo "http_port = $MFG_TEST_HTTP_PORT"
+            echo "gevent_port = $((MFG_TEST_HTTP_PORT + 3))"
             echo "workers = 0"
             echo "max_cron_threads = 0"
             echo "without_demo = all"
@@ -584,11 +587,32 @@ drop_db() {
     rm -rf "${DATA_DIR:?}/filestore/$db"
 }
 
-# Hash of the tree of our addons (what -u would change), for skipping needless upgrades.
+# Directories of the modules under test, found on the addons path.
+module_dirs() {
+    local module dir found
+    IFS=',' read -r -a modules <<<"$MFG_MODULES"
+    IFS=',' read -r -a dirs <<<"$(addons_path)"
+    for module in "${modules[@]}"; do
+        found=""
+        for dir in "${dirs[@]}"; do
+            if [[ -f "$dir/$module/__manifest__.py" ]]; then
+                found="$dir/$module"
+                break
+            fi
+        done
+        [[ -n "$found" ]] && printf '%s\n' "$found"
+    done
+    return 0
+}
+
+# Hash of the files of the modules we install (what -u would change), to skip needless upgrades.
 addons_tree_hash() {
-    (
-        cd "$REPO_ROOT" || exit 1
-        find addons -type f ! -name '*.pyc' ! -path '*/__pycache__/*' -print0 | sort -z |
-            xargs -0 sha256sum
-    ) | sha256sum | cut -d' ' -f1
+    local dirs=()
+    mapfile -t dirs < <(module_dirs)
+    {
+        echo "$MFG_MODULES"
+        ((${#dirs[@]} == 0)) ||
+            find "${dirs[@]}" -type f ! -name '*.pyc' ! -path '*/__pycache__/*' -print0 |
+            sort -z | xargs -0 sha256sum
+    } | sha256sum | cut -d' ' -f1
 }

@@ -137,6 +137,7 @@ wait_for_health() {
 start_odoo() {
     start_background odoo "$VENV/bin/odoo" -c "$ODOO_CONF" --pidfile="$PID_DIR/odoo.pid" ||
         die "Odoo did not start; see run/logs/odoo.log."
+    printf '%s\n' "$MFG_HTTP_PORT" >"$PID_DIR/odoo.port"
 }
 
 install_everything() {
@@ -199,10 +200,18 @@ cmd_stop() {
     stop_all
 }
 
+# conf_value KEY: a value from run/odoo.conf (the settings the running Odoo was started with).
+conf_value() {
+    [[ -f "$ODOO_CONF" ]] || return 0
+    awk -F' *= *' -v k="$1" '$1==k{print $2; exit}' "$ODOO_CONF"
+}
+
 cmd_status() {
     info "processes started by setup/run.sh:"
     status_all
     if is_running odoo; then
+        MFG_HTTP_PORT="$(conf_value http_port)"
+        MFG_DB="$(conf_value db_name)"
         if health_ok; then
             info "Odoo answers on http://localhost:$MFG_HTTP_PORT (database $MFG_DB)"
         else

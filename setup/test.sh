@@ -154,24 +154,6 @@ cleanup_test_db() {
     drop_db "$MFG_TEST_DB" >/dev/null 2>&1 || true
 }
 
-# Directories of the modules under test, found on the addons path.
-module_dirs() {
-    local module dir found
-    IFS=',' read -r -a modules <<<"$MFG_MODULES"
-    IFS=',' read -r -a dirs <<<"$(addons_path)"
-    for module in "${modules[@]}"; do
-        found=""
-        for dir in "${dirs[@]}"; do
-            if [[ -f "$dir/$module/__manifest__.py" ]]; then
-                found="$dir/$module"
-                break
-            fi
-        done
-        [[ -n "$found" ]] && printf '%s\n' "$found"
-    done
-    return 0
-}
-
 suite_odoo() {
     echo
     info "suite odoo: install $MFG_MODULES into a fresh $MFG_TEST_DB, then pytest-odoo"
@@ -206,8 +188,10 @@ suite_odoo() {
     info "addons installed in $(($(now_s) - t0)) s"
     local paths=()
     mapfile -t paths < <(module_dirs)
+    # pytest-odoo turns the variables HOST, PORT, USER and PASSWORD into database settings:
+    # keep them from overriding the test configuration.
     run_pytest_suite odoo 1 "$RESULTS_DIR/odoo.xml" \
-        "$VENV/bin/pytest" -p no:cacheprovider --rootdir="$REPO_ROOT" \
+        env -u HOST -u PORT -u USER -u PASSWORD "$VENV/bin/pytest" -p no:cacheprovider --rootdir="$REPO_ROOT" \
         --odoo-database="$MFG_TEST_DB" --odoo-config="$ODOO_TEST_CONF" --odoo-http \
         --odoo-log-level=warn "${paths[@]}" --junitxml="$RESULTS_DIR/odoo.xml"
 }
@@ -242,7 +226,7 @@ suite_cross_process() {
         return 0
     fi
     run_pytest_suite cross-process 1 "$RESULTS_DIR/cross-process.xml" \
-        "$VENV/bin/pytest" -p no:cacheprovider --rootdir="$REPO_ROOT" "$REPO_ROOT/tests" \
+        "$VENV/bin/pytest" -p no:cacheprovider -p no:odoo --rootdir="$REPO_ROOT" "$REPO_ROOT/tests" \
         --ignore="$REPO_ROOT/tests/edge" --ignore="$REPO_ROOT/tests/bench" \
         --junitxml="$RESULTS_DIR/cross-process.xml"
 }
