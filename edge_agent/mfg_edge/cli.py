@@ -1,0 +1,213 @@
+"""Command line: mfg-edge run | check-config | status | replay-dead | simulate."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+from datetime import UTC, datetime
+
+from . import __version__
+from .config import ConfigError, api_key, load_config
+
+DEFAULT_CONFIG = "/etc/mfg-edge/config.yaml"
+
+
+def _out(text: str = "") -> None:
+    sys.stdout.write(text + "\n")
+
+
+def _err(text: str) -> None:
+    sys.stderr.write(text + "\n")
+
+
+def _when(epoch: float | None) -> str:
+    if not epoch:
+        return "never"
+    moment = datetime.fromtimestamp(epoch, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return f"{moment} ({time.time() - epoch:.0f} s ago)"
+
+
+def _load(path: str):
+    try:
+        return load_config(path)
+    except ConfigError as exc:
+        _err(f"{path}: configuration is invalid:")
+        for error in exc.errors:
+            _err(f"  {error}")
+        return None
+
+
+def cmd_check_config(args) -> int:
+    config = _load(args.config)
+    if config is None:
+        return 1
+    problems = []
+    try:
+        api_key(config)
+    except ConfigError as exc:
+        problems.extend(exc.errors)
+    opcua = config.opcua or {}
+    if opcua.get("security_policy", "None") != "None" and not (
+        opcua.get("certificate") and opcua.get("private_key")
+    ):
+        problems.append("/opcua: a security policy needs certificate and private_key")
+    if problems:
+        _err(f"{args.config}: configuration is invalid:")
+        for problem in problems:
+            _err(f"  {problem}")
+        return 1
+    kinds = {}
+    for rule in config.rules:
+        kinds[rule["source"]] = kinds.get(rule["source"], 0) + 1
+    summary = ", ".join(f"{n} {kind}" for kind, n in sorted(kinds.items())) or "none"
+    _out(f"{args.config}: OK (source {config.source}; {len(config.rules)} local rules: {summary})")
+    if config.odoo["pull_rules"]:
+        _out("rules are pulled from Odoo; the local rules are the fallback")
+    return 0
+
+
+def cmd_status(args) -> int:
+    config = _load(args.config)
+    if config is None:
+        return 1
+    if not config.store_path.exists():
+        _err(f"no store at {config.store_path}: the agent has never run with this configuration")
+        return 1
+    from .store import Store
+
+    store = Store(config.store_path, read_only=True)
+    stats = store.stats()
+    dead = store.dead_letters(limit=args.dead_letters)
+    store.close()
+    if args.json:
+        stats["recent_dead_letters"] = [
+            {k: v for k, v in row.items() if k != "body"} for row in dead
+        ]
+        _out(json.dumps(stats, indent=2))
+        return 0
+    _out(f"mfg-edge {__version__}  source {config.source}  store {config.store_path}")
+    _out(f"  backlog              {stats['backlog']} events")
+    _out(f"  oldest event age     {stats['oldest_event_age_s']:.1f} s")
+    _out(f"  last successful send {_when(stats['last_send_ok'])}")
+    _out(f"  sender state         {stats['sender_state']}")
+    if stats["auth_blocked_until"] and stats["auth_blocked_until"] > time.time():
+        _out(
+            f"  ALERT                Odoo refused the API key; sending stopped until "
+            f"{_when(stats['auth_blocked_until'])[:20]} or a reload"
+        )
+    if stats["last_error"]:
+        _out(f"  last error           {stats['last_error']} at {_when(stats['last_error_at'])}")
+    _out(f"  dead letters         {stats['dead_letters']}")
+    _out(f"  telemetry shed       {stats['events_shed_total']} events (store full)")
+    _out(f"  store size           {stats['store_bytes'] / 1e6:.1f} MB")
+    for row in dead:
+        _out(
+            f"    {row['id']}  {row['kind']:5}  {row['type'] or '-'}  {row['subject'] or '-'}  "
+            f"{row['reason_code']}: {row['reason']}"
+            + (f" at {row['pointer']}" if row["pointer"] else "")
+        )
+    return 0
+
+
+def cmd_replay_dead(args) -> int:
+    config = _load(args.config)
+    if config is None:
+        return 1
+    if not args.all and not args.id and not args.reason:
+        _err("say which dead letters to replay: --all, --id ID (repeatable) or --reason CODE")
+        return 2
+    if not config.store_path.exists():
+        _err(f"no store at {config.store_path}")
+        return 1
+    from .replay import replay_dead
+
+    report = replay_dead(config, ids=args.id or None, reason=args.reason)
+    _out(
+        f"{report['requested']} dead letters queued for replay (the running agent resends them "
+        f"within a second; a stopped agent at its next start); "
+        f"{report['still_failing']} raw messages still fit no rule"
+    )
+    for line in report["details"]:
+        _out(f"  {line}")
+    return 0 if report["still_failing"] == 0 else 1
+
+
+def cmd_run(args) -> int:
+    config = _load(args.config)
+    if config is None:
+        return 1
+    logging.basicConfig(
+        level=args.log_level or config.agent["log_level"],
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    from .agent import Agent
+
+    try:
+        agent = Agent(config)
+    except ConfigError as exc:
+        for error in exc.errors:
+            _err(error)
+        return 1
+    agent.run_forever()
+    return 0
+
+
+def cmd_simulate(args) -> int:
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    from .simulator import run_simulator
+
+    return run_simulator(args)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="mfg-edge", description="Plant edge agent for Odoo")
+    parser.add_argument("--version", action="version", version=f"mfg-edge {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    def with_config(sub):
+        sub.add_argument("-c", "--config", default=DEFAULT_CONFIG, help="YAML configuration")
+        return sub
+
+    run = with_config(commands.add_parser("run", help="run the agent"))
+    run.add_argument("--log-level", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    run.set_defaults(func=cmd_run)
+    check = with_config(commands.add_parser("check-config", help="validate a configuration"))
+    check.set_defaults(func=cmd_check_config)
+    status = with_config(commands.add_parser("status", help="backlog, last send, dead letters"))
+    status.add_argument("--json", action="store_true")
+    status.add_argument("--dead-letters", type=int, default=10, help="how many to list")
+    status.set_defaults(func=cmd_status)
+    replay = with_config(commands.add_parser("replay-dead", help="resend dead letters"))
+    replay.add_argument("--all", action="store_true")
+    replay.add_argument("--id", action="append", default=[])
+    replay.add_argument("--reason", help="only dead letters with this reason code")
+    replay.set_defaults(func=cmd_replay_dead)
+    simulate = commands.add_parser("simulate", help="plant simulator: OPC-UA server + MQTT MES")
+    simulate.add_argument("--mqtt-host", default="127.0.0.1")
+    simulate.add_argument("--mqtt-port", type=int, default=1883)
+    simulate.add_argument("--topic-prefix", default="plant1/line1/mes")
+    simulate.add_argument(
+        "--opcua-port", type=int, default=4840, help="0 disables the OPC-UA server"
+    )
+    simulate.add_argument("--no-mqtt", action="store_true")
+    simulate.add_argument("--interval", type=float, default=1.0, help="seconds between MES steps")
+    simulate.add_argument(
+        "--orders", type=int, default=0, help="stop after N work orders (0 = run)"
+    )
+    simulate.add_argument("--seed", type=int, default=None)
+    simulate.set_defaults(func=cmd_simulate)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

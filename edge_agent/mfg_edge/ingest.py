@@ -1,0 +1,133 @@
+"""Group commit between the sources and the store, with acknowledgements in arrival order.
+
+Sources hand over what one source message became (events and/or a raw dead letter) plus an
+`ack` callable. The committer writes up to `max_messages` messages or `max_ms` worth in one
+durable transaction and only then calls their acks, oldest first. Mosquitto lets a client hold
+20 unacknowledged QoS 1 messages by default, so the group must stay below that or the broker
+stops sending and every batch waits for the timer.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from .rules import Event
+from .store import RawDeadLetter, Store
+
+_logger = logging.getLogger(__name__)
+
+
+@dataclass
+class Pending:
+    events: list[Event]
+    raw_dead: list[RawDeadLetter] = field(default_factory=list)
+    ack: Callable[[], None] | None = None
+    arrived: float = field(default_factory=time.monotonic)
+
+
+class Ingestor:
+    def __init__(
+        self,
+        store: Store,
+        metrics,
+        *,
+        max_messages: int = 19,
+        max_ms: float = 50.0,
+        on_commit: Callable[[], None] | None = None,
+        latency_samples: int = 20000,
+    ):
+        self.store = store
+        self.metrics = metrics
+        self.max_messages = max_messages
+        self.max_s = max_ms / 1000.0
+        self.on_commit = on_commit
+        self.queue: queue.Queue[Pending] = queue.Queue()
+        self.latencies: collections.deque[float] = collections.deque(maxlen=latency_samples)
+        self._held: list[Pending] = []
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._window_max = 0.0
+        self.metrics.set("mfg_edge_arrival_to_durable_seconds_max", lambda: self._window_max)
+
+    def submit(self, pending: Pending) -> None:
+        self.queue.put(pending)
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self.run, name="ingest-commit", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop after committing what has arrived; unacked messages stay with their source."""
+        self._stop.set()
+        if self._thread:
+            self._thread.join(timeout)
+
+    def backlog(self) -> int:
+        return self.queue.qsize() + len(self._held)
+
+    def run(self) -> None:
+        while True:
+            if self._held:
+                # Store was full: retry the held messages before anything newer (order of acks).
+                if self._stop.is_set():
+                    return
+                batch, self._held = self._held, []
+                self._commit(batch)
+                if self._held:
+                    self._stop.wait(0.2)
+                continue
+            try:
+                first = self.queue.get(timeout=0.1)
+            except queue.Empty:
+                if self._stop.is_set():
+                    return
+                continue
+            batch = [first]
+            deadline = time.monotonic() + self.max_s
+            while len(batch) < self.max_messages:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                try:
+                    batch.append(self.queue.get(timeout=remaining))
+                except queue.Empty:
+                    break
+            self._commit(batch)
+
+    def _commit(self, batch: list[Pending]) -> None:
+        events = [event for pending in batch for event in pending.events]
+        raw_dead = [dead for pending in batch for dead in pending.raw_dead]
+        try:
+            result = self.store.insert(events, raw_dead)
+        except Exception:
+            # Disk full, I/O error: nothing acked, so the sources still hold every message.
+            _logger.exception("store commit failed for %d messages; retrying", len(batch))
+            self._held = batch + self._held
+            self._stop.wait(1.0)
+            return
+        blocked_ids = {event.id for event in result.blocked}
+        done = 0
+        for pending in batch:
+            if any(event.id in blocked_ids for event in pending.events):
+                break
+            done += 1
+        now = time.monotonic()
+        for pending in batch[:done]:
+            if pending.ack is not None:
+                pending.ack()
+            self.latencies.append(now - pending.arrived)
+        self._window_max = max((now - p.arrived for p in batch[:done]), default=0.0)
+        self._held = batch[done:]
+        self.metrics.inc("mfg_edge_events_stored_total", result.inserted)
+        if result.duplicates:
+            self.metrics.inc("mfg_edge_events_duplicate_ingest_total", result.duplicates)
+        if raw_dead:
+            self.metrics.inc("mfg_edge_ingest_dead_letters_total", len(raw_dead))
+        if result.inserted and self.on_commit:
+            self.on_commit()

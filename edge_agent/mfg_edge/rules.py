@@ -1,0 +1,260 @@
+"""Rules: turn a source message (MQTT payload, OPC-UA value, CSV row) into a canonical event.
+
+A rule names a contract type and version, the subject (ordering key) and how each data field
+is read from the message context. The id of the event is derived from the message's identity,
+so the same source message always yields the same id (replays are duplicates, not new events).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+# Fixed namespace for uuid5 event ids; changing it would make every replay look like new data.
+EVENT_NAMESPACE = uuid.UUID("5b0f6a4e-3c1d-5e7a-9f2b-6d8c1a0e4b21")
+TELEMETRY = "telemetry"
+TRANSACTIONAL = "transactional"
+_PLACEHOLDER = re.compile(r"\{([^{}]+)\}")
+_MISSING = object()
+
+
+class RuleError(Exception):
+    """A message does not fit its rule; `code` is machine-readable, the message is for people."""
+
+    def __init__(self, code: str, message: str):
+        super().__init__(message)
+        self.code = code
+
+
+def resolve(context: Any, selector: str) -> Any:
+    """Follow a dotted path (dict keys or list indices) through the context."""
+    node = context
+    for part in selector.split("."):
+        if isinstance(node, dict) and part in node:
+            node = node[part]
+        elif (
+            isinstance(node, list)
+            and part.lstrip("-").isdigit()
+            and -len(node) <= int(part) < len(node)
+        ):
+            node = node[int(part)]
+        else:
+            return _MISSING
+    return node
+
+
+def render(template: str, context: Any) -> str:
+    def replace(match: re.Match) -> str:
+        value = resolve(context, match.group(1).strip())
+        if value is _MISSING or value is None or value == "":
+            raise RuleError("missing_field", f"template {template!r}: {match.group(1)} is missing")
+        return str(value)
+
+    return _PLACEHOLDER.sub(replace, template)
+
+
+def _convert(value: Any, kind: str | None, selector: str) -> Any:
+    if kind is None or value is None:
+        return value
+    try:
+        if kind == "string":
+            return str(value)
+        if kind == "integer":
+            if isinstance(value, bool):
+                raise ValueError
+            if isinstance(value, float) and not value.is_integer():
+                raise ValueError
+            return int(str(value).strip()) if isinstance(value, str) else int(value)
+        if kind == "number":
+            if isinstance(value, bool):
+                raise ValueError
+            number = float(str(value).strip()) if isinstance(value, str) else float(value)
+            return int(number) if number.is_integer() else number
+        if kind == "boolean":
+            if isinstance(value, bool):
+                return value
+            text = str(value).strip().lower()
+            if text in ("1", "true", "yes", "y"):
+                return True
+            if text in ("0", "false", "no", "n"):
+                return False
+            raise ValueError
+    except (TypeError, ValueError):
+        raise RuleError("bad_value", f"{selector}: {value!r} is not a valid {kind}") from None
+    raise RuleError("bad_rule", f"unknown conversion {kind!r}")
+
+
+def parse_timestamp(value: Any) -> float:
+    """Epoch seconds (int/float, or milliseconds when > 1e11) or an RFC 3339 string."""
+    if isinstance(value, bool):
+        raise RuleError("bad_time", f"{value!r} is not a timestamp")
+    if isinstance(value, int | float):
+        return value / 1000.0 if value > 1e11 else float(value)
+    if isinstance(value, str):
+        text = value.strip().replace("Z", "+00:00").replace("z", "+00:00")
+        try:
+            parsed = datetime.fromisoformat(text)
+        except ValueError:
+            raise RuleError("bad_time", f"{value!r} is not an RFC 3339 timestamp") from None
+        if parsed.tzinfo is None:
+            raise RuleError("bad_time", f"{value!r} has no time zone offset")
+        return parsed.timestamp()
+    raise RuleError("bad_time", f"{value!r} is not a timestamp")
+
+
+def format_timestamp(epoch: float) -> str:
+    """RFC 3339 UTC with milliseconds, the form the envelope's `time` uses."""
+    moment = datetime.fromtimestamp(epoch, tz=UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def topic_matches(pattern: str, topic: str) -> bool:
+    """MQTT topic filter semantics: + one level, # the rest (and the parent level)."""
+    pattern_parts = pattern.split("/")
+    topic_parts = topic.split("/")
+    for index, part in enumerate(pattern_parts):
+        if part == "#":
+            return True
+        if index >= len(topic_parts):
+            return False
+        if part != "+" and part != topic_parts[index]:
+            return False
+    return len(pattern_parts) == len(topic_parts)
+
+
+def event_id(
+    source: str, contract_type: str, origin: str, payload: bytes, discriminator: str
+) -> str:
+    """uuid5 over the message identity: same source message -> same id, always."""
+    digest = hashlib.sha256(payload).hexdigest()
+    name = "|".join((source, contract_type, origin, digest, discriminator))
+    return str(uuid.uuid5(EVENT_NAMESPACE, name))
+
+
+@dataclass
+class Event:
+    """A normalized event for the store; `envelope` lacks `sequence` (the store assigns it)."""
+
+    id: str
+    type: str
+    subject: str
+    event_class: str
+    envelope: dict[str, Any]
+    source_time: float
+    received_time: float
+
+    def envelope_json(self) -> str:
+        return json.dumps(self.envelope, separators=(",", ":"), ensure_ascii=False)
+
+
+@dataclass
+class Rule:
+    spec: dict[str, Any]
+    name: str = field(init=False)
+    kind: str = field(init=False)
+
+    def __post_init__(self):
+        self.name = self.spec["name"]
+        self.kind = self.spec["source"]
+
+    @property
+    def event_class(self) -> str:
+        return self.spec.get("class", TRANSACTIONAL)
+
+    def build(
+        self,
+        *,
+        agent_source: str,
+        context: dict[str, Any],
+        origin: str,
+        payload: bytes,
+        discriminator: str,
+        received_time: float,
+        clock_quality: str | None,
+    ) -> Event:
+        spec = self.spec
+        data = {}
+        for name, how in spec["data"].items():
+            how = {"selector": how} if isinstance(how, str) else how  # noqa: PLW2901
+            if "const" in how:
+                data[name] = how["const"]
+                continue
+            value = resolve(context, how["selector"])
+            if value is _MISSING:
+                if how.get("required", True):
+                    raise RuleError("missing_field", f"{how['selector']} is missing (field {name})")
+                continue
+            data[name] = _convert(value, how.get("as"), how["selector"])
+        subject = render(spec["subject"], context)
+        message_id = ""
+        if spec.get("message_id"):
+            found = resolve(context, spec["message_id"])
+            if found is _MISSING:
+                raise RuleError("missing_field", f"{spec['message_id']} (message id) is missing")
+            message_id = str(found)
+        source_time = received_time
+        if spec.get("time"):
+            found = resolve(context, spec["time"])
+            if found is _MISSING:
+                raise RuleError("missing_field", f"{spec['time']} (source time) is missing")
+            source_time = parse_timestamp(found)
+        identity = event_id(
+            agent_source, spec["type"], origin, payload, discriminator + "|" + message_id
+        )
+        envelope = {
+            "specversion": "1.0",
+            "id": identity,
+            "source": agent_source,
+            "type": spec["type"],
+            "dataschema": f"urn:mfg:contract:{spec['type']}:{spec['version']}",
+            "time": format_timestamp(source_time),
+            "subject": subject,
+            "datacontenttype": "application/json",
+            "receivedtime": format_timestamp(received_time),
+            "data": data,
+        }
+        if spec.get("correlationid"):
+            envelope["correlationid"] = render(spec["correlationid"], context)
+        if clock_quality:
+            envelope["clockquality"] = clock_quality
+        return Event(
+            id=identity,
+            type=spec["type"],
+            subject=subject,
+            event_class=self.event_class,
+            envelope=envelope,
+            source_time=source_time,
+            received_time=received_time,
+        )
+
+
+class RuleSet:
+    """The active rules, grouped by source kind."""
+
+    def __init__(self, specs: list[dict[str, Any]]):
+        self.specs = specs
+        self.rules = [Rule(spec) for spec in specs]
+
+    def for_kind(self, kind: str) -> list[Rule]:
+        return [rule for rule in self.rules if rule.kind == kind]
+
+    def mqtt_topics(self) -> list[str]:
+        return sorted({rule.spec["topic"] for rule in self.for_kind("mqtt")})
+
+    def match_topic(self, topic: str) -> list[Rule]:
+        return [rule for rule in self.for_kind("mqtt") if topic_matches(rule.spec["topic"], topic)]
+
+    def match_csv(self, folder: str, header: list[str]) -> Rule | None:
+        columns = set(header)
+        for rule in self.for_kind("csv"):
+            if rule.spec["folder"] == folder and set(rule.spec["columns"]) <= columns:
+                return rule
+        return None
+
+    def csv_folders(self) -> list[str]:
+        return sorted({rule.spec["folder"] for rule in self.for_kind("csv")})

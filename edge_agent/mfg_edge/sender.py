@@ -1,0 +1,442 @@
+"""The sender: drains the store to Odoo's POST /mfg/v1/events in batches, in sequence order.
+
+One batch is in flight at a time and a failed batch is retried before anything newer, so a
+subject's later events never overtake an earlier one. Events leave the store only when the
+receiver answered them accepted/duplicate (or rejected: then they move to the dead-letter table).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import requests
+
+from . import __version__
+from .rules import EVENT_NAMESPACE, Event, format_timestamp
+from .store import Store, StoredEvent, utc_day
+
+_logger = logging.getLogger(__name__)
+
+HEARTBEAT_TYPE = "edge.heartbeat"
+SUMMARY_TYPE = "integration.sent.summary"
+
+
+class Backoff:
+    """Full-jitter exponential backoff: sleep a uniform random time in [0, min(cap, base*2^n)]."""
+
+    def __init__(self, base_s: float, cap_s: float, rng=random.random):
+        self.base_s = base_s
+        self.cap_s = cap_s
+        self.rng = rng
+        self.attempt = 0
+
+    def next_delay(self) -> float:
+        ceiling = min(self.cap_s, self.base_s * (2 ** min(self.attempt, 32)))
+        self.attempt += 1
+        return self.rng() * ceiling
+
+    def reset(self) -> None:
+        self.attempt = 0
+
+
+@dataclass
+class Outcome:
+    """What the last POST means for the loop: continue, retry after a delay, or stop (auth)."""
+
+    kind: str  # "ok" | "retry" | "auth" | "misconfigured"
+    reason: str = ""
+    retry_after_s: float | None = None
+
+
+OK = Outcome("ok")
+
+
+def _parse_retry_after(value: str | None) -> float | None:
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        try:
+            moment = datetime.strptime(value, "%a, %d %b %Y %H:%M:%S GMT").replace(tzinfo=UTC)
+        except ValueError:
+            return None
+        return max(0.0, moment.timestamp() - time.time())
+
+
+class Sender:
+    def __init__(
+        self,
+        *,
+        store: Store,
+        url: str,
+        api_key: str,
+        source: str,
+        metrics,
+        clock,
+        batch_size: int = 500,
+        timeout_s: float = 10.0,
+        verify: bool | str = True,
+        backoff_base_s: float = 0.5,
+        backoff_max_s: float = 60.0,
+        auth_retry_s: float = 900.0,
+        heartbeat_interval_s: float = 60.0,
+        delivered_retention_s: float = 48 * 3600,
+        started_at: float | None = None,
+    ):
+        self.store = store
+        self.events_url = url.rstrip("/") + "/mfg/v1/events"
+        self.source = source
+        self.metrics = metrics
+        self.clock = clock
+        self.batch_limit = batch_size
+        self.timeout_s = timeout_s
+        self.auth_retry_s = auth_retry_s
+        self.heartbeat_interval_s = heartbeat_interval_s
+        self.delivered_retention_s = delivered_retention_s
+        self.backoff = Backoff(backoff_base_s, backoff_max_s)
+        self.session = requests.Session()
+        self.session.verify = verify
+        self._api_key = api_key
+        self.wake = threading.Event()
+        self.stop_event = threading.Event()
+        self.started_at = started_at or time.time()
+        self.state = "starting"
+        self._not_before = 0.0
+        self._next_heartbeat = 0.0
+        self._next_housekeeping = 0.0
+        self._thread: threading.Thread | None = None
+        blocked = self.store.get_meta("auth_blocked_until")
+        if blocked and float(blocked) > time.time():
+            # Restarting the service must not hammer Odoo with a key it already refused.
+            self._not_before = time.monotonic() + (float(blocked) - time.time())
+            self.state = "auth_failed"
+        self.metrics.set("mfg_edge_sender_blocked", lambda: 1 if self.state == "auth_failed" else 0)
+
+    # ------------------------------------------------------------------------ lifecycle
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self.run, name="sender", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 15.0) -> None:
+        self.stop_event.set()
+        self.wake.set()
+        if self._thread:
+            self._thread.join(timeout)
+
+    def reload(self, api_key: str) -> None:
+        """New key (config reload / SIGHUP): lift an authentication stop at once."""
+        self._api_key = api_key
+        if self.state in ("auth_failed", "misconfigured"):
+            _logger.info("configuration reloaded: the sender retries now")
+            self.store.set_meta(auth_blocked_until=None, sender_state="retrying")
+            self.state = "retrying"
+            self._not_before = 0.0
+            self.wake.set()
+
+    def run(self) -> None:
+        while not self.stop_event.is_set():
+            try:
+                self._housekeeping()
+                self._maybe_heartbeat()
+                wait = self._step()
+            except Exception:  # the sender must survive any bug in one iteration; log it loudly
+                _logger.exception("sender iteration failed; retrying in 5 s")
+                wait = 5.0
+            if wait > 0:
+                self.wake.wait(min(wait, max(0.05, self._next_heartbeat - time.monotonic())))
+                self.wake.clear()
+
+    def _step(self) -> float:
+        """Send one batch if allowed; returns how long to wait before the next step."""
+        now = time.monotonic()
+        if now < self._not_before:
+            return self._not_before - now
+        batch = self.store.next_batch(self.batch_limit)
+        if not batch:
+            return 0.5
+        outcome = self._deliver(batch)
+        if outcome.kind == "ok":
+            if self.state != "ok":
+                _logger.info("sending to %s works (state was %s)", self.events_url, self.state)
+                self.store.set_meta(sender_state="ok")
+            self.state = "ok"
+            self.backoff.reset()
+            return 0.0
+        return self._pause(outcome)
+
+    def _pause(self, outcome: Outcome) -> float:
+        now_wall = time.time()
+        if outcome.kind == "auth":
+            delay = self.auth_retry_s
+            _logger.error(
+                "Odoo refused the agent's API key (%s): sending stopped; fix the key and reload "
+                "(SIGHUP / restart), or it retries in %d s",
+                outcome.reason,
+                delay,
+            )
+            self.state = "auth_failed"
+            self.store.set_meta(
+                sender_state="auth_failed",
+                auth_blocked_until=now_wall + delay,
+                last_error=outcome.reason,
+                last_error_at=now_wall,
+            )
+        elif outcome.kind == "misconfigured":
+            delay = max(self.backoff.next_delay(), min(300.0, self.auth_retry_s))
+            _logger.error(
+                "receiver answered %s: check odoo.url; retry in %.0f s", outcome.reason, delay
+            )
+            self.state = "misconfigured"
+            self.store.set_meta(
+                sender_state="misconfigured", last_error=outcome.reason, last_error_at=now_wall
+            )
+        else:
+            delay = self.backoff.next_delay()
+            if outcome.retry_after_s is not None:
+                delay = max(delay, outcome.retry_after_s)
+            if (
+                self.state != "retrying"
+                or self.backoff.attempt in (1, 5, 10)
+                or not (self.backoff.attempt % 50)
+            ):
+                _logger.warning(
+                    "send failed (%s); retry %d in %.2f s",
+                    outcome.reason,
+                    self.backoff.attempt,
+                    delay,
+                )
+            self.state = "retrying"
+            self.store.set_meta(
+                sender_state="retrying", last_error=outcome.reason, last_error_at=now_wall
+            )
+        self._not_before = time.monotonic() + delay
+        return delay
+
+    # ------------------------------------------------------------------------ HTTP
+    def _post(self, body: bytes) -> requests.Response:
+        return self.session.post(
+            self.events_url,
+            data=body,
+            headers={
+                "Authorization": f"Bearer {self._api_key}",
+                "Content-Type": "application/json",
+            },
+            timeout=self.timeout_s,
+        )
+
+    def _deliver(self, events: list[StoredEvent]) -> Outcome:
+        body = ('{"events":[' + ",".join(e.wire_json() for e in events) + "]}").encode()
+        try:
+            response = self._post(body)
+        except requests.RequestException as exc:
+            self.metrics.inc("mfg_edge_send_errors_total", reason="connection")
+            return Outcome("retry", f"connection error: {type(exc).__name__}")
+        status = response.status_code
+        if status in (200, 202, 207, 422):
+            return self._apply_results(events, response)
+        if status in (401, 403):
+            self.metrics.inc("mfg_edge_auth_failures_total")
+            return Outcome("auth", f"HTTP {status}")
+        if status in (400, 413):
+            return self._split(events, status, response)
+        if status == 429:
+            self.metrics.inc("mfg_edge_send_errors_total", reason="429")
+            return Outcome(
+                "retry",
+                "HTTP 429 rate limited",
+                _parse_retry_after(response.headers.get("Retry-After")),
+            )
+        if status >= 500:
+            self.metrics.inc("mfg_edge_send_errors_total", reason="5xx")
+            return Outcome(
+                "retry", f"HTTP {status}", _parse_retry_after(response.headers.get("Retry-After"))
+            )
+        # 404/405/415/...: the URL or the agent is wrong; nothing per event can fix that.
+        self.metrics.inc("mfg_edge_send_errors_total", reason=str(status))
+        return Outcome("misconfigured", f"HTTP {status} {response.text[:200]}")
+
+    def _split(self, events: list[StoredEvent], status: int, response) -> Outcome:
+        """413/400: halve until the culprit is alone; a single event that still fails is dead."""
+        self.metrics.inc("mfg_edge_send_errors_total", reason=str(status))
+        if len(events) == 1:
+            code = "too_large" if status == 413 else "malformed"
+            message = _error_message(response) or f"HTTP {status} for this event alone"
+            _logger.error(
+                "event %s answered %d alone: moved to dead letters (%s)",
+                events[0].id,
+                status,
+                message,
+            )
+            self.store.complete([], [(events[0], {"code": code, "message": message}, status)])
+            self.metrics.inc("mfg_edge_events_rejected_total")
+            return OK
+        if status == 413:
+            self.batch_limit = max(1, len(events) // 2)
+            _logger.warning(
+                "HTTP 413 for %d events: batch size now %d", len(events), self.batch_limit
+            )
+        middle = len(events) // 2
+        for half in (events[:middle], events[middle:]):
+            outcome = self._deliver(half)
+            if outcome.kind != "ok":
+                return outcome
+        return OK
+
+    def _apply_results(self, events: list[StoredEvent], response) -> Outcome:
+        try:
+            results = response.json()["results"]
+            by_index = {int(r["index"]): r for r in results}
+        except (ValueError, KeyError, TypeError):
+            if response.status_code in (200, 202):
+                # A 2xx without a readable body still means "accepted": the contract says so.
+                self.store.complete(events)
+                self.metrics.inc("mfg_edge_events_sent_total", len(events))
+                return OK
+            return Outcome("retry", f"HTTP {response.status_code} without a results list")
+        delivered, rejected, unanswered = [], [], []
+        for index, event in enumerate(events):
+            result = by_index.get(index)
+            if result is None or result.get("id") not in (None, event.id):
+                unanswered.append(event)
+            elif result.get("status") in ("accepted", "duplicate"):
+                delivered.append(event)
+            elif result.get("status") == "rejected":
+                rejected.append((event, result.get("error") or {}, response.status_code))
+            else:
+                unanswered.append(event)
+        if unanswered and response.status_code in (200, 202):
+            delivered.extend(unanswered)
+            unanswered = []
+        self.store.complete(delivered, rejected)
+        self.metrics.inc("mfg_edge_events_sent_total", len(delivered))
+        if rejected:
+            self.metrics.inc("mfg_edge_events_rejected_total", len(rejected))
+            for event, error, _status in rejected[:5]:
+                _logger.warning(
+                    "event %s (%s, subject %s) rejected: %s %s at %s: moved to dead letters",
+                    event.id,
+                    event.type,
+                    event.subject,
+                    error.get("code"),
+                    error.get("message"),
+                    error.get("pointer"),
+                )
+        if unanswered:
+            return Outcome("retry", f"{len(unanswered)} events missing from the results")
+        return OK
+
+    # ------------------------------------------------------------------------ heartbeat, summary
+    def _maybe_heartbeat(self) -> None:
+        now = time.monotonic()
+        if now < self._next_heartbeat:
+            return
+        self._next_heartbeat = now + self.heartbeat_interval_s
+        if self.state == "auth_failed":
+            return
+        self.send_heartbeat()
+
+    def heartbeat_envelope(self) -> str:
+        stats = self.store.stats()
+        wall, quality = self.clock.quality()
+        seq = self.store.reserve_sequence()
+        envelope: dict[str, Any] = {
+            "specversion": "1.0",
+            "id": str(uuid.uuid5(EVENT_NAMESPACE, f"{self.source}|{HEARTBEAT_TYPE}|{seq}")),
+            "source": self.source,
+            "type": HEARTBEAT_TYPE,
+            "dataschema": f"urn:mfg:contract:{HEARTBEAT_TYPE}:1.0",
+            "time": format_timestamp(wall),
+            "subject": f"heartbeat/{self.source}",
+            "sequence": f"{seq:012d}",
+            "datacontenttype": "application/json",
+            "data": {
+                "agent_version": __version__,
+                "backlog": stats["backlog"],
+                "oldest_event_age_s": stats["oldest_event_age_s"],
+                "dead_letters": stats["dead_letters"],
+                "uptime_s": round(wall - self.started_at, 3),
+                "clock_synchronised": self.clock.synchronised(),
+                "last_send_ok": (
+                    format_timestamp(stats["last_send_ok"]) if stats["last_send_ok"] else None
+                ),
+            },
+        }
+        if quality:
+            envelope["clockquality"] = quality
+        return json.dumps(envelope, separators=(",", ":"))
+
+    def send_heartbeat(self) -> bool:
+        """Sent alone, ahead of any backlog; never stored: the next one carries fresher news."""
+        body = ('{"events":[' + self.heartbeat_envelope() + "]}").encode()
+        try:
+            response = self._post(body)
+        except requests.RequestException:
+            return False
+        if response.status_code in (200, 202):
+            self.metrics.inc("mfg_edge_heartbeats_sent_total")
+            return True
+        return False
+
+    def _housekeeping(self) -> None:
+        now = time.monotonic()
+        if now < self._next_housekeeping:
+            return
+        self._next_housekeeping = now + 60
+        self.store.prune_delivered(self.delivered_retention_s)
+        self.emit_due_summaries()
+
+    def emit_due_summaries(self, now: float | None = None) -> list[str]:
+        """Queue one integration.sent.summary per finished day once that day's backlog is sent
+        (or a day later at the latest, so an outage cannot suppress it forever)."""
+        now = time.time() if now is None else now
+        today = utc_day(now)
+        emitted = []
+        for day in self.store.counted_days():
+            if day >= today or self.store.get_meta(f"summary_sent:{day}"):
+                continue
+            day_end = datetime.strptime(day, "%Y-%m-%d").replace(tzinfo=UTC).timestamp() + 86400
+            if self.store.pending_on_or_before(day) and now < day_end + 86400:
+                continue
+            event = Event(
+                id=str(uuid.uuid5(EVENT_NAMESPACE, f"{self.source}|{SUMMARY_TYPE}|{day}")),
+                type=SUMMARY_TYPE,
+                subject=f"summary/{day}",
+                event_class="transactional",
+                envelope={},
+                source_time=now,
+                received_time=now,
+            )
+            event.envelope = {
+                "specversion": "1.0",
+                "id": event.id,
+                "source": self.source,
+                "type": SUMMARY_TYPE,
+                "dataschema": f"urn:mfg:contract:{SUMMARY_TYPE}:1.0",
+                "time": format_timestamp(now),
+                "subject": event.subject,
+                "datacontenttype": "application/json",
+                "data": {"day": day, "counts": self.store.daily_counts(day)},
+            }
+            result = self.store.insert([event])
+            if result.blocked:
+                continue
+            self.store.set_meta(**{f"summary_sent:{day}": now})
+            emitted.append(day)
+            _logger.info("queued the sent summary for %s", day)
+        return emitted
+
+
+def _error_message(response) -> str:
+    try:
+        return str(response.json()["error"]["message"])[:500]
+    except (ValueError, KeyError, TypeError):
+        return response.text[:200]

@@ -1,0 +1,545 @@
+"""The durable buffer: SQLite in WAL mode between the sources and the sender.
+
+Durability choice: WAL with synchronous=FULL. Every commit fsyncs the WAL before it returns, and
+the source is acknowledged (MQTT PUBACK, CSV file moved) only after that commit. With NORMAL a
+commit survives a process crash but not a power cut, and the broker would already have dropped the
+message we acked: so NORMAL could lose acknowledged events. FULL costs one fsync per group commit,
+which small frequent group commits (<= 19 messages or 50 ms) amortise.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import logging
+import sqlite3
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from .rules import EVENT_NAMESPACE, TELEMETRY, Event
+
+_logger = logging.getLogger(__name__)
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS events (
+    seq INTEGER PRIMARY KEY,            -- the envelope's `sequence`, per source, never reused
+    id TEXT NOT NULL UNIQUE,            -- deterministic event id: the idempotency key
+    subject TEXT NOT NULL,
+    type TEXT NOT NULL,
+    event_class TEXT NOT NULL,
+    source_time REAL NOT NULL,
+    received_time REAL NOT NULL,
+    envelope TEXT NOT NULL              -- JSON without `sequence` (added when sending)
+);
+CREATE TABLE IF NOT EXISTS dead_letters (
+    id TEXT PRIMARY KEY,
+    seq INTEGER,
+    kind TEXT NOT NULL,                 -- 'event' (answered rejected) or 'raw' (did not fit a rule)
+    subject TEXT,
+    type TEXT,
+    source_time REAL,
+    received_time REAL,
+    body TEXT NOT NULL,                 -- the envelope, or the raw source message as JSON
+    reason_code TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    pointer TEXT,
+    http_status INTEGER,
+    created_at REAL NOT NULL,
+    replays INTEGER NOT NULL DEFAULT 0,
+    replay_requested INTEGER NOT NULL DEFAULT 0,  -- set by `mfg-edge replay-dead`
+    replacement TEXT                    -- for raw letters: the envelope a fixed rule produced
+);
+CREATE TABLE IF NOT EXISTS delivered (
+    id TEXT PRIMARY KEY,
+    delivered_at REAL NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS daily_counts (
+    day TEXT NOT NULL,
+    type TEXT NOT NULL,
+    count INTEGER NOT NULL,
+    PRIMARY KEY (day, type)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS meta (
+    key TEXT PRIMARY KEY,
+    value TEXT
+) WITHOUT ROWID;
+"""
+
+# Rough per-row overhead on disk beyond the envelope text (keys, index entries, page slack).
+ROW_OVERHEAD_BYTES = 160
+
+
+@dataclass
+class InsertResult:
+    inserted: int = 0
+    duplicates: int = 0
+    shed: int = 0
+    # Events not stored because the store is full and their class must not be shed: the caller
+    # keeps them (does not acknowledge the source) and retries later.
+    blocked: list[Event] = field(default_factory=list)
+
+
+@dataclass
+class RawDeadLetter:
+    """A source message that no rule could turn into an event; kept so nothing is lost."""
+
+    kind: str
+    origin: str
+    payload: bytes
+    reason_code: str
+    reason: str
+    received_time: float
+    context: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def id(self) -> str:
+        return str(
+            uuid.uuid5(
+                EVENT_NAMESPACE,
+                f"raw|{self.kind}|{self.origin}|{hashlib.sha256(self.payload).hexdigest()}",
+            )
+        )
+
+    def body(self) -> str:
+        return json.dumps(
+            {
+                "kind": self.kind,
+                "origin": self.origin,
+                "payload_b64": base64.b64encode(self.payload).decode("ascii"),
+                "context": self.context,
+            }
+        )
+
+
+@dataclass
+class StoredEvent:
+    seq: int
+    id: str
+    subject: str
+    type: str
+    source_time: float
+    received_time: float
+    envelope: str
+
+    def wire_json(self) -> str:
+        """The envelope with its sequence, built by text splicing (no re-parse when draining)."""
+        return f'{self.envelope[:-1]},"sequence":"{self.seq:012d}"}}'
+
+
+def utc_day(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, tz=UTC).strftime("%Y-%m-%d")
+
+
+class StoreFull(Exception):
+    pass
+
+
+class Store:
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        max_events: int = 2_000_000,
+        max_bytes: int = 4_000_000_000,
+        telemetry_when_full: str = "shed",
+        synchronous: str = "FULL",
+        metrics=None,
+        read_only: bool = False,
+    ):
+        self.path = Path(path)
+        self.max_events = max_events
+        self.max_bytes = max_bytes
+        self.telemetry_when_full = telemetry_when_full
+        self.metrics = metrics
+        self._lock = threading.RLock()
+        if read_only:
+            self._db = sqlite3.connect(
+                f"file:{self.path}?mode=ro", uri=True, check_same_thread=False, timeout=10
+            )
+        else:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            # isolation_level=None: we issue BEGIN/COMMIT ourselves so a batch is one transaction.
+            self._db = sqlite3.connect(
+                self.path, isolation_level=None, check_same_thread=False, timeout=30
+            )
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute(f"PRAGMA synchronous={synchronous}")
+            self._db.executescript(SCHEMA)
+        self._db.execute("PRAGMA busy_timeout=10000")
+        row = self._db.execute(
+            "SELECT COUNT(*), COALESCE(SUM(LENGTH(envelope)), 0), COALESCE(MAX(seq), 0) FROM events"
+        ).fetchone()
+        self.count, envelope_bytes, max_seq = row
+        self.bytes = envelope_bytes + self.count * ROW_OVERHEAD_BYTES
+        dead_max = self._db.execute("SELECT COALESCE(MAX(seq), 0) FROM dead_letters").fetchone()[0]
+        stored_next = int(self.get_meta("next_seq") or 1)
+        self._next_seq = max(stored_next, max_seq + 1, dead_max + 1)
+        self.shed_total = int(self.get_meta("events_shed_total") or 0)
+        self._last_full_log = 0.0
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    # ----------------------------------------------------------------------------- meta
+    def get_meta(self, key: str) -> str | None:
+        with self._lock:
+            row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def set_meta(self, **values: Any) -> None:
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                self._set_meta_in_tx(values)
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+
+    def _set_meta_in_tx(self, values: dict[str, Any]) -> None:
+        self._db.executemany(
+            "INSERT INTO meta(key, value) VALUES (?, ?) "
+            "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            [(k, None if v is None else str(v)) for k, v in values.items()],
+        )
+
+    def reserve_sequence(self) -> int:
+        """A sequence number for an event that is not stored (the heartbeat)."""
+        with self._lock:
+            seq = self._next_seq
+            self._next_seq += 1
+            self.set_meta(next_seq=self._next_seq)
+            return seq
+
+    # ----------------------------------------------------------------------------- ingest
+    def is_full(self, extra_bytes: int = 0) -> bool:
+        return self.count >= self.max_events or self.bytes + extra_bytes >= self.max_bytes
+
+    def insert(
+        self, events: list[Event], raw_dead: list[RawDeadLetter] | None = None
+    ) -> InsertResult:
+        """Store events (and raw dead letters) in ONE durable transaction; returns what happened."""
+        result = InsertResult()
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                for event in events:
+                    text = event.envelope_json()
+                    size = len(text) + ROW_OVERHEAD_BYTES
+                    if self.is_full(size):
+                        if event.event_class == TELEMETRY and self.telemetry_when_full == "shed":
+                            result.shed += 1
+                        else:
+                            result.blocked.append(event)
+                        continue
+                    if self._known(event.id):
+                        result.duplicates += 1
+                        continue
+                    self._db.execute(
+                        "INSERT INTO events(seq, id, subject, type, event_class, source_time,"
+                        " received_time, envelope) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                        (
+                            self._next_seq,
+                            event.id,
+                            event.subject,
+                            event.type,
+                            event.event_class,
+                            event.source_time,
+                            event.received_time,
+                            text,
+                        ),
+                    )
+                    self._next_seq += 1
+                    self.count += 1
+                    self.bytes += size
+                    result.inserted += 1
+                for dead in raw_dead or []:
+                    self._db.execute(
+                        "INSERT OR IGNORE INTO dead_letters(id, kind, received_time, body,"
+                        " reason_code, reason, created_at) VALUES (?, 'raw', ?, ?, ?, ?, ?)",
+                        (
+                            dead.id,
+                            dead.received_time,
+                            dead.body(),
+                            dead.reason_code,
+                            dead.reason,
+                            time.time(),
+                        ),
+                    )
+                if result.inserted:
+                    self._set_meta_in_tx({"next_seq": self._next_seq})
+                if result.shed:
+                    self._set_meta_in_tx({"events_shed_total": self.shed_total + result.shed})
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                self._recount()
+                raise
+        if result.shed:
+            self.shed_total += result.shed
+        if result.shed or result.blocked:
+            self._report_full(result)
+        return result
+
+    def _known(self, event_id: str) -> bool:
+        """Already queued, already delivered recently, or already dead-lettered."""
+        return (
+            self._db.execute(
+                "SELECT 1 FROM events WHERE id = ?1 UNION ALL SELECT 1 FROM delivered WHERE id = ?1"
+                " UNION ALL SELECT 1 FROM dead_letters WHERE id = ?1 LIMIT 1",
+                (event_id,),
+            ).fetchone()
+            is not None
+        )
+
+    def _report_full(self, result: InsertResult) -> None:
+        if self.metrics is not None:
+            if result.shed:
+                self.metrics.inc("mfg_edge_events_shed_total", result.shed)
+            if result.blocked:
+                self.metrics.inc("mfg_edge_store_full_blocked_total", len(result.blocked))
+        now = time.monotonic()
+        if now - self._last_full_log > 10:
+            self._last_full_log = now
+            _logger.warning(
+                "store full (%d events, %d bytes; limits %d events, %d bytes): shed %d telemetry "
+                "events so far, holding %d transactional events at the source until space frees",
+                self.count,
+                self.bytes,
+                self.max_events,
+                self.max_bytes,
+                self.shed_total,
+                len(result.blocked),
+            )
+
+    def _recount(self) -> None:
+        count, envelope_bytes = self._db.execute(
+            "SELECT COUNT(*), COALESCE(SUM(LENGTH(envelope)), 0) FROM events"
+        ).fetchone()
+        self.count = count
+        self.bytes = envelope_bytes + count * ROW_OVERHEAD_BYTES
+
+    # ----------------------------------------------------------------------------- sending
+    def next_batch(self, limit: int) -> list[StoredEvent]:
+        """The oldest events in sequence order: sending in order keeps each subject in order."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT seq, id, subject, type, source_time, received_time, envelope FROM events"
+                " ORDER BY seq LIMIT ?",
+                (limit,),
+            ).fetchall()
+        return [StoredEvent(*row) for row in rows]
+
+    def complete(
+        self,
+        delivered: list[StoredEvent],
+        rejected: list[tuple[StoredEvent, dict[str, Any], int]] = (),
+        now: float | None = None,
+    ) -> int:
+        """In one transaction: drop delivered events (remember their ids, count them per day) and
+        move rejected ones to the dead-letter table. Returns how many ids were newly counted."""
+        now = time.time() if now is None else now
+        newly_counted = 0
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                counts: dict[tuple[str, str], int] = {}
+                for event in delivered:
+                    cursor = self._db.execute(
+                        "INSERT OR IGNORE INTO delivered(id, delivered_at) VALUES (?, ?)",
+                        (event.id, now),
+                    )
+                    if cursor.rowcount == 1 and not event.type.startswith("integration."):
+                        key = (utc_day(event.source_time), event.type)
+                        counts[key] = counts.get(key, 0) + 1
+                        newly_counted += 1
+                self._db.executemany(
+                    "INSERT INTO daily_counts(day, type, count) VALUES (?, ?, ?) "
+                    "ON CONFLICT(day, type) DO UPDATE SET count = count + excluded.count",
+                    [(day, kind, n) for (day, kind), n in counts.items()],
+                )
+                for event, error, status in rejected:
+                    self._db.execute(
+                        "INSERT OR REPLACE INTO dead_letters(id, seq, kind, subject, type,"
+                        " source_time, received_time, body, reason_code, reason, pointer,"
+                        " http_status, created_at) VALUES (?, ?, 'event', ?, ?, ?, ?, ?, ?, ?, ?,"
+                        " ?, ?)",
+                        (
+                            event.id,
+                            event.seq,
+                            event.subject,
+                            event.type,
+                            event.source_time,
+                            event.received_time,
+                            event.envelope,
+                            str(error.get("code") or "rejected"),
+                            str(error.get("message") or "rejected by the receiver"),
+                            error.get("pointer"),
+                            status,
+                            now,
+                        ),
+                    )
+                gone = list(delivered) + [r[0] for r in rejected]
+                self._db.executemany("DELETE FROM events WHERE seq = ?", [(e.seq,) for e in gone])
+                if delivered:
+                    self._set_meta_in_tx({"last_send_ok": now})
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self.count -= len(gone)
+            self.bytes -= sum(len(e.envelope) + ROW_OVERHEAD_BYTES for e in gone)
+        return newly_counted
+
+    def prune_delivered(self, retention_s: float, now: float | None = None) -> int:
+        now = time.time() if now is None else now
+        with self._lock:
+            cursor = self._db.execute(
+                "DELETE FROM delivered WHERE delivered_at < ?", (now - retention_s,)
+            )
+        return cursor.rowcount
+
+    # ----------------------------------------------------------------------------- dead letters
+    def dead_letters(self, limit: int = 1000) -> list[dict[str, Any]]:
+        with self._lock:
+            cursor = self._db.execute(
+                "SELECT id, seq, kind, subject, type, reason_code, reason, pointer, http_status,"
+                " created_at, replays, body FROM dead_letters ORDER BY created_at, seq LIMIT ?",
+                (limit,),
+            )
+            names = [d[0] for d in cursor.description]
+            return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+    def select_dead_letters(self, ids: list[str] | None) -> list[dict[str, Any]]:
+        """The dead letters to replay: all when ids is None."""
+        rows = [d for d in self.dead_letters(limit=10_000_000) if ids is None or d["id"] in ids]
+        return rows
+
+    def request_replay(self, dead_id: str, replacement: str | None = None) -> None:
+        """Mark a dead letter for replay. The running agent re-queues it (it alone allocates
+        sequence numbers, so two processes never hand out the same one)."""
+        with self._lock:
+            self._db.execute(
+                "UPDATE dead_letters SET replay_requested = 1,"
+                " replacement = COALESCE(?, replacement) WHERE id = ?",
+                (replacement, dead_id),
+            )
+
+    def requeue_requested(self) -> int:
+        """Move dead letters marked for replay back into the queue (same id; same sequence for
+        events that had one). Returns how many were re-queued."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT id, seq, kind, body, replacement, source_time, received_time"
+                " FROM dead_letters WHERE replay_requested = 1 ORDER BY seq"
+            ).fetchall()
+            if not rows:
+                return 0
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                for dead_id, dead_seq, kind, body, replacement, source_time, received_time in rows:
+                    text = replacement if kind == "raw" else body
+                    if text is None:
+                        continue
+                    parsed = json.loads(text)
+                    seq = dead_seq
+                    if seq is None:
+                        seq = self._next_seq
+                        self._next_seq += 1
+                    self._db.execute("DELETE FROM delivered WHERE id = ?", (parsed["id"],))
+                    self._db.execute(
+                        "INSERT OR IGNORE INTO events(seq, id, subject, type, event_class,"
+                        " source_time, received_time, envelope)"
+                        " VALUES (?, ?, ?, ?, 'transactional', ?, ?, ?)",
+                        (
+                            seq,
+                            parsed["id"],
+                            parsed["subject"],
+                            parsed["type"],
+                            source_time or time.time(),
+                            received_time or time.time(),
+                            text,
+                        ),
+                    )
+                    self._db.execute("DELETE FROM dead_letters WHERE id = ?", (dead_id,))
+                self._set_meta_in_tx({"next_seq": self._next_seq})
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._recount()
+        return len(rows)
+
+    def update_dead_reason(self, dead_id: str, code: str, reason: str) -> None:
+        """A replay attempt that failed again (raw letter still fits no rule)."""
+        with self._lock:
+            self._db.execute(
+                "UPDATE dead_letters SET reason_code = ?, reason = ?, replays = replays + 1"
+                " WHERE id = ?",
+                (code, reason, dead_id),
+            )
+
+    # ----------------------------------------------------------------------------- summary
+    def daily_counts(self, day: str) -> list[dict[str, Any]]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT type, count FROM daily_counts WHERE day = ? ORDER BY type", (day,)
+            ).fetchall()
+        return [{"type": kind, "count": count} for kind, count in rows]
+
+    def counted_days(self) -> list[str]:
+        with self._lock:
+            rows = self._db.execute("SELECT DISTINCT day FROM daily_counts ORDER BY day").fetchall()
+        return [row[0] for row in rows]
+
+    def pending_on_or_before(self, day: str) -> bool:
+        """Are events of that day (by source time) or earlier still waiting to be sent?"""
+        end = datetime.strptime(day, "%Y-%m-%d").replace(tzinfo=UTC).timestamp() + 86400
+        with self._lock:
+            row = self._db.execute(
+                "SELECT 1 FROM events WHERE source_time < ? AND type NOT LIKE 'integration.%'"
+                " LIMIT 1",
+                (end,),
+            ).fetchone()
+        return row is not None
+
+    # ----------------------------------------------------------------------------- status
+    def stats(self, now: float | None = None) -> dict[str, Any]:
+        now = time.time() if now is None else now
+        with self._lock:
+            backlog = self._db.execute("SELECT COUNT(*) FROM events").fetchone()[0]
+            oldest = self._db.execute(
+                "SELECT received_time FROM events ORDER BY seq LIMIT 1"
+            ).fetchone()
+            dead = self._db.execute("SELECT COUNT(*) FROM dead_letters").fetchone()[0]
+            meta = dict(self._db.execute("SELECT key, value FROM meta").fetchall())
+        last_ok = meta.get("last_send_ok")
+        return {
+            "backlog": backlog,
+            "oldest_event_age_s": round(max(0.0, now - oldest[0]), 3) if oldest else 0.0,
+            "dead_letters": dead,
+            "last_send_ok": float(last_ok) if last_ok else None,
+            "last_error": meta.get("last_error"),
+            "last_error_at": float(meta["last_error_at"]) if meta.get("last_error_at") else None,
+            "sender_state": meta.get("sender_state") or "unknown",
+            "auth_blocked_until": (
+                float(meta["auth_blocked_until"]) if meta.get("auth_blocked_until") else None
+            ),
+            "events_shed_total": int(meta.get("events_shed_total") or 0),
+            "store_bytes": self.file_bytes(),
+        }
+
+    def file_bytes(self) -> int:
+        total = 0
+        for suffix in ("", "-wal", "-shm"):
+            candidate = Path(str(self.path) + suffix)
+            if candidate.exists():
+                total += candidate.stat().st_size
+        return total

@@ -1,0 +1,237 @@
+"""A local stand-in for Odoo's POST /mfg/v1/events, implementing the agreed server contract.
+
+It deduplicates on (source, id), records the order in which events of each subject were applied,
+and can be told to misbehave: down (connection refused), 500, 429 + Retry-After, 413 above N
+events, slow answers, 401, or reject chosen events with 422.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import threading
+import time
+from collections import defaultdict
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+_DATASCHEMA = re.compile(r"^urn:mfg:contract:[a-z0-9_.]+:[0-9]+\.[0-9]+$")
+_REQUIRED = ("specversion", "id", "source", "type", "dataschema", "time", "subject", "sequence")
+
+
+class _QuietServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request, client_address):
+        # A client killed with -9 mid-request is part of the tests, not an error worth a trace.
+        return
+
+
+class Receiver:
+    def __init__(self, api_key: str = "test-key", port: int = 0):
+        self.api_key = api_key
+        self.lock = threading.Lock()
+        self.applied: dict[tuple[str, str], str] = {}
+        self.envelopes: dict[tuple[str, str], dict] = {}
+        self.order: dict[str, list[dict]] = defaultdict(list)
+        self.heartbeats: list[dict] = []
+        self.duplicates = 0
+        self.rejected = 0
+        self.requests = 0
+        self.status_counts: dict[int, int] = defaultdict(int)
+        self.batch_sizes: list[int] = []
+        # Faults, changed by tests at any time.
+        self.mode: str | None = None  # None | "500" | "429" | "401" | "slow"
+        self.retry_after_s = 1
+        self.slow_s = 0.0
+        self.max_events: int | None = None
+        self.reject = None  # callable(envelope) -> error dict or None
+        self.rules_document: dict | None = None
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+        self.port = port
+
+    # ------------------------------------------------------------------ process control
+    def start(self) -> Receiver:
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self):
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length)
+                code, answer, headers = receiver.handle_post(
+                    self.path,
+                    self.headers.get("Authorization"),
+                    self.headers.get("Content-Type"),
+                    body,
+                )
+                self._send(code, answer, headers)
+
+            def do_GET(self):
+                if self.path != "/mfg/v1/edge/config":
+                    self._send(404, {"error": {"code": "not_found", "message": self.path}}, {})
+                elif self.headers.get("Authorization") != f"Bearer {receiver.api_key}":
+                    self._send(401, {"error": {"code": "unauthorized", "message": "bad key"}}, {})
+                elif receiver.rules_document is None:
+                    self._send(404, {"error": {"code": "no_rules", "message": "none"}}, {})
+                elif self.headers.get("If-None-Match") == receiver.rules_document.get("etag"):
+                    self._send(304, None, {})
+                else:
+                    self._send(200, receiver.rules_document, {})
+
+            def _send(self, code, answer, headers):
+                data = b"" if answer is None else json.dumps(answer).encode()
+                self.send_response(code)
+                for key, value in headers.items():
+                    self.send_header(key, value)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, format, *args):
+                return
+
+        self._server = _QuietServer(("127.0.0.1", self.port), Handler)
+        self.port = self._server.server_address[1]
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Close the listening socket: the agent sees 'connection refused', as when Odoo is down."""
+        if self._server:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    # ------------------------------------------------------------------ the contract
+    def handle_post(self, path, authorization, content_type, body):
+        with self.lock:
+            self.requests += 1
+        if path != "/mfg/v1/events":
+            return 404, {"error": {"code": "not_found", "message": path}}, {}
+        if self.mode == "401" or authorization != f"Bearer {self.api_key}":
+            return 401, {"error": {"code": "unauthorized", "message": "invalid API key"}}, {}
+        if not (content_type or "").startswith("application/json"):
+            return 415, {"error": {"code": "unsupported_media_type", "message": content_type}}, {}
+        if self.mode == "500":
+            return 500, {"error": {"code": "internal", "message": "injected"}}, {}
+        if self.mode == "429":
+            return (
+                429,
+                {"error": {"code": "rate_limited", "message": "slow down"}},
+                {"Retry-After": str(self.retry_after_s)},
+            )
+        if self.mode == "slow":
+            time.sleep(self.slow_s)
+        try:
+            document = json.loads(body)
+            events = document["events"] if isinstance(document, dict) else None
+            if not isinstance(events, list) or not all(isinstance(e, dict) for e in events):
+                raise ValueError("events must be a list of objects")
+        except (ValueError, KeyError) as exc:
+            return 400, {"error": {"code": "malformed", "message": str(exc)}}, {}
+        if self.max_events is not None and len(events) > self.max_events:
+            return 413, {"error": {"code": "too_large", "message": f"max {self.max_events}"}}, {}
+        results = []
+        counts = {"accepted": 0, "duplicate": 0, "rejected": 0}
+        with self.lock:
+            self.batch_sizes.append(len(events))
+            for index, envelope in enumerate(events):
+                status, error = self._apply(envelope)
+                result = {"index": index, "id": envelope.get("id"), "status": status}
+                if error:
+                    result["error"] = error
+                results.append(result)
+                counts[status] += 1
+        if counts["rejected"] and not (counts["accepted"] or counts["duplicate"]):
+            code = 422
+        elif counts["rejected"]:
+            code = 207
+        elif counts["accepted"]:
+            code = 202
+        else:
+            code = 200
+        with self.lock:
+            self.status_counts[code] += 1
+        return code, {"results": results, **counts}, {}
+
+    def _apply(self, envelope: dict):
+        for name in _REQUIRED:
+            if not isinstance(envelope.get(name), str) or not envelope.get(name):
+                self.rejected += 1
+                return "rejected", {
+                    "code": "invalid_envelope",
+                    "pointer": f"/{name}",
+                    "message": f"{name} is required",
+                }
+        if envelope["specversion"] != "1.0" or not _DATASCHEMA.match(envelope["dataschema"]):
+            self.rejected += 1
+            return "rejected", {
+                "code": "invalid_envelope",
+                "pointer": "/dataschema",
+                "message": "bad",
+            }
+        if not re.fullmatch(r"[0-9]{12}", envelope["sequence"]) or not isinstance(
+            envelope.get("data"), dict
+        ):
+            self.rejected += 1
+            return "rejected", {
+                "code": "invalid_envelope",
+                "pointer": "/sequence",
+                "message": "bad",
+            }
+        if envelope["type"] == "edge.heartbeat":
+            self.heartbeats.append(envelope)
+            return "accepted", None
+        key = (envelope["source"], envelope["id"])
+        digest = hashlib.sha256(json.dumps(envelope["data"], sort_keys=True).encode()).hexdigest()
+        if key in self.applied:
+            if self.applied[key] == digest:
+                self.duplicates += 1
+                return "duplicate", None
+            self.rejected += 1
+            return "rejected", {
+                "code": "id_conflict",
+                "pointer": "/id",
+                "message": "same id, other data",
+            }
+        if self.reject is not None:
+            error = self.reject(envelope)
+            if error:
+                self.rejected += 1
+                return "rejected", error
+        self.applied[key] = digest
+        self.envelopes[key] = envelope
+        self.order[envelope["subject"]].append(envelope)
+        return "accepted", None
+
+    # ------------------------------------------------------------------ helpers for tests
+    def applied_count(self) -> int:
+        with self.lock:
+            return len(self.applied)
+
+    def wait_for(self, count: int, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.applied_count() >= count:
+                return True
+            time.sleep(0.05)
+        return self.applied_count() >= count
+
+    def out_of_order_subjects(self, key=lambda e: int(e["sequence"])) -> list[str]:
+        """Subjects whose events were applied out of the order given by `key`."""
+        with self.lock:
+            bad = []
+            for subject, envelopes in self.order.items():
+                keys = [key(e) for e in envelopes]
+                if keys != sorted(keys):
+                    bad.append(subject)
+            return bad
