@@ -519,7 +519,9 @@ ensure_admin_passwd() {
 }
 
 addons_path() {
-    local path="$ODOO_SRC/addons,$ODOO_SRC/odoo/addons,$REPO_ROOT/addons"
+    local path="$ODOO_SRC/addons,$ODOO_SRC/odoo/addons"
+    # Odoo refuses an addons_path entry that does not exist.
+    [[ -d "$REPO_ROOT/addons" ]] && path="$path,$REPO_ROOT/addons"
     [[ -n "$MFG_EXTRA_ADDONS_PATH" ]] && path="$path,$MFG_EXTRA_ADDONS_PATH"
     printf '%s' "$path"
 }

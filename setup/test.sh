@@ -188,6 +188,7 @@ suite_odoo() {
     info "addons installed in $(($(now_s) - t0)) s"
     local paths=()
     mapfile -t paths < <(module_dirs)
+    info "(pytest-odoo prints an 'Importing test framework' error with a stack at start: harmless)"
     # pytest-odoo turns the variables HOST, PORT, USER and PASSWORD into database settings:
     # keep them from overriding the test configuration.
     run_pytest_suite odoo 1 "$RESULTS_DIR/odoo.xml" \
