@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 import json
 import os
 import shutil
@@ -55,6 +56,8 @@ class Broker:
             f"persistence_location {directory}/\n"
             # Default 1000: messages beyond it for an offline persistent session are DROPPED.
             "max_queued_messages 0\n"
+            # Started as root, Mosquitto switches to user 'mosquitto', which cannot write here.
+            f"user {getpass.getuser()}\n"
             "log_dest stderr\n"
             "log_type error\n"
             "log_type warning\n"

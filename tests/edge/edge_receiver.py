@@ -7,9 +7,11 @@ events, slow answers, 401, or reject chosen events with 422.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import re
+import socket
 import threading
 import time
 from collections import defaultdict
@@ -48,6 +50,7 @@ class Receiver:
         self.reject = None  # callable(envelope) -> error dict or None
         self.rules_document: dict | None = None
         self._server: ThreadingHTTPServer | None = None
+        self._connections: set = set()
         self._thread: threading.Thread | None = None
         self.port = port
 
@@ -57,6 +60,16 @@ class Receiver:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+
+            def setup(self):
+                super().setup()
+                with receiver.lock:
+                    receiver._connections.add(self.connection)
+
+            def finish(self):
+                with receiver.lock:
+                    receiver._connections.discard(self.connection)
+                super().finish()
 
             def do_POST(self):
                 length = int(self.headers.get("Content-Length") or 0)
@@ -106,6 +119,12 @@ class Receiver:
             self._server.shutdown()
             self._server.server_close()
             self._server = None
+        # Keep-alive connections would otherwise keep "Odoo" reachable after it went down.
+        with self.lock:
+            connections, self._connections = list(self._connections), set()
+        for connection in connections:
+            with contextlib.suppress(OSError):
+                connection.shutdown(socket.SHUT_RDWR)
 
     @property
     def url(self) -> str:
