@@ -269,6 +269,7 @@ main() {
     write_odoo_conf "$ODOO_TEST_CONF" test
     exec 9>&-
     trap cleanup_test_db EXIT
+    trap 'exit 130' INT TERM
 
     export MFG_REPO="$REPO_ROOT" MFG_ODOO_CONF="$ODOO_TEST_CONF" MFG_TEST_DB ODOO_SRC
     export MFG_VENV="$VENV" MFG_EDGE_VENV="$EDGE_VENV" MFG_TEST_HTTP_PORT MFG_MQTT_PORT
