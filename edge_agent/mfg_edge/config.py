@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import json
 import os
+import re
 import stat
 from dataclasses import dataclass
 from importlib import resources
@@ -68,7 +69,9 @@ def _apply_defaults(node: Any, schema: dict[str, Any], root: dict[str, Any]) -> 
         sub = root["$defs"][declared["$ref"].split("/")[-1]] if "$ref" in declared else declared
         if key not in node and "default" in sub:
             node[key] = copy.deepcopy(sub["default"])
-        if key not in node and sub.get("type") == "object" and "properties" in sub:
+        # Sections without required keys (store, metrics, csv, clock) get their defaults;
+        # sections with required keys (mqtt, opcua) exist only when configured.
+        if key not in node and sub.get("type") == "object" and not sub.get("required"):
             node[key] = {}
             _apply_defaults(node[key], sub, root)
         elif key in node:
@@ -172,10 +175,28 @@ def _is_loopback(url: str) -> bool:
     return host in ("127.0.0.1", "localhost", "[::1]")
 
 
+_ENV_REFERENCE = re.compile(r"\$\{([A-Z_][A-Z0-9_]*)(?::-([^}]*))?\}")
+
+
+def expand_environment(text: str) -> str:
+    """${NAME} / ${NAME:-default} in the YAML, so one file serves several hosts and ports.
+    Secrets do not go through here: they are read by name (api_key_env) and never echoed."""
+
+    def replace(match: re.Match) -> str:
+        value = os.environ.get(match.group(1))
+        if value is None or value == "":
+            if match.group(2) is None:
+                raise ConfigError([f"/: environment variable {match.group(1)} is not set"])
+            return match.group(2)
+        return value
+
+    return _ENV_REFERENCE.sub(replace, text)
+
+
 def load_config(path: str | os.PathLike) -> Config:
     path = Path(path)
     try:
-        text = path.read_text("utf-8")
+        text = expand_environment(path.read_text("utf-8"))
     except OSError as exc:
         raise ConfigError([f"/: cannot read {path}: {exc.strerror}"]) from exc
     try:

@@ -1,0 +1,208 @@
+"""The sender against the local receiver, in process: 429, 413, 400, 401, 5xx, heartbeat."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+from edge_receiver import Receiver
+
+from mfg_edge.clock import ClockWatch
+from mfg_edge.metrics import Metrics
+from mfg_edge.rules import Event, format_timestamp
+from mfg_edge.sender import Sender
+from mfg_edge.store import Store
+
+
+def _event(n: int, subject: str = "WH/MO/00001", source_time: float | None = None) -> Event:
+    source_time = source_time or time.time()
+    envelope = {
+        "specversion": "1.0",
+        "id": f"00000000-0000-5000-8000-{n:012d}",
+        "source": "plant1/gw-t",
+        "type": "mes.production.completed",
+        "dataschema": "urn:mfg:contract:mes.production.completed:1.0",
+        "time": format_timestamp(source_time),
+        "subject": subject,
+        "datacontenttype": "application/json",
+        "data": {"n": n, "qty": 1},
+    }
+    return Event(
+        envelope["id"],
+        envelope["type"],
+        subject,
+        "transactional",
+        envelope,
+        source_time,
+        source_time,
+    )
+
+
+@pytest.fixture
+def parts(tmp_path, receiver: Receiver):
+    metrics = Metrics()
+    store = Store(tmp_path / "events.sqlite3", metrics=metrics)
+    sender = Sender(
+        store=store,
+        url=receiver.url,
+        api_key="test-key",
+        source="plant1/gw-t",
+        metrics=metrics,
+        clock=ClockWatch(),
+        batch_size=50,
+        timeout_s=2,
+        backoff_base_s=0.05,
+        backoff_max_s=0.2,
+        auth_retry_s=900,
+    )
+    yield store, sender, metrics
+    store.close()
+
+
+def _drain(sender: Sender, steps: int = 200) -> None:
+    for _ in range(steps):
+        if not sender.store.next_batch(1):
+            return
+        wait = sender._step()
+        if wait > 0:
+            time.sleep(min(wait, 0.3))
+            sender._not_before = 0.0
+
+
+def test_429_retry_after_is_honoured(parts, receiver):
+    store, sender, _ = parts
+    store.insert([_event(n) for n in range(10)])
+    receiver.mode = "429"
+    receiver.retry_after_s = 3
+    wait = sender._step()
+    assert wait >= 3.0, "the sender waits at least Retry-After"
+    assert store.count == 10
+    receiver.mode = None
+    sender._not_before = 0.0
+    _drain(sender)
+    assert receiver.applied_count() == 10 and store.count == 0
+
+
+def test_413_splits_the_batch_and_remembers_the_size(parts, receiver):
+    store, sender, _ = parts
+    store.insert([_event(n, subject=f"S{n % 3}") for n in range(50)])
+    receiver.max_events = 7
+    _drain(sender)
+    assert receiver.applied_count() == 50
+    assert max(receiver.batch_sizes) <= 7
+    assert sender.batch_limit <= 7
+    assert receiver.out_of_order_subjects() == []
+
+
+def test_single_event_413_and_400_go_to_dead_letters(parts, receiver):
+    store, sender, _ = parts
+    store.insert([_event(n) for n in range(4)])
+    original = receiver.handle_post
+
+    def malformed_if_n2(path, authorization, content_type, body):
+        events = json.loads(body)["events"]
+        if any(e["data"].get("n") == 2 for e in events):
+            return 400, {"error": {"code": "malformed", "message": "n=2 is malformed"}}, {}
+        return original(path, authorization, content_type, body)
+
+    receiver.handle_post = malformed_if_n2
+    _drain(sender)
+    assert receiver.applied_count() == 3
+    dead = store.dead_letters()
+    assert [d["reason_code"] for d in dead] == ["malformed"]
+    assert json.loads(dead[0]["body"])["data"]["n"] == 2
+    assert dead[0]["http_status"] == 400
+
+
+def test_5xx_and_connection_errors_retry_without_loss(parts, receiver):
+    store, sender, metrics = parts
+    store.insert([_event(n) for n in range(20)])
+    receiver.mode = "500"
+    for _ in range(3):
+        assert sender._step() >= 0
+        sender._not_before = 0.0
+    assert store.count == 20 and sender.state == "retrying"
+    receiver.stop()
+    assert sender._step() >= 0
+    assert store.count == 20
+    assert metrics.value("mfg_edge_send_errors_total", reason="connection") == 1
+    receiver.start()
+    receiver.mode = None
+    sender._not_before = 0.0
+    _drain(sender)
+    assert receiver.applied_count() == 20 and store.count == 0
+    assert store.stats()["last_send_ok"] is not None
+
+
+def test_401_stops_and_alerts_until_reload(parts, receiver):
+    store, sender, metrics = parts
+    store.insert([_event(n) for n in range(5)])
+    receiver.mode = "401"
+    wait = sender._step()
+    assert wait == 900, "a refused key pauses for auth_retry_s, it does not hammer Odoo"
+    assert sender.state == "auth_failed"
+    stats = store.stats()
+    assert stats["sender_state"] == "auth_failed" and stats["auth_blocked_until"] > time.time()
+    assert metrics.value("mfg_edge_auth_failures_total") == 1
+    assert metrics.value("mfg_edge_sender_blocked") == 1
+    assert receiver.requests == 1
+    assert sender._step() > 800 and receiver.requests == 1
+    receiver.mode = None
+    sender.reload("test-key")
+    _drain(sender)
+    assert receiver.applied_count() == 5 and sender.state == "ok"
+
+
+def test_heartbeat_bypasses_the_backlog(parts, receiver):
+    store, sender, _ = parts
+    store.insert([_event(n) for n in range(30)])
+    receiver.mode = None
+    assert sender.send_heartbeat()
+    assert receiver.applied_count() == 0, "the heartbeat went alone, ahead of the backlog"
+    beat = receiver.heartbeats[0]
+    assert beat["type"] == "edge.heartbeat"
+    assert beat["dataschema"] == "urn:mfg:contract:edge.heartbeat:1.0"
+    assert beat["subject"] == "heartbeat/plant1/gw-t"
+    data = beat["data"]
+    assert data["backlog"] == 30 and data["dead_letters"] == 0
+    assert set(data) == {
+        "agent_version",
+        "backlog",
+        "oldest_event_age_s",
+        "dead_letters",
+        "uptime_s",
+        "clock_synchronised",
+        "last_send_ok",
+    }
+    assert store.count == 30, "heartbeats are not stored"
+
+
+def test_daily_summary_counts_distinct_delivered_events(parts, receiver):
+    store, sender, _ = parts
+    yesterday = time.time() - 86400
+    events = [_event(n, source_time=yesterday) for n in range(6)]
+    store.insert(events)
+    _drain(sender)
+    # The same ids delivered again (a replay) are not counted twice.
+    store.complete(store.next_batch(10))
+    emitted = sender.emit_due_summaries()
+    assert len(emitted) == 1
+    assert sender.emit_due_summaries() == [], "once per day"
+    _drain(sender)
+    summaries = [e for e in receiver.envelopes.values() if e["type"] == "integration.sent.summary"]
+    assert len(summaries) == 1
+    assert summaries[0]["subject"] == f"summary/{emitted[0]}"
+    assert summaries[0]["data"] == {
+        "day": emitted[0],
+        "counts": [{"type": "mes.production.completed", "count": 6}],
+    }
+
+
+def test_sequence_is_zero_padded_and_increasing(parts, receiver):
+    store, sender, _ = parts
+    store.insert([_event(n) for n in range(5)])
+    _drain(sender)
+    sequences = [e["sequence"] for e in receiver.order["WH/MO/00001"]]
+    assert all(len(s) == 12 and s.isdigit() for s in sequences)
+    assert sequences == sorted(sequences) and len(set(sequences)) == 5
