@@ -143,6 +143,7 @@ def cmd_run(args) -> int:
         level=args.log_level or config.agent["log_level"],
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    _quiet_libraries(args.log_level or config.agent["log_level"])
     from .agent import Agent
 
     try:
@@ -155,10 +156,17 @@ def cmd_run(args) -> int:
     return 0
 
 
+def _quiet_libraries(level: str) -> None:
+    # asyncua logs every request at INFO; our own lines say what matters (connected, lost, ...).
+    if level != "DEBUG":
+        logging.getLogger("asyncua").setLevel(logging.WARNING)
+
+
 def cmd_simulate(args) -> int:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    _quiet_libraries("INFO")
     from .simulator import run_simulator
 
     return run_simulator(args)

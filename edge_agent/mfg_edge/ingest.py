@@ -124,6 +124,9 @@ class Ingestor:
             self.latencies.append(now - pending.arrived)
         self._window_max = max((now - p.arrived for p in batch[:done]), default=0.0)
         self._held = batch[done:]
+        for pending in self._held:
+            # Shed telemetry is decided (and counted) once; a retry must not count it again.
+            pending.events = [e for e in pending.events if e.id not in result.shed_ids]
         self.metrics.inc("mfg_edge_events_stored_total", result.inserted)
         if result.duplicates:
             self.metrics.inc("mfg_edge_events_duplicate_ingest_total", result.duplicates)

@@ -80,6 +80,7 @@ class InsertResult:
     inserted: int = 0
     duplicates: int = 0
     shed: int = 0
+    shed_ids: set[str] = field(default_factory=set)
     # Events not stored because the store is full and their class must not be shed: the caller
     # keeps them (does not acknowledge the source) and retries later.
     blocked: list[Event] = field(default_factory=list)
@@ -236,6 +237,7 @@ class Store:
                     if self.is_full(size):
                         if event.event_class == TELEMETRY and self.telemetry_when_full == "shed":
                             result.shed += 1
+                            result.shed_ids.add(event.id)
                         else:
                             result.blocked.append(event)
                         continue
