@@ -268,7 +268,7 @@ main() {
     install_everything_for_tests
     write_odoo_conf "$ODOO_TEST_CONF" test
     exec 9>&-
-    trap cleanup_test_db EXIT
+    trap cleanup EXIT
     trap 'exit 130' INT TERM
 
     export MFG_REPO="$REPO_ROOT" MFG_ODOO_CONF="$ODOO_TEST_CONF" MFG_TEST_DB ODOO_SRC
@@ -286,7 +286,17 @@ install_everything_for_tests() {
     clone_odoo_src_if_needed
     install_python_envs
     ensure_postgres
+    MOSQUITTO_WAS_RUNNING=0
+    is_running mosquitto && MOSQUITTO_WAS_RUNNING=1
     ensure_mosquitto
+}
+
+# At exit: drop the test database; stop the broker if this run started it (a demo's stays up).
+cleanup() {
+    cleanup_test_db
+    if [[ "${MOSQUITTO_WAS_RUNNING:-1}" == 0 ]] && is_running mosquitto; then
+        stop_background mosquitto >/dev/null
+    fi
 }
 
 main "$@"
