@@ -1,0 +1,5 @@
+from . import services
+from . import models
+from . import controllers
+from . import wizard
+from . import handlers

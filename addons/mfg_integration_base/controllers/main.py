@@ -1,0 +1,400 @@
+"""REST API of the integration layer: /mfg/v1/...
+
+Every answer is JSON. Failures of a whole request answer
+``{"error": {"code": ..., "message": ...}}`` with the status of ARCHITECTURE.md;
+event batches answer one result per event. No input, however malformed, is answered
+with a 500: that would make a sender retry something that can never succeed.
+"""
+
+import json
+import logging
+import re
+
+from odoo import http
+from odoo.http import request
+
+from ..services import webhook_signature
+from .openapi import build_openapi
+
+_logger = logging.getLogger(__name__)
+
+API_KEY_SCOPE = "mfg_integration"
+# Hard ceiling before the system (and its own cap) is known: nobody unauthenticated
+# makes Odoo read more than this.
+ABSOLUTE_BODY_LIMIT = 16 * 1024 * 1024
+BEARER = re.compile(r"^\s*bearer\s+(\S+)\s*$", re.IGNORECASE)
+
+
+class ApiError(Exception):
+    def __init__(self, status, code, message, headers=None):
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.headers = headers or {}
+
+
+def _json(body, status=200, headers=None):
+    response = request.make_json_response(
+        body, status=status, headers=list((headers or {}).items())
+    )
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _error(error):
+    return _json(
+        {"error": {"code": error.code, "message": error.message}},
+        status=error.status,
+        headers=error.headers,
+    )
+
+
+class MfgIntegrationApi(http.Controller):
+    # -- authentication ---------------------------------------------------------------
+
+    def _authenticate(self):
+        """The system whose technical user owns the Bearer key, or ApiError 401/403."""
+        if request.env is None or not request.db:
+            raise ApiError(503, "no_database", "No Odoo database is selected for this host.")
+        header = request.httprequest.headers.get("Authorization", "")
+        match = BEARER.match(header)
+        if not match:
+            raise ApiError(
+                401,
+                "unauthenticated",
+                "Send the system's API key as 'Authorization: Bearer <key>'.",
+                {"WWW-Authenticate": 'Bearer realm="mfg"'},
+            )
+        env = request.env(su=True)
+        uid = env["res.users.apikeys"]._check_credentials(scope=API_KEY_SCOPE, key=match.group(1))
+        if not uid:
+            raise ApiError(
+                401,
+                "invalid_api_key",
+                "The API key is unknown, expired or revoked.",
+                {"WWW-Authenticate": 'Bearer realm="mfg", error="invalid_token"'},
+            )
+        user = env["res.users"].browse(uid)
+        system = env["mfg.integration.system"].search([("user_id", "=", uid)], limit=1)
+        if not system or not user.has_group("mfg_integration_base.group_mfg_integration_service"):
+            raise ApiError(
+                403,
+                "not_an_integration_user",
+                "This key does not belong to the technical user of an external system.",
+            )
+        if not system.active:
+            raise ApiError(403, "system_archived", f"System '{system.code}' is archived.")
+        request.update_env(user=uid)
+        return system
+
+    def _read_json_body(self, system):
+        content_type = (request.httprequest.mimetype or "").lower()
+        if content_type != "application/json":
+            raise ApiError(415, "unsupported_media_type", "Send the events as application/json.")
+        length = request.httprequest.content_length
+        cap = min(system.max_payload_bytes, ABSOLUTE_BODY_LIMIT)
+        if length is not None and length > cap:
+            raise ApiError(
+                413,
+                "payload_too_large",
+                f"The body has {length} bytes; this system may send at most {cap} per request.",
+            )
+        raw = request.httprequest.get_data(cache=True)
+        if len(raw) > cap:
+            raise ApiError(
+                413,
+                "payload_too_large",
+                f"The body has {len(raw)} bytes; this system may send at most {cap} per request.",
+            )
+        if system.require_signature:
+            self._check_signature(system, raw)
+        try:
+            return raw, json.loads(raw)
+        except (UnicodeDecodeError, ValueError) as error:
+            raise ApiError(400, "malformed_json", f"The body is not valid JSON: {error}") from None
+
+    def _check_signature(self, system, raw):
+        headers = request.httprequest.headers
+        problem = webhook_signature.verify(
+            system.sudo().signing_secret or "",
+            headers.get("webhook-id", ""),
+            headers.get("webhook-timestamp", ""),
+            raw,
+            headers.get("webhook-signature", ""),
+        )
+        if problem:
+            raise ApiError(401, "invalid_signature", problem)
+
+    # -- events -----------------------------------------------------------------------
+
+    @http.route(
+        "/mfg/v1/events",
+        type="http",
+        auth="none",
+        methods=["POST"],
+        csrf=False,
+        save_session=False,
+        readonly=False,
+    )
+    def post_events(self, **_params):
+        try:
+            system = self._authenticate()
+        except ApiError as error:
+            return _error(error)
+        Event = request.env["mfg.integration.event"].sudo()
+        try:
+            _raw, body = self._read_json_body(system)
+            envelopes, batch = self._envelopes(body, system)
+        except ApiError as error:
+            # a person must be able to see what the plant sent, even when it was refused whole
+            Event._log_refused_request(
+                system, self._body_preview(system), error.code, error.message
+            )
+            return _error(error)
+        wait = (
+            request.env["mfg.integration.rate.window"]
+            .sudo()
+            ._consume(system.id, system.rate_limit_per_minute, len(envelopes))
+        )
+        if wait < 0:
+            return _error(
+                ApiError(
+                    413,
+                    "batch_over_rate_limit",
+                    f"{len(envelopes)} events exceed this system's limit of "
+                    f"{system.rate_limit_per_minute} per minute; send smaller batches.",
+                )
+            )
+        if wait:
+            return _error(
+                ApiError(
+                    429,
+                    "rate_limited",
+                    f"System '{system.code}' sent more than {system.rate_limit_per_minute} "
+                    f"events this minute; retry in {wait} s.",
+                    {"Retry-After": str(wait)},
+                )
+            )
+        results = Event._ingest(system, envelopes)
+        return self._answer(results, batch)
+
+    def _body_preview(self, system):
+        length = request.httprequest.content_length or 0
+        if length > min(system.max_payload_bytes, ABSOLUTE_BODY_LIMIT):
+            return f"(a body of {length} bytes, over the cap, was not read)"
+        return request.httprequest.get_data(cache=True).decode("utf-8", "replace")
+
+    def _envelopes(self, body, system):
+        if isinstance(body, dict) and "events" in body and "specversion" not in body:
+            events = body["events"]
+            if not isinstance(events, list):
+                raise ApiError(400, "malformed_batch", "'events' must be a list of events.")
+            if not events:
+                raise ApiError(400, "empty_batch", "The batch has no events.")
+            if len(events) > system.max_batch_events:
+                raise ApiError(
+                    413,
+                    "batch_too_large",
+                    f"The batch has {len(events)} events; this system may send at most "
+                    f"{system.max_batch_events} per request.",
+                )
+            return events, True
+        if isinstance(body, dict):
+            return [body], False
+        raise ApiError(
+            400,
+            "malformed_body",
+            'Send one event (a JSON object) or a batch {"events": [...]}.',
+        )
+
+    def _answer(self, results, batch):
+        counts = {"accepted": 0, "duplicate": 0, "rejected": 0}
+        for index, result in enumerate(results):
+            result["index"] = index
+            counts[result["status"]] += 1
+            if result["status"] == "rejected":
+                result["error"].pop("forbidden", None)
+        forbidden_only = counts["rejected"] == len(results) and all(
+            r["error"]["code"] == "contract_not_allowed" for r in results
+        )
+        if forbidden_only:
+            status = 403
+        elif counts["rejected"] == len(results):
+            status = 422
+        elif counts["rejected"]:
+            status = 207
+        elif counts["accepted"]:
+            status = 202
+        else:
+            status = 200
+        body = dict(counts, results=results)
+        if not batch:
+            body.update(results[0])
+        return _json(body, status=status)
+
+    @http.route(
+        "/mfg/v1/events/<string:event_id>",
+        type="http",
+        auth="none",
+        methods=["GET"],
+        csrf=False,
+        save_session=False,
+    )
+    def get_event(self, event_id, source=None, **_params):
+        try:
+            system = self._authenticate()
+        except ApiError as error:
+            return _error(error)
+        domain = [
+            ("system_id", "=", system.id),
+            ("event_uid", "=", event_id),
+            ("direction", "=", "inbound"),
+        ]
+        if source:
+            domain.append(("source", "=", source))
+        events = request.env["mfg.integration.event"].sudo().search(domain, order="id desc")
+        accepted = events.filtered(lambda e: e.state != "rejected")
+        event = accepted[:1] or events[:1]
+        if not event:
+            return _error(ApiError(404, "not_found", "No event with this id from this system."))
+        if len(accepted) > 1 and not source:
+            return _error(
+                ApiError(409, "ambiguous", "Several sources used this id; add ?source=<source>.")
+            )
+        exception = event.exception_id
+        return _json(
+            {
+                "id": event.event_uid,
+                "source": event.source,
+                "type": event.event_type,
+                "subject": event.subject,
+                "state": event.state,
+                "attempts": event.attempts,
+                "received_at": _iso(event.received_at),
+                "processed_at": _iso(event.processed_at),
+                "error": {
+                    "code": event.error_code,
+                    "pointer": event.error_pointer,
+                    "message": (event.error or "").split("\n\n")[0],
+                }
+                if event.error_code
+                else None,
+                "exception": {
+                    "reason_code": exception.reason_code,
+                    "message": exception.name,
+                    "state": exception.state,
+                }
+                if exception
+                else None,
+            }
+        )
+
+    # -- contracts ----------------------------------------------------------------------
+
+    @http.route(
+        "/mfg/v1/contracts",
+        type="http",
+        auth="none",
+        methods=["GET"],
+        csrf=False,
+        save_session=False,
+    )
+    def list_contracts(self, **_params):
+        try:
+            system = self._authenticate()
+        except ApiError as error:
+            return _error(error)
+        contracts = self._visible_contracts(system)
+        return _json(
+            {
+                "contracts": [
+                    {
+                        "type": contract.code,
+                        "version": contract.version,
+                        "name": contract.name,
+                        "direction": contract.direction,
+                        "state": contract.state,
+                        "dataschema": contract.dataschema,
+                        "sunset_date": contract.sunset_date and contract.sunset_date.isoformat(),
+                        "allowed": system._allows(contract),
+                    }
+                    for contract in contracts
+                ]
+            }
+        )
+
+    @http.route(
+        "/mfg/v1/contracts/<string:contract_type>/<string:version>",
+        type="http",
+        auth="none",
+        methods=["GET"],
+        csrf=False,
+        save_session=False,
+    )
+    def get_contract(self, contract_type, version, **_params):
+        try:
+            system = self._authenticate()
+        except ApiError as error:
+            return _error(error)
+        contract = self._visible_contracts(system).filtered(
+            lambda c: c.code == contract_type and c.version == version
+        )
+        if not contract:
+            return _error(ApiError(404, "not_found", f"No contract {contract_type} {version}."))
+        return _json(
+            {
+                "type": contract.code,
+                "version": contract.version,
+                "name": contract.name,
+                "description": contract.description or "",
+                "direction": contract.direction,
+                "state": contract.state,
+                "dataschema": contract.dataschema,
+                "isa95_object": contract.isa95_object,
+                "schema": json.loads(contract.schema),
+                "example": json.loads(contract.example) if contract.example else None,
+            }
+        )
+
+    def _visible_contracts(self, system):
+        return (
+            request.env["mfg.integration.contract"]
+            .sudo()
+            .search([("state", "in", ("active", "deprecated"))])
+        )
+
+    @http.route(
+        "/mfg/v1/openapi.json",
+        type="http",
+        auth="none",
+        methods=["GET"],
+        csrf=False,
+        save_session=False,
+    )
+    def openapi(self, **_params):
+        try:
+            self._authenticate()
+        except ApiError as error:
+            return _error(error)
+        contracts = (
+            request.env["mfg.integration.contract"]
+            .sudo()
+            .search([("state", "in", ("active", "deprecated")), ("direction", "=", "inbound")])
+        )
+        return _json(build_openapi(contracts, request.httprequest.host_url.rstrip("/")))
+
+    @http.route(
+        "/mfg/v1/health", type="http", auth="none", methods=["GET"], csrf=False, save_session=False
+    )
+    def health(self, **_params):
+        """Up or down, nothing else: no authentication, so no data."""
+        try:
+            request.env.cr.execute("SELECT 1")
+        except Exception:
+            return _json({"status": "down"}, status=503)
+        return _json({"status": "up"})
+
+
+def _iso(value):
+    return value.isoformat() + "Z" if value else None

@@ -1,0 +1,386 @@
+import json
+import logging
+from pathlib import Path
+
+from odoo import _, api, fields, models
+from odoo.exceptions import UserError, ValidationError
+from odoo.modules.module import get_module_path
+
+from ..services import schema_validation
+from ..services.envelope import TYPE_PATTERN, dataschema_uri, parse_version
+
+_logger = logging.getLogger(__name__)
+
+ISA95_OBJECTS = [
+    ("operations_schedule", "OperationsSchedule"),
+    ("operations_performance", "OperationsPerformance"),
+    ("material_actual", "MaterialActual"),
+    ("operations_event", "OperationsEvent"),
+    ("operations_test", "OperationsTest"),
+    ("material_lot", "MaterialLot"),
+    ("work_alert", "WorkAlert"),
+    ("equipment", "Equipment"),
+    ("material_definition", "MaterialDefinition"),
+    ("none", "None (technical)"),
+]
+
+# Fields that define what a contract version means: frozen once it leaves draft.
+FROZEN_FIELDS = {"code", "version", "direction", "schema"}
+
+
+class MfgIntegrationContract(models.Model):
+    _name = "mfg.integration.contract"
+    _description = "Integration Contract Version"
+    _inherit = ["mail.thread", "mail.activity.mixin"]
+    _order = "code, version_major desc, version_minor desc"
+    _rec_names_search = ["name", "code"]
+
+    name = fields.Char(required=True, tracking=True)
+    code = fields.Char(
+        required=True,
+        tracking=True,
+        help="The CloudEvents 'type', domain.object.verb, e.g. mes.production.completed.",
+    )
+    version = fields.Char(required=True, tracking=True, help="MAJOR.MINOR, e.g. 1.0")
+    version_major = fields.Integer(compute="_compute_version_parts", store=True)
+    version_minor = fields.Integer(compute="_compute_version_parts", store=True)
+    dataschema = fields.Char(compute="_compute_dataschema", string="Data Schema URI")
+    direction = fields.Selection(
+        [("inbound", "Inbound (into Odoo)"), ("outbound", "Outbound (from Odoo)")],
+        required=True,
+        default="inbound",
+        tracking=True,
+    )
+    description = fields.Text()
+    isa95_object = fields.Selection(ISA95_OBJECTS, string="ISA-95 Object", default="none")
+    schema = fields.Text(
+        string="JSON Schema",
+        required=True,
+        default='{"$schema": "https://json-schema.org/draft/2020-12/schema", "type": "object"}',
+        help="JSON Schema Draft 2020-12 for the event's data.",
+    )
+    example = fields.Text(help="An example 'data' object, valid against the schema.")
+    system_of_record = fields.Selection(
+        [("odoo", "Odoo"), ("external", "External system")],
+        default="odoo",
+        help="Which side owns the truth when Odoo and the external system disagree.",
+    )
+    processing_mode = fields.Selection(
+        [("realtime", "Realtime (queued job)"), ("batch", "Batch (scheduled)")],
+        default="realtime",
+        required=True,
+        tracking=True,
+    )
+    sla_latency_seconds = fields.Integer(
+        string="SLA Latency (s)",
+        default=300,
+        help="Events should be processed within this time after they occurred.",
+    )
+    max_attempts = fields.Integer(
+        default=5, help="Technical attempts before the event is declared dead."
+    )
+    retry_base_seconds = fields.Integer(default=10)
+    retry_max_seconds = fields.Integer(default=1800)
+    prerequisite_wait_minutes = fields.Integer(
+        default=10,
+        help="How long an event whose prerequisite is missing waits before it becomes an "
+        "exception.",
+    )
+    state = fields.Selection(
+        [
+            ("draft", "Draft"),
+            ("approved", "Approved"),
+            ("active", "Active"),
+            ("deprecated", "Deprecated"),
+            ("retired", "Retired"),
+        ],
+        default="draft",
+        required=True,
+        tracking=True,
+        copy=False,
+    )
+    author_id = fields.Many2one(
+        "res.users", default=lambda self: self.env.user, readonly=True, copy=False
+    )
+    approved_by_id = fields.Many2one("res.users", readonly=True, copy=False, tracking=True)
+    approved_on = fields.Datetime(readonly=True, copy=False)
+    sunset_date = fields.Date(
+        tracking=True, help="After this date a deprecated version is refused by the API."
+    )
+    module = fields.Char(
+        readonly=True, help="The addon that shipped this contract (empty: created by an admin)."
+    )
+    handler_module = fields.Char(compute="_compute_handler_module", string="Handled By")
+    event_count = fields.Integer(compute="_compute_event_count")
+
+    _sql_constraints = [
+        (
+            "code_version_unique",
+            "unique(code, version)",
+            "This contract version already exists.",
+        ),
+    ]
+
+    @api.depends("version")
+    def _compute_version_parts(self):
+        for contract in self:
+            try:
+                contract.version_major, contract.version_minor = parse_version(contract.version)
+            except ValueError:
+                contract.version_major = contract.version_minor = 0
+
+    @api.depends("code", "version")
+    def _compute_dataschema(self):
+        for contract in self:
+            contract.dataschema = dataschema_uri(contract.code or "", contract.version or "")
+
+    def _compute_handler_module(self):
+        registry = self.env["mfg.integration.event"]._handler_registry()
+        installed = self.env["mfg.integration.event"]._installed_modules()
+        for contract in self:
+            handler = None
+            if contract.direction == "inbound":
+                try:
+                    handler = registry.get(contract.code, contract.version_major, installed)
+                except LookupError:
+                    handler = None
+            contract.handler_module = handler.module if handler else False
+
+    def _compute_event_count(self):
+        groups = self.env["mfg.integration.event"]._read_group(
+            [("contract_id", "in", self.ids)], ["contract_id"], ["__count"]
+        )
+        counts = {contract.id: count for contract, count in groups}
+        for contract in self:
+            contract.event_count = counts.get(contract.id, 0)
+
+    @api.depends("name", "version")
+    def _compute_display_name(self):
+        for contract in self:
+            contract.display_name = f"{contract.name} {contract.version}"
+
+    # -- validation ---------------------------------------------------------------------
+
+    @api.constrains("code", "version")
+    def _check_code_version(self):
+        for contract in self:
+            if not TYPE_PATTERN.match(contract.code or ""):
+                raise ValidationError(
+                    _(
+                        "Contract code '%(code)s' must be domain.object.verb in lower case, "
+                        "e.g. mes.production.completed.",
+                        code=contract.code,
+                    )
+                )
+            try:
+                parse_version(contract.version)
+            except ValueError:
+                raise ValidationError(
+                    _("Version '%(v)s' must be MAJOR.MINOR, e.g. 1.0.", v=contract.version)
+                ) from None
+
+    @api.constrains("schema", "example")
+    def _check_schema(self):
+        for contract in self:
+            try:
+                schema_validation.parse_schema(contract.schema)
+            except schema_validation.SchemaDefinitionError as error:
+                raise ValidationError(
+                    _("Contract %(name)s: %(error)s", name=contract.display_name, error=error)
+                ) from None
+            if contract.example:
+                try:
+                    example = json.loads(contract.example)
+                except ValueError as error:
+                    raise ValidationError(
+                        _("The example is not valid JSON: %(error)s", error=error)
+                    ) from None
+                errors = schema_validation.validation_errors(contract._validator(), example)
+                if errors:
+                    pointer, sentence = errors[0]
+                    raise ValidationError(
+                        _(
+                            "The example does not match the schema at %(pointer)s: %(error)s",
+                            pointer=pointer,
+                            error=sentence,
+                        )
+                    )
+
+    @api.constrains("max_attempts", "retry_base_seconds", "retry_max_seconds")
+    def _check_retry_policy(self):
+        for contract in self:
+            if contract.max_attempts < 1 or contract.retry_base_seconds < 1:
+                raise ValidationError(_("Attempts and the retry base must be at least 1."))
+            if contract.retry_max_seconds < contract.retry_base_seconds:
+                raise ValidationError(_("The longest retry delay is shorter than the first one."))
+
+    def _validator(self):
+        """The compiled, cached validator of this version's schema."""
+        self.ensure_one()
+        key = (self.env.cr.dbname, self.id)
+        return schema_validation.compiled_validator(key, self.schema)
+
+    def write(self, vals):
+        frozen = FROZEN_FIELDS.intersection(vals)
+        if frozen and not self.env.context.get("mfg_contract_loading"):
+            for contract in self:
+                changed = [name for name in frozen if contract[name] != vals[name] and contract.id]
+                if changed and contract.state != "draft":
+                    raise UserError(
+                        _(
+                            "Contract %(name)s is %(state)s: its %(fields)s can no longer "
+                            "change. Create a new version instead.",
+                            name=contract.display_name,
+                            state=contract.state,
+                            fields=", ".join(sorted(changed)),
+                        )
+                    )
+        result = super().write(vals)
+        if "schema" in vals:
+            for contract in self:
+                schema_validation.forget((self.env.cr.dbname, contract.id))
+        return result
+
+    def unlink(self):
+        if any(contract.state != "draft" for contract in self):
+            raise UserError(_("Only draft contracts can be deleted; retire the others."))
+        for contract in self:
+            schema_validation.forget((self.env.cr.dbname, contract.id))
+        return super().unlink()
+
+    # -- lifecycle ----------------------------------------------------------------------
+
+    def _check_manager(self):
+        if not self.env.user.has_group("mfg_integration_base.group_mfg_integration_manager"):
+            raise UserError(_("Only an Integration Manager can change a contract's lifecycle."))
+
+    def action_approve(self):
+        self._check_manager()
+        for contract in self:
+            if contract.state != "draft":
+                raise UserError(_("Only draft contracts can be approved."))
+            if contract.author_id == self.env.user:
+                raise UserError(
+                    _(
+                        "%(name)s was written by you: another Integration Manager must approve it.",
+                        name=contract.display_name,
+                    )
+                )
+            contract.write(
+                {
+                    "state": "approved",
+                    "approved_by_id": self.env.user.id,
+                    "approved_on": fields.Datetime.now(),
+                }
+            )
+
+    def action_activate(self):
+        self._check_manager()
+        for contract in self:
+            if contract.state not in ("approved", "deprecated"):
+                raise UserError(
+                    _(
+                        "%(name)s must be approved before it is activated.",
+                        name=contract.display_name,
+                    )
+                )
+            contract.write({"state": "active", "sunset_date": False})
+
+    def action_deprecate(self):
+        self._check_manager()
+        for contract in self:
+            if contract.state != "active":
+                raise UserError(_("Only active contracts can be deprecated."))
+            contract.state = "deprecated"
+
+    def action_retire(self):
+        self._check_manager()
+        for contract in self:
+            if contract.state not in ("active", "deprecated", "approved"):
+                raise UserError(_("Only approved, active or deprecated contracts can be retired."))
+            contract.state = "retired"
+
+    def action_reset_to_draft(self):
+        self._check_manager()
+        for contract in self:
+            if contract.state != "approved":
+                raise UserError(_("Only an approved, not yet active contract goes back to draft."))
+            contract.write({"state": "draft", "approved_by_id": False, "approved_on": False})
+
+    def _accepts_events(self, today=None):
+        """Whether the API accepts events of this version today."""
+        self.ensure_one()
+        today = today or fields.Date.context_today(self)
+        if self.state == "active":
+            return True
+        return self.state == "deprecated" and (not self.sunset_date or self.sunset_date >= today)
+
+    def action_view_events(self):
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id(
+            "mfg_integration_base.action_mfg_integration_event"
+        )
+        action["domain"] = [("contract_id", "=", self.id)]
+        return action
+
+    # -- contract files -----------------------------------------------------------------
+
+    @api.model
+    def _load_contract_files(self, module):
+        """Create or refresh the contracts shipped as ``contracts/<code>/<version>.json``.
+
+        Each gets the XML id ``<module>.contract_<code>_<version>`` (dots as '_'), so
+        data files of other addons can refer to it.
+
+        A shipped contract is created active (the vendor approved it). On upgrade, its
+        schema is refreshed only while no event used it and no admin changed its
+        lifecycle: published versions are immutable, new versions get new files.
+        """
+        root = Path(get_module_path(module)) / "contracts"
+        if not root.is_dir():
+            return self.browse()
+        loaded = self.browse()
+        for path in sorted(root.glob("*/*.json")):
+            definition = json.loads(path.read_text())
+            code, version = path.parent.name, path.stem
+            if (
+                definition.get("code", code) != code
+                or definition.get("version", version) != version
+            ):
+                raise ValidationError(
+                    _("%(path)s: code and version must match its folder and file name.", path=path)
+                )
+            values = {
+                "name": definition["name"],
+                "code": code,
+                "version": version,
+                "direction": definition.get("direction", "inbound"),
+                "description": definition.get("description", ""),
+                "isa95_object": definition.get("isa95_object", "none"),
+                "schema": json.dumps(definition["schema"], indent=2),
+                "example": json.dumps(definition["example"], indent=2)
+                if "example" in definition
+                else False,
+                "system_of_record": definition.get("system_of_record", "odoo"),
+                "processing_mode": definition.get("processing_mode", "realtime"),
+                "sla_latency_seconds": definition.get("sla_latency_seconds", 300),
+                "max_attempts": definition.get("max_attempts", 5),
+                "retry_base_seconds": definition.get("retry_base_seconds", 10),
+                "retry_max_seconds": definition.get("retry_max_seconds", 1800),
+                "prerequisite_wait_minutes": definition.get("prerequisite_wait_minutes", 10),
+                "module": module,
+            }
+            contract = self.with_context(active_test=False).search(
+                [("code", "=", code), ("version", "=", version)]
+            )
+            loader = self.sudo().with_context(mfg_contract_loading=True, tracking_disable=True)
+            if not contract:
+                contract = loader.create(dict(values, state="active"))
+            elif contract.module == module and not contract.event_count:
+                loader.browse(contract.id).write(values)
+            xmlid = "contract_{}_{}".format(code.replace(".", "_"), version.replace(".", "_"))
+            self.env["ir.model.data"]._update_xmlids(
+                [{"xml_id": f"{module}.{xmlid}", "record": contract, "noupdate": True}]
+            )
+            loaded |= contract
+        return loaded

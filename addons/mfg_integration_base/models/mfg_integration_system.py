@@ -1,0 +1,221 @@
+import logging
+import re
+
+from odoo import _, api, fields, models
+from odoo.exceptions import UserError, ValidationError
+
+_logger = logging.getLogger(__name__)
+
+API_KEY_SCOPE = "mfg_integration"
+SYSTEM_CODE = re.compile(r"^[a-z0-9][a-z0-9_.-]{1,63}$")
+
+
+class MfgIntegrationSystem(models.Model):
+    _name = "mfg.integration.system"
+    _description = "External System"
+    _inherit = ["mail.thread", "mail.activity.mixin"]
+    _order = "name"
+
+    name = fields.Char(required=True, tracking=True)
+    code = fields.Char(
+        required=True,
+        tracking=True,
+        help="Short technical name, e.g. 'mes_plant1'. Used in logs, metrics and the API.",
+    )
+    kind = fields.Selection(
+        [
+            ("mes", "MES"),
+            ("erp", "ERP"),
+            ("edge", "Edge gateway"),
+            ("quality", "Quality system"),
+            ("cmms", "Maintenance system"),
+            ("supplier", "Supplier"),
+        ],
+        required=True,
+        default="mes",
+        tracking=True,
+    )
+    active = fields.Boolean(default=True, tracking=True)
+    description = fields.Text()
+    user_id = fields.Many2one(
+        "res.users",
+        string="Technical User",
+        readonly=True,
+        copy=False,
+        ondelete="restrict",
+        tracking=True,
+        help="The API-only user whose key this system uses. Created by 'Generate API key'.",
+    )
+    allowed_contract_ids = fields.Many2many(
+        "mfg.integration.contract",
+        string="Allowed Contracts",
+        domain=[("direction", "=", "inbound")],
+        tracking=True,
+        help="Inbound contracts this system may post. Allowing one version of a contract "
+        "allows its other versions too.",
+    )
+    rate_limit_per_minute = fields.Integer(
+        string="Rate Limit (events/min)",
+        default=60000,
+        tracking=True,
+        help="Events this system may post per minute, across all Odoo workers. 0 = no limit.",
+    )
+    max_payload_bytes = fields.Integer(string="Payload Cap (bytes)", default=1048576, tracking=True)
+    max_batch_events = fields.Integer(string="Batch Cap (events)", default=500, tracking=True)
+    retention_days = fields.Integer(
+        default=90,
+        tracking=True,
+        help="Payloads of processed events are purged after this many days; the event "
+        "ids are kept at least as long, so late resends are still answered 'duplicate'.",
+    )
+    # Outbound delivery settings (used by delivery adapters).
+    outbound_url = fields.Char(string="Outbound Endpoint", tracking=True)
+    signing_secret = fields.Char(
+        groups="mfg_integration_base.group_mfg_integration_manager",
+        copy=False,
+        help="Shared secret for Standard Webhooks signatures (HMAC-SHA256).",
+    )
+    require_signature = fields.Boolean(
+        help="Refuse inbound requests without a valid webhook signature.", tracking=True
+    )
+    # Health, as last reported.
+    last_seen_at = fields.Datetime(readonly=True, copy=False)
+    agent_version = fields.Char(readonly=True, copy=False)
+    reported_backlog = fields.Integer(readonly=True, copy=False)
+    reported_oldest_age_s = fields.Float(
+        string="Oldest Buffered Event Age (s)", readonly=True, copy=False
+    )
+    reported_dead_letters = fields.Integer(readonly=True, copy=False)
+    last_heartbeat_at = fields.Datetime(readonly=True, copy=False)
+    clock_synchronised = fields.Boolean(readonly=True, copy=False, default=True)
+
+    event_count = fields.Integer(compute="_compute_counts")
+    open_exception_count = fields.Integer(compute="_compute_counts")
+
+    _sql_constraints = [
+        ("code_unique", "unique(code)", "Another system already uses this code."),
+        (
+            "caps_positive",
+            "CHECK(max_payload_bytes > 0 AND max_batch_events > 0 AND rate_limit_per_minute >= 0)",
+            "Payload cap and batch cap must be positive; the rate limit cannot be negative.",
+        ),
+        ("retention_min", "CHECK(retention_days >= 3)", "Retention is at least 3 days (72 h)."),
+    ]
+
+    @api.constrains("code")
+    def _check_code(self):
+        for system in self:
+            if not SYSTEM_CODE.match(system.code or ""):
+                raise ValidationError(
+                    _(
+                        "System code '%(code)s' must be 2-64 lower-case letters, digits, "
+                        "'_', '-' or '.'.",
+                        code=system.code,
+                    )
+                )
+
+    def _compute_counts(self):
+        events = self.env["mfg.integration.event"]._read_group(
+            [("system_id", "in", self.ids)], ["system_id"], ["__count"]
+        )
+        exceptions = self.env["mfg.integration.exception"]._read_group(
+            [("system_id", "in", self.ids), ("state", "in", ("open", "in_progress"))],
+            ["system_id"],
+            ["__count"],
+        )
+        event_counts = {system.id: count for system, count in events}
+        exception_counts = {system.id: count for system, count in exceptions}
+        for system in self:
+            system.event_count = event_counts.get(system.id, 0)
+            system.open_exception_count = exception_counts.get(system.id, 0)
+
+    def _allows(self, contract):
+        """True when this system may post ``contract`` (any version of an allowed code)."""
+        self.ensure_one()
+        return contract.code in set(self.allowed_contract_ids.mapped("code"))
+
+    # -- technical user and API key ------------------------------------------------------
+
+    def _ensure_technical_user(self):
+        self.ensure_one()
+        if self.user_id:
+            return self.user_id
+        service_group = self.env.ref("mfg_integration_base.group_mfg_integration_service")
+        portal_group = self.env.ref("base.group_portal")
+        user = (
+            self.env["res.users"]
+            .sudo()
+            .with_context(no_reset_password=True, mail_create_nosubscribe=True)
+            .create(
+                {
+                    "name": _("Integration: %(name)s", name=self.name),
+                    "login": f"mfg-integration-{self.code}",
+                    "groups_id": [(6, 0, [portal_group.id, service_group.id])],
+                }
+            )
+        )
+        self.sudo().user_id = user
+        return user
+
+    def action_generate_api_key(self):
+        """Create the technical user if needed and show a new API key once."""
+        self.ensure_one()
+        if not self.env.user.has_group("mfg_integration_base.group_mfg_integration_manager"):
+            raise UserError(_("Only an Integration Manager can generate API keys."))
+        key = self._generate_api_key()
+        wizard = self.env["mfg.integration.api.key.wizard"].create(
+            {"system_id": self.id, "api_key": key}
+        )
+        return {
+            "type": "ir.actions.act_window",
+            "name": _("API key for %(name)s", name=self.name),
+            "res_model": wizard._name,
+            "res_id": wizard.id,
+            "view_mode": "form",
+            "target": "new",
+        }
+
+    def _generate_api_key(self, name=None):
+        """A new API key for the technical user (the clear key is returned, stored hashed)."""
+        self.ensure_one()
+        user = self._ensure_technical_user()
+        key = (
+            self.env["res.users.apikeys"]
+            .with_user(user)
+            .sudo()
+            ._generate(API_KEY_SCOPE, name or f"{self.code} integration", None)
+        )
+        self.message_post(
+            body=_(
+                "A new API key was generated for the technical user %(login)s.", login=user.login
+            )
+        )
+        return key
+
+    def action_revoke_api_keys(self):
+        for system in self.filtered("user_id"):
+            keys = (
+                self.env["res.users.apikeys"].sudo().search([("user_id", "=", system.user_id.id)])
+            )
+            keys._remove()
+            system.message_post(body=_("All API keys of the technical user were revoked."))
+
+    # -- smart buttons -------------------------------------------------------------------
+
+    def action_view_events(self):
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id(
+            "mfg_integration_base.action_mfg_integration_event"
+        )
+        action["domain"] = [("system_id", "=", self.id)]
+        action["context"] = {"default_system_id": self.id}
+        return action
+
+    def action_view_exceptions(self):
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id(
+            "mfg_integration_base.action_mfg_integration_exception"
+        )
+        action["domain"] = [("system_id", "=", self.id)]
+        action["context"] = {"search_default_open": 1}
+        return action

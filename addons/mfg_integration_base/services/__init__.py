@@ -1,0 +1,1 @@
+"""Protocol and algorithm code with no ORM state, testable without a database."""

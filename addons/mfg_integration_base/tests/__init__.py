@@ -1,0 +1,5 @@
+from . import test_services
+from . import test_contract
+from . import test_ingest
+from . import test_processing
+from . import test_api

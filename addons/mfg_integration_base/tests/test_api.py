@@ -1,0 +1,175 @@
+import json
+import uuid
+
+from odoo.tests import HttpCase, tagged
+
+from .common import WIDGET_SCHEMA
+
+
+@tagged("post_install", "-at_install")
+class TestApi(HttpCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.contract = cls.env["mfg.integration.contract"].create(
+            {
+                "name": "Widget made",
+                "code": "test.widget.made",
+                "version": "1.0",
+                "schema": json.dumps(WIDGET_SCHEMA),
+                "example": json.dumps({"widget": "W-1", "qty": 2}),
+                "state": "active",
+            }
+        )
+        cls.system = cls.env["mfg.integration.system"].create(
+            {
+                "name": "API MES",
+                "code": "api_mes",
+                "allowed_contract_ids": [(6, 0, cls.contract.ids)],
+                "max_batch_events": 5,
+                "max_payload_bytes": 4096,
+            }
+        )
+        cls.key = cls.system._generate_api_key()
+        cls.other = cls.env["mfg.integration.system"].create({"name": "Other", "code": "other"})
+        cls.other_key = cls.other._generate_api_key()
+
+    def _envelope(self, **data):
+        return {
+            "specversion": "1.0",
+            "id": str(uuid.uuid4()),
+            "source": "plant1/line1",
+            "type": "test.widget.made",
+            "dataschema": "urn:mfg:contract:test.widget.made:1.0",
+            "subject": "WO-1",
+            "data": dict({"widget": "W", "qty": 1}, **data),
+        }
+
+    def _post(self, body, key=None, content_type="application/json", raw=None):
+        headers = {"Content-Type": content_type}
+        if key is not False:
+            headers["Authorization"] = f"Bearer {key or self.key}"
+        data = raw if raw is not None else json.dumps(body)
+        return self.url_open("/mfg/v1/events", data=data, headers=headers)
+
+    def test_single_event_accepted_then_duplicate_then_reused(self):
+        envelope = self._envelope()
+        response = self._post(envelope)
+        self.assertEqual(response.status_code, 202, response.text)
+        self.assertEqual(response.json()["status"], "accepted")
+        self.assertEqual(self._post(envelope).status_code, 200)
+        self.assertEqual(self._post(envelope).json()["status"], "duplicate")
+        changed = dict(envelope, data={"widget": "W", "qty": 5})
+        response = self._post(changed)
+        self.assertEqual(response.status_code, 422)
+        self.assertEqual(response.json()["error"]["code"], "idempotency_key_reused")
+
+    def test_batch_mixed_results_answer_207(self):
+        batch = {"events": [self._envelope(), self._envelope(qty="many"), self._envelope()]}
+        response = self._post(batch)
+        self.assertEqual(response.status_code, 207)
+        body = response.json()
+        self.assertEqual((body["accepted"], body["rejected"], body["duplicate"]), (2, 1, 0))
+        rejected = body["results"][1]
+        self.assertEqual(rejected["index"], 1)
+        self.assertEqual(rejected["error"]["pointer"], "/data/qty")
+
+    def test_all_rejected_is_422(self):
+        response = self._post({"events": [self._envelope(qty=0), self._envelope(extra=1)]})
+        self.assertEqual(response.status_code, 422)
+        self.assertEqual(response.json()["rejected"], 2)
+
+    def test_authentication_and_scope(self):
+        response = self._post(self._envelope(), key=False)
+        self.assertEqual(response.status_code, 401)
+        self.assertIn("Bearer", response.headers["WWW-Authenticate"])
+        self.assertEqual(self._post(self._envelope(), key="nope" * 10).status_code, 401)
+        response = self._post(self._envelope(), key=self.other_key)
+        self.assertEqual(response.status_code, 403)
+        self.assertEqual(response.json()["error"]["code"], "contract_not_allowed")
+        # an ordinary user's key (even an admin's) is refused
+        admin_key = (
+            self.env["res.users.apikeys"]
+            .with_user(self.env.ref("base.user_admin"))
+            ._generate("mfg_integration", "admin key", None)
+        )
+        response = self._post(self._envelope(), key=admin_key)
+        self.assertEqual(response.status_code, 403)
+        self.assertEqual(response.json()["error"]["code"], "not_an_integration_user")
+
+    def test_malformed_requests(self):
+        self.assertEqual(self._post(None, raw="{not json").status_code, 400)
+        self.assertEqual(self._post([1, 2]).status_code, 400)
+        self.assertEqual(self._post({"events": []}).status_code, 400)
+        self.assertEqual(self._post(self._envelope(), content_type="text/plain").status_code, 415)
+        too_many = {"events": [self._envelope() for _ in range(6)]}
+        response = self._post(too_many)
+        self.assertEqual(response.status_code, 413)
+        self.assertEqual(response.json()["error"]["code"], "batch_too_large")
+        big = self._envelope(widget="x" * 5000)
+        self.assertEqual(self._post(big).status_code, 413)
+        logged = self.env["mfg.integration.event"].search(
+            [
+                ("system_id", "=", self.system.id),
+                ("state", "=", "rejected"),
+                ("error_code", "=", "malformed_json"),
+            ]
+        )
+        self.assertEqual(logged.raw_body, "{not json")
+
+    def test_rate_limit_answers_429_with_retry_after(self):
+        self.system.rate_limit_per_minute = 3
+        self.assertEqual(
+            self._post({"events": [self._envelope(), self._envelope()]}).status_code, 202
+        )
+        response = self._post({"events": [self._envelope(), self._envelope()]})
+        self.assertEqual(response.status_code, 429)
+        self.assertTrue(1 <= int(response.headers["Retry-After"]) <= 60)
+        self.assertEqual(
+            self._post({"events": [self._envelope() for _ in range(4)]}).status_code, 413
+        )
+
+    def test_get_event_state_and_contracts(self):
+        envelope = self._envelope(qty=-5)
+        self._post(envelope)
+        response = self.url_open(
+            f"/mfg/v1/events/{envelope['id']}?source=plant1/line1",
+            headers={"Authorization": f"Bearer {self.key}"},
+        )
+        self.assertEqual(response.status_code, 200)
+        self.assertEqual(response.json()["state"], "rejected")
+        self.assertEqual(response.json()["error"]["code"], "schema_invalid")
+        missing = self.url_open(
+            "/mfg/v1/events/nope", headers={"Authorization": f"Bearer {self.key}"}
+        )
+        self.assertEqual(missing.status_code, 404)
+        contracts = self.url_open(
+            "/mfg/v1/contracts", headers={"Authorization": f"Bearer {self.key}"}
+        )
+        listed = {(c["type"], c["version"]): c for c in contracts.json()["contracts"]}
+        self.assertTrue(listed[("test.widget.made", "1.0")]["allowed"])
+        self.assertFalse(listed[("edge.heartbeat", "1.0")]["allowed"])
+        detail = self.url_open(
+            "/mfg/v1/contracts/test.widget.made/1.0",
+            headers={"Authorization": f"Bearer {self.key}"},
+        ).json()
+        self.assertEqual(detail["schema"]["required"], ["widget", "qty"])
+        self.assertEqual(detail["example"], {"widget": "W-1", "qty": 2})
+
+    def test_openapi_document_embeds_active_schemas(self):
+        response = self.url_open(
+            "/mfg/v1/openapi.json", headers={"Authorization": f"Bearer {self.key}"}
+        )
+        document = response.json()
+        self.assertEqual(document["openapi"], "3.1.0")
+        self.assertIn("test_widget_made_1_0", document["components"]["schemas"])
+        try:
+            from openapi_spec_validator import validate
+        except ImportError:
+            self.skipTest("openapi-spec-validator is not installed")
+        validate(document)
+
+    def test_health_needs_no_key_and_tells_nothing_else(self):
+        response = self.url_open("/mfg/v1/health")
+        self.assertEqual(response.status_code, 200)
+        self.assertEqual(response.json(), {"status": "up"})

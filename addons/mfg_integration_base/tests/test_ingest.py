@@ -1,0 +1,105 @@
+from odoo.addons.queue_job.job import Job
+
+from .common import IntegrationCase, JobQueue
+
+
+class TestIngest(IntegrationCase):
+    def _ingest(self, envelopes):
+        return self.Event.sudo()._ingest(self.system, envelopes)
+
+    def _count(self, **where):
+        domain = [("system_id", "=", self.system.id)] + [(k, "=", v) for k, v in where.items()]
+        return self.Event.search_count(domain)
+
+    def test_accepted_then_duplicate_then_key_reused(self):
+        first = self.envelope(event_id="evt-1")
+        self.assertEqual(self._ingest([first])[0]["status"], "accepted")
+        self.assertEqual(self._ingest([first])[0]["status"], "duplicate")
+        changed = self.envelope(event_id="evt-1", qty=99)
+        result = self._ingest([changed])[0]
+        self.assertEqual(result["status"], "rejected")
+        self.assertEqual(result["error"]["code"], "idempotency_key_reused")
+        self.assertEqual(self._count(event_uid="evt-1", state="queued"), 1)
+        refused = self.Event.search([("event_uid", "=", "evt-1"), ("state", "=", "rejected")])
+        self.assertEqual(len(refused), 1, "the refused resend is logged for a person to see")
+        self.assertIn('"qty": 99', refused.raw_body)
+
+    def test_stored_event_keeps_envelope_fields(self):
+        envelope = self.envelope(event_id="evt-2", subject="WO-9", sequence=7)
+        envelope.update(correlationid="corr-1", causationid="cause-1", clockquality="jumped")
+        self._ingest([envelope])
+        event = self.Event.search([("event_uid", "=", "evt-2")])
+        self.assertEqual(
+            (event.subject, event.sequence, event.correlation_id, event.causation_id),
+            ("WO-9", "000000000007", "corr-1", "cause-1"),
+        )
+        self.assertEqual(event.payload, {"widget": "W-1", "qty": 1})
+        self.assertEqual(event.envelope_extra, {"clockquality": "jumped"})
+        self.assertEqual(event.clock_quality, "jumped")
+        self.assertEqual(str(event.occurred_at), "2026-11-23 08:00:00")
+        self.assertEqual((event.contract_id, event.contract_version), (self.contract, "1.0"))
+        self.assertEqual(len(event.payload_hash), 64)
+
+    def test_batch_results_are_per_event_and_in_order(self):
+        good = self.envelope(event_id="b-1")
+        bad_schema = self.envelope(event_id="b-2", qty=-1)
+        unknown = dict(self.envelope(event_id="b-3"), type="test.nothing.here", dataschema=None)
+        unknown.pop("dataschema")
+        twice = self.envelope(event_id="b-4")
+        results = self._ingest([good, bad_schema, unknown, twice, dict(twice)])
+        self.assertEqual(
+            [r["status"] for r in results],
+            ["accepted", "rejected", "rejected", "accepted", "duplicate"],
+        )
+        self.assertEqual(results[1]["error"]["pointer"], "/data/qty")
+        self.assertIn("qty", results[1]["error"]["message"])
+        self.assertEqual(results[2]["error"]["code"], "unknown_contract")
+        self.assertEqual(self._count(state="rejected"), 2)
+        self.assertEqual(self._count(state="queued"), 2)
+
+    def test_not_allowed_contract_is_forbidden(self):
+        self.system.allowed_contract_ids = [(3, self.contract.id)]
+        result = self._ingest([self.envelope()])[0]
+        self.assertEqual(result["error"]["code"], "contract_not_allowed")
+        self.assertTrue(result["error"]["forbidden"])
+
+    def test_missing_dataschema_uses_newest_active_version(self):
+        newer = self.contract.copy({"version": "1.1", "state": "active"})
+        envelope = self.envelope()
+        envelope.pop("dataschema")
+        self._ingest([envelope])
+        self.assertEqual(self.Event.search([("event_uid", "=", envelope["id"])]).contract_id, newer)
+
+    def test_retired_version_is_refused(self):
+        self.contract.state = "retired"
+        result = self._ingest([self.envelope()])[0]
+        self.assertEqual(result["error"]["code"], "unknown_contract")
+
+    def test_realtime_events_are_enqueued_in_chunks_keeping_subjects_together(self):
+        envelopes = [
+            self.envelope(subject=f"WO-{i % 7}", sequence=i, event_id=f"c-{i}") for i in range(250)
+        ]
+        queue = JobQueue(self.env)
+        self._ingest(envelopes)
+        jobs = queue.enqueued()
+        self.assertEqual(len(jobs), 3)
+        recordsets = [Job.load(self.env, job.uuid).recordset for job in jobs]
+        self.assertEqual(sum(len(records) for records in recordsets), 250)
+        # a subject is split only where a chunk is full, and then into consecutive chunks
+        subjects_per_job = [set(records.mapped("subject")) for records in recordsets]
+        self.assertLessEqual(sum(len(s) for s in subjects_per_job), 7 + 2)
+        events = self.Event.search([("event_uid", "like", "c-%")])
+        self.assertEqual(set(events.mapped("state")), {"queued"})
+        self.assertEqual(len(set(events.mapped("job_uuid"))), 3)
+
+    def test_batch_contract_is_left_for_the_cron(self):
+        self.contract.processing_mode = "batch"
+        queue = JobQueue(self.env)
+        self._ingest([self.envelope(event_id="batch-1")])
+        self.assertFalse(queue.enqueued())
+        event = self.Event.search([("event_uid", "=", "batch-1")])
+        self.assertEqual(event.state, "received")
+        self.assertEqual(self.Event._cron_process_batch_contracts(), 1)
+        self.assertEqual(len(queue.enqueued()), 1)
+        queue.perform_all()
+        self.assertEqual(event.state, "done")

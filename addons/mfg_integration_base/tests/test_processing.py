@@ -1,0 +1,190 @@
+from datetime import timedelta
+
+from freezegun import freeze_time
+
+from odoo import fields
+
+from .common import APPLIED, IntegrationCase, JobQueue
+
+
+class TestProcessing(IntegrationCase):
+    def _receive(self, *envelopes):
+        queue = JobQueue(self.env)
+        self.Event.sudo()._ingest(self.system, list(envelopes))
+        queue.perform_all(immediate_only=True)
+        return self.Event.search(
+            [("event_uid", "in", [e["id"] for e in envelopes]), ("state", "!=", "rejected")],
+            order="id",
+        )
+
+    def test_done_event_records_result_and_timings(self):
+        event = self._receive(self.envelope(widget="A"))
+        self.assertEqual(event.state, "done")
+        self.assertEqual(APPLIED, [event.event_uid])
+        self.assertEqual(
+            (event.result_model, event.result_res_id), (self.system._name, self.system.id)
+        )
+        self.assertTrue(event.processed_at)
+        self.assertGreater(event.latency_ms, 0)
+        self.assertEqual(self.system.description, "A;")
+
+    def test_reprocessing_a_done_event_applies_nothing(self):
+        event = self._receive(self.envelope(widget="A"))
+        event._process_chunk()
+        self.assertEqual(APPLIED, [event.event_uid])
+
+    def test_business_error_opens_grouped_exception_at_once(self):
+        events = self._receive(
+            self.envelope(widget="X", behaviour="business", subject="S1"),
+            self.envelope(widget="X", behaviour="business", subject="S2"),
+            self.envelope(widget="Y", behaviour="business", subject="S3"),
+        )
+        self.assertEqual(set(events.mapped("state")), {"failed"})
+        exceptions = events.mapped("exception_id")
+        self.assertEqual(len(exceptions), 3)
+        self.assertEqual(set(exceptions.mapped("category")), {"business"})
+        self.assertEqual(exceptions[0].name, "Widget 'X' is unknown")
+        self.assertEqual(exceptions[0].suggested_action, "Create the widget, then retry.")
+        self.assertEqual(len(set(exceptions.mapped("fingerprint"))), 2)
+        self.assertEqual(set(events.mapped("attempts")), {1})
+
+    def test_one_bad_event_does_not_roll_back_its_neighbours(self):
+        events = self._receive(
+            self.envelope(widget="A", subject="S1"),
+            self.envelope(widget="B", behaviour="business", subject="S2"),
+            self.envelope(widget="C", subject="S3"),
+        )
+        self.assertEqual(events.mapped("state"), ["done", "failed", "done"])
+        self.assertEqual(sorted(self.system.description.split(";")[:-1]), ["A", "C"])
+
+    def test_technical_error_retries_with_backoff_then_dies(self):
+        event = self._receive(self.envelope(behaviour="technical"))
+        self.assertEqual((event.state, event.attempts), ("queued", 1))
+        self.assertIn("ConnectionError", event.error)
+        self.assertTrue(event.next_attempt_at)
+        queue = JobQueue(self.env)
+        event._process_chunk()
+        self.assertEqual((event.state, event.attempts), ("queued", 2))
+        retries = queue.enqueued()
+        self.assertEqual(len(retries), 1, "the retry is a delayed job")
+        self.assertTrue(retries.eta)
+        event._process_chunk()
+        self.assertEqual((event.state, event.attempts), ("dead", 3))
+        self.assertEqual(event.exception_id.category, "technical")
+        self.assertEqual(event.exception_id.reason_code, "retries_exhausted")
+        self.assertIn("ConnectionError", event.exception_id.details)
+
+    def test_missing_prerequisite_waits_then_becomes_exception(self):
+        event = self._receive(self.envelope(behaviour="prerequisite"))
+        self.assertEqual((event.state, event.wait_reason), ("waiting", "prerequisite"))
+        self.assertEqual(event.wait_until, event.received_at + timedelta(minutes=10))
+        with freeze_time(fields.Datetime.now() + timedelta(minutes=11)):
+            event._process_chunk()
+        self.assertEqual(event.state, "failed")
+        self.assertEqual(event.exception_id.reason_code, "prerequisite_missing")
+        self.assertIn("has not arrived", event.exception_id.name)
+
+    def test_subject_order_is_kept_behind_a_failed_event(self):
+        first, second, third = (
+            self.envelope(widget=w, subject="WO-7", sequence=i, behaviour=b)
+            for i, (w, b) in enumerate([("A", "business"), ("B", "ok"), ("C", "ok")])
+        )
+        events = self._receive(third, first, second)
+        by_widget = {e.payload["widget"]: e for e in events}
+        self.assertEqual(by_widget["A"].state, "failed")
+        self.assertEqual((by_widget["B"].state, by_widget["B"].wait_reason), ("waiting", "order"))
+        self.assertEqual(by_widget["C"].state, "waiting")
+        self.assertEqual(APPLIED, [])
+        # the planner fixes the cause and retries: everything applies, in order
+        by_widget["A"].sudo().write({"payload": dict(by_widget["A"].payload, behaviour="ok")})
+        queue = JobQueue(self.env)
+        by_widget["A"].exception_id.action_retry()
+        queue.perform_all()
+        self.assertEqual(set(events.mapped("state")), {"done"})
+        self.assertEqual(
+            APPLIED, [by_widget[w].event_uid for w in "ABC"], "applied in sequence order"
+        )
+
+    def test_discarding_the_blocker_releases_the_successors(self):
+        blocker = self.envelope(widget="A", subject="WO-8", sequence=1, behaviour="business")
+        follower = self.envelope(widget="B", subject="WO-8", sequence=2)
+        events = self._receive(blocker, follower)
+        self.assertEqual(events.mapped("state"), ["failed", "waiting"])
+        queue = JobQueue(self.env)
+        events[0].exception_id.action_discard("Order cancelled in the MES")
+        queue.perform_all()
+        self.assertEqual(events.mapped("state"), ["discarded", "done"])
+        self.assertEqual(events[0].exception_id.state, "discarded")
+        self.assertIn("Order cancelled", events[0].exception_id.message_ids[0].body)
+
+    def test_earlier_event_still_queued_in_another_job_holds_the_later_one(self):
+        queue = JobQueue(self.env)
+        self.Event.sudo()._ingest(self.system, [self.envelope(widget="A", subject="S", sequence=1)])
+        self.Event.sudo()._ingest(self.system, [self.envelope(widget="B", subject="S", sequence=2)])
+        first_job, second_job = queue.enqueued()
+        later = queue.perform(second_job).recordset
+        self.assertEqual((later.state, later.wait_reason), ("waiting", "order"))
+        earlier = queue.perform(first_job).recordset
+        queue.perform_all()
+        self.assertEqual(later.state, "done")
+        self.assertEqual(APPLIED, [earlier.event_uid, later.event_uid])
+
+    def test_stalled_queued_event_is_requeued_by_the_cron(self):
+        event = self._receive(self.envelope(behaviour="technical"))
+        # its retry job vanished (e.g. deleted by a careless admin): the cron notices
+        self.env["queue.job"].search([("uuid", "=", event.job_uuid)]).unlink()
+        event.sudo().write({"next_attempt_at": fields.Datetime.now() - timedelta(seconds=1)})
+        queue = JobQueue(self.env)
+        self.assertEqual(self.Event._cron_resume_stalled(), 1)
+        self.assertEqual(len(queue.enqueued()), 1)
+
+    def test_heartbeat_updates_system_health(self):
+        heartbeat = {
+            "specversion": "1.0",
+            "id": "hb-1",
+            "source": "plant1/gw-01",
+            "type": "edge.heartbeat",
+            "dataschema": "urn:mfg:contract:edge.heartbeat:1.0",
+            "time": "2026-11-23T08:00:00Z",
+            "subject": "heartbeat/plant1/gw-01",
+            "data": {
+                "agent_version": "1.2.3",
+                "backlog": 42,
+                "dead_letters": 1,
+                "oldest_event_age_s": 9.5,
+                "clock_synchronised": False,
+            },
+        }
+        event = self._receive(heartbeat)
+        self.assertEqual(event.state, "done")
+        self.assertEqual(
+            (
+                self.system.agent_version,
+                self.system.reported_backlog,
+                self.system.reported_dead_letters,
+                self.system.clock_synchronised,
+            ),
+            ("1.2.3", 42, 1, False),
+        )
+        older = dict(
+            heartbeat,
+            id="hb-0",
+            time="2026-11-23T07:00:00Z",
+            data=dict(heartbeat["data"], backlog=1, agent_version="1.2.2"),
+        )
+        self._receive(older)
+        self.assertEqual(self.system.reported_backlog, 42, "an older heartbeat changes nothing")
+
+    def test_retention_purges_payload_but_keeps_the_key(self):
+        event = self._receive(self.envelope(event_id="old-1"))
+        self.env.cr.execute(
+            "UPDATE mfg_integration_event SET received_at = received_at - interval '91 days' "
+            "WHERE id = %s",
+            [event.id],
+        )
+        purged, deleted = self.Event._cron_purge_payloads()
+        self.assertEqual((purged, deleted), (1, 0))
+        self.assertTrue(event.payload_purged)
+        self.assertFalse(event.payload)
+        result = self.Event.sudo()._ingest(self.system, [self.envelope(event_id="old-1")])
+        self.assertEqual(result[0]["status"], "duplicate")
