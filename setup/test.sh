@@ -107,6 +107,8 @@ template_db_name() {
             cat "$REQ_ODOO" "$REQ_PROJECT"
             queue_job_pin
             echo "$MFG_BASE_MODULES"
+            # The filestore lives in this checkout's run/data: one template per checkout.
+            echo "$REPO_ROOT"
         } | sha256sum | cut -c1-12
     )"
     printf 'mfg_tpl_%s' "$hash"
@@ -120,12 +122,14 @@ ensure_template_db() {
         info "reusing template database $tpl"
         return 0
     fi
-    # Templates of an older Odoo source or older requirements are of no further use.
-    while IFS= read -r db; do
-        [[ -n "$db" && "$db" != "$tpl" ]] || continue
+    # This checkout's template of an older Odoo source or older requirements is of no further
+    # use (other checkouts' templates are theirs).
+    local name_file="$RUN_DIR/test-template.name"
+    db="$(cat "$name_file" 2>/dev/null || true)"
+    if [[ -n "$db" && "$db" != "$tpl" ]] && db_exists "$db"; then
         info "dropping outdated template database $db"
         drop_db "$db"
-    done < <(psql -d postgres -tAc "select datname from pg_database where datname like 'mfg\_tpl\_%'")
+    fi
     drop_db "$build"
     info "building template database $tpl ($MFG_BASE_MODULES, no demo); about 2 minutes, log: run/logs/test-template.log"
     local t0
@@ -142,6 +146,7 @@ ensure_template_db() {
         return 1
     fi
     psql -d postgres -q -c "alter database \"$build\" rename to \"$tpl\"" || return 1
+    printf '%s\n' "$tpl" >"$name_file"
     if [[ -d "$DATA_DIR/filestore/$build" ]]; then
         rm -rf "${DATA_DIR:?}/filestore/$tpl"
         mv "$DATA_DIR/filestore/$build" "$DATA_DIR/filestore/$tpl"
