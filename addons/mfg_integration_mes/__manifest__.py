@@ -1,0 +1,16 @@
+{
+    "name": "Manufacturing Integration: MES and Machines",
+    "summary": "Contracts for MES work orders, production, scrap and downtime, and machine "
+    "status and counters from OPC-UA / MQTT, linked to manufacturing orders",
+    "version": "18.0.1.0.0",
+    "category": "Manufacturing/Integration",
+    "author": "Manufacturing Integration Team",
+    "website": "https://github.com/mfg-integration/odoo-mfg-integration",
+    "license": "LGPL-3",
+    "depends": ["mfg_integration_base", "mrp", "maintenance"],
+    "data": [
+        "data/mfg_integration_contract_data.xml",
+        "views/mrp_production_views.xml",
+    ],
+    "installable": True,
+}

@@ -1,0 +1,57 @@
+import json
+
+from odoo.tests.common import TransactionCase
+
+
+class TestMesInstall(TransactionCase):
+    def test_depends_are_installed(self):
+        modules = self.env["ir.module.module"].search(
+            [("name", "in", ["mfg_integration_base", "mrp", "maintenance"])]
+        )
+        self.assertEqual(set(modules.mapped("state")), {"installed"})
+
+    def test_contracts_load_active_with_valid_examples(self):
+        contracts = self.env["mfg.integration.contract"].search(
+            [("module", "=", "mfg_integration_mes")]
+        )
+        self.assertEqual(
+            set(contracts.mapped("code")),
+            {
+                "mes.workorder.started",
+                "mes.production.progress",
+                "mes.production.completed",
+                "mes.scrap.reported",
+                "mes.downtime.reported",
+                "machine.status.changed",
+                "machine.counter.sampled",
+            },
+        )
+        self.assertEqual(set(contracts.mapped("state")), {"active"})
+        for contract in contracts:
+            self.assertTrue(contract._validator().is_valid(json.loads(contract.example)))
+        completed = self.env.ref("mfg_integration_mes.contract_mes_production_completed_1_0")
+        self.assertFalse(completed._validator().is_valid({"production_ref": "WH/MO/1", "qty": 0}))
+
+    def test_production_order_shows_its_integration_events(self):
+        product = self.env["product.product"].create({"name": "Widget", "is_storable": True})
+        production = self.env["mrp.production"].create({"product_id": product.id, "product_qty": 1})
+        system = self.env["mfg.integration.system"].create({"name": "MES", "code": "mes_t"})
+        contract = self.env.ref("mfg_integration_mes.contract_mes_production_completed_1_0")
+        system.allowed_contract_ids = contract
+        results = self.env["mfg.integration.event"]._ingest(
+            system,
+            [
+                {
+                    "specversion": "1.0",
+                    "id": "mo-evt-1",
+                    "source": "mes",
+                    "type": "mes.production.completed",
+                    "subject": production.name,
+                    "data": {"production_ref": production.name, "qty": 1},
+                }
+            ],
+        )
+        self.assertEqual(results[0]["status"], "accepted")
+        self.assertEqual(production.integration_event_count, 1)
+        action = production.action_view_integration_events()
+        self.assertEqual(self.env["mfg.integration.event"].search_count(action["domain"]), 1)

@@ -1,0 +1,32 @@
+import json
+
+from odoo.tests.common import TransactionCase
+
+
+class TestSapInstall(TransactionCase):
+    def test_depends_are_installed(self):
+        modules = self.env["ir.module.module"].search(
+            [("name", "in", ["mfg_integration_base", "mrp", "purchase"])]
+        )
+        self.assertEqual(set(modules.mapped("state")), {"installed"})
+
+    def test_contracts_load_with_direction_and_valid_examples(self):
+        contracts = self.env["mfg.integration.contract"].search(
+            [("module", "=", "mfg_integration_sap")]
+        )
+        directions = {contract.code: contract.direction for contract in contracts}
+        self.assertEqual(
+            directions,
+            {
+                "sap.productionorder.released": "inbound",
+                "sap.confirmation.posted": "outbound",
+                "sap.goodsmovement.posted": "outbound",
+            },
+        )
+        for contract in contracts:
+            self.assertTrue(contract._validator().is_valid(json.loads(contract.example)))
+        released = self.env.ref("mfg_integration_sap.contract_sap_productionorder_released_1_0")
+        self.assertEqual(released.system_of_record, "external")
+        # OData V2 decimals travel as strings: a JSON number is refused
+        example = json.loads(released.example)
+        self.assertFalse(released._validator().is_valid(dict(example, TotalQuantity=25)))
