@@ -34,9 +34,10 @@ class ClockWatch:
         self._offset = wall() - monotonic()
         self._jumped_until = -1.0
         self.jumps = 0
+        self._min_epoch = datetime(min_year, 1, 1, tzinfo=UTC).timestamp()
 
     def synchronised(self) -> bool:
-        if datetime.fromtimestamp(self._wall(), tz=UTC).year < self.min_year:
+        if self._wall() < self._min_epoch:
             return False
         return not (self.sync_marker_file and not os.path.exists(self.sync_marker_file))
 

@@ -231,7 +231,12 @@ class Store:
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:
+                known = self._known([event.id for event in events])
+                rows = []
                 for event in events:
+                    if event.id in known:
+                        result.duplicates += 1
+                        continue
                     text = event.envelope_json()
                     size = len(text) + ROW_OVERHEAD_BYTES
                     if self.is_full(size):
@@ -241,12 +246,8 @@ class Store:
                         else:
                             result.blocked.append(event)
                         continue
-                    if self._known(event.id):
-                        result.duplicates += 1
-                        continue
-                    self._db.execute(
-                        "INSERT INTO events(seq, id, subject, type, event_class, source_time,"
-                        " received_time, envelope) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    known.add(event.id)  # the same message twice in one batch
+                    rows.append(
                         (
                             self._next_seq,
                             event.id,
@@ -256,12 +257,18 @@ class Store:
                             event.source_time,
                             event.received_time,
                             text,
-                        ),
+                        )
                     )
                     self._next_seq += 1
                     self.count += 1
                     self.bytes += size
-                    result.inserted += 1
+                if rows:
+                    self._db.executemany(
+                        "INSERT INTO events(seq, id, subject, type, event_class, source_time,"
+                        " received_time, envelope) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                        rows,
+                    )
+                    result.inserted = len(rows)
                 for dead in raw_dead or []:
                     self._db.execute(
                         "INSERT OR IGNORE INTO dead_letters(id, kind, received_time, body,"
@@ -283,6 +290,7 @@ class Store:
             except BaseException:
                 self._db.execute("ROLLBACK")
                 self._recount()
+                self._next_seq = max(self._next_seq, int(self.get_meta("next_seq") or 1))
                 raise
         if result.shed:
             self.shed_total += result.shed
@@ -290,16 +298,25 @@ class Store:
             self._report_full(result)
         return result
 
-    def _known(self, event_id: str) -> bool:
-        """Already queued, already delivered recently, or already dead-lettered."""
-        return (
-            self._db.execute(
-                "SELECT 1 FROM events WHERE id = ?1 UNION ALL SELECT 1 FROM delivered WHERE id = ?1"
-                " UNION ALL SELECT 1 FROM dead_letters WHERE id = ?1 LIMIT 1",
-                (event_id,),
-            ).fetchone()
-            is not None
-        )
+    def _known(self, ids: list[str]) -> set[str]:
+        """Which ids are already queued, delivered recently, or dead-lettered (one query)."""
+        if not ids:
+            return set()
+        found: set[str] = set()
+        # SQLite allows 32766 parameters; chunks keep each IN list well below that.
+        for start in range(0, len(ids), 900):
+            chunk = ids[start : start + 900]
+            marks = ",".join("?" * len(chunk))
+            found.update(
+                row[0]
+                for row in self._db.execute(
+                    f"SELECT id FROM events WHERE id IN ({marks})"
+                    f" UNION ALL SELECT id FROM delivered WHERE id IN ({marks})"
+                    f" UNION ALL SELECT id FROM dead_letters WHERE id IN ({marks})",
+                    chunk * 3,
+                )
+            )
+        return found
 
     def _report_full(self, result: InsertResult) -> None:
         if self.metrics is not None:

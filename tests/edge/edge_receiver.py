@@ -63,6 +63,9 @@ class Receiver:
 
             def setup(self):
                 super().setup()
+                # Headers and body go out as two writes: without NODELAY, Nagle + delayed ACK
+                # add 40 ms to every small answer and would fake a slow receiver.
+                self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
                 with receiver.lock:
                     receiver._connections.add(self.connection)
 
@@ -83,7 +86,14 @@ class Receiver:
                 self._send(code, answer, headers)
 
             def do_GET(self):
-                if self.path != "/mfg/v1/edge/config":
+                if self.path == "/_test/stats":
+                    with receiver.lock:
+                        stats = {
+                            "applied": len(receiver.applied),
+                            "duplicates": receiver.duplicates,
+                        }
+                    self._send(200, stats, {})
+                elif self.path != "/mfg/v1/edge/config":
                     self._send(404, {"error": {"code": "not_found", "message": self.path}}, {})
                 elif self.headers.get("Authorization") != f"Bearer {receiver.api_key}":
                     self._send(401, {"error": {"code": "unauthorized", "message": "bad key"}}, {})
