@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
@@ -117,6 +118,7 @@ class MqttSource:
             self.client.ack(mid, qos)
 
     def _on_message(self, client, userdata, message):
+        arrived = time.monotonic()
         received, quality = self.clock.quality()
         self.metrics.inc("mfg_edge_messages_received_total", source="mqtt")
         events, dead = [], []
@@ -180,4 +182,4 @@ class MqttSource:
         if message.qos > 0:
             mid, qos, generation = message.mid, message.qos, self._generation
             ack = lambda: self._ack(mid, qos, generation)  # noqa: E731 - a closure is the clearest here
-        self.ingestor.submit(Pending(events, dead, ack))
+        self.ingestor.submit(Pending(events, dead, ack, arrived))
