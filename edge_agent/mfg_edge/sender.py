@@ -113,6 +113,7 @@ class Sender:
         self._not_before = 0.0
         self._next_heartbeat = 0.0
         self._next_housekeeping = 0.0
+        self._next_prune = 0.0
         self._thread: threading.Thread | None = None
         blocked = self.store.get_meta("auth_blocked_until")
         if blocked and float(blocked) > time.time():
@@ -391,7 +392,10 @@ class Sender:
         if now < self._next_housekeeping:
             return
         self._next_housekeeping = now + 60
-        self.store.prune_delivered(self.delivered_retention_s)
+        if now >= self._next_prune:
+            # Hourly: a full scan of the delivered ids is cheap once an hour, not every minute.
+            self._next_prune = now + 3600
+            self.store.prune_delivered(self.delivered_retention_s)
         self.emit_due_summaries()
 
     def emit_due_summaries(self, now: float | None = None) -> list[str]:

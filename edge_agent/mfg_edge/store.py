@@ -159,6 +159,7 @@ class Store:
         self.telemetry_when_full = telemetry_when_full
         self.metrics = metrics
         self._lock = threading.RLock()
+        self.read_only = read_only
         if read_only:
             self._db = sqlite3.connect(
                 f"file:{self.path}?mode=ro", uri=True, check_same_thread=False, timeout=10
@@ -533,7 +534,12 @@ class Store:
     def stats(self, now: float | None = None) -> dict[str, Any]:
         now = time.time() if now is None else now
         with self._lock:
-            backlog = self._db.execute("SELECT COUNT(*) FROM events").fetchone()[0]
+            # The agent keeps the count in memory; the CLI (read-only) has to count.
+            backlog = (
+                self._db.execute("SELECT COUNT(*) FROM events").fetchone()[0]
+                if self.read_only
+                else self.count
+            )
             oldest = self._db.execute(
                 "SELECT received_time FROM events ORDER BY seq LIMIT 1"
             ).fetchone()
