@@ -153,6 +153,10 @@ cmd_start() {
     t0="$(now_s)"
     check_environment
     check_port "$MFG_HTTP_PORT" odoo MFG_HTTP_PORT
+    # The live-update (websocket) port only degrades the UI when taken: warn, do not stop.
+    if port_busy "$((MFG_HTTP_PORT + 3))" odoo-gevent && ! is_running odoo; then
+        warn "port $((MFG_HTTP_PORT + 3)) (Odoo's live updates, MFG_HTTP_PORT + 3) is used by another program: Odoo will run without live notifications."
+    fi
     exec 9>"$RUN_DIR/.run.lock"
     flock -n 9 || die_env "Another setup/run.sh or setup/test.sh is running in this directory: wait for it to finish."
     install_everything
