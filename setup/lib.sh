@@ -284,7 +284,7 @@ port_busy() {
         return 1
     fi
     # Odoo listens on all interfaces: try the same bind it will do.
-    ! python3 - "$port" <<'PY' 2>/dev/null
+    ! "${PYTHON_BIN:-python3}" - "$port" <<'PY' 2>/dev/null
 import socket, sys
 s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
 s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
