@@ -123,7 +123,7 @@ start_background() {
         info "$name is already running (pid $(_pid_of "$name"))."
         return 0
     fi
-    rm -f "$PID_DIR/$name".{pid,args,port}
+    rm -f "$PID_DIR/$name".{pid,args,port,conf.sha256}
     # Give the program as an absolute path: the kernel keeps it in the command line even when an
     # interpreter runs it (a console script), so the whole command is a suffix of /proc/pid/cmdline.
     printf '%s\n' "$@" >"$PID_DIR/$name.args"
@@ -135,7 +135,7 @@ start_background() {
     if ! kill -0 "$pid" 2>/dev/null; then
         warn "$name stopped right after it started; last lines of $LOG_DIR/$name.log:"
         tail -n 20 "$LOG_DIR/$name.log" >&2 || true
-        rm -f "$PID_DIR/$name".{pid,args,port}
+        rm -f "$PID_DIR/$name".{pid,args,port,conf.sha256}
         return 1
     fi
     info "started $name (pid $pid, log run/logs/$name.log)"
@@ -144,17 +144,17 @@ start_background() {
 stop_background() {
     local name="$1" pid waited=0
     if ! pid="$(_pid_of "$name")"; then
-        rm -f "$PID_DIR/$name".{args,port}
+        rm -f "$PID_DIR/$name".{args,port,conf.sha256}
         return 0
     fi
     if ! kill -0 "$pid" 2>/dev/null; then
         info "$name was not running (stale pid file removed)."
-        rm -f "$PID_DIR/$name".{pid,args,port}
+        rm -f "$PID_DIR/$name".{pid,args,port,conf.sha256}
         return 0
     fi
     if ! _cmdline_matches "$name" "$pid"; then
         warn "pid $pid in run/pids/$name.pid is not the $name we started; leaving it alone and removing the stale pid file."
-        rm -f "$PID_DIR/$name".{pid,args,port}
+        rm -f "$PID_DIR/$name".{pid,args,port,conf.sha256}
         return 0
     fi
     kill -TERM "$pid" 2>/dev/null || true
@@ -167,7 +167,7 @@ stop_background() {
         kill -KILL "$pid" 2>/dev/null || true
         sleep 0.5
     fi
-    rm -f "$PID_DIR/$name".{pid,args,port}
+    rm -f "$PID_DIR/$name".{pid,args,port,conf.sha256}
     info "stopped $name (pid $pid)"
 }
 

@@ -138,6 +138,7 @@ start_odoo() {
     start_background odoo "$VENV/bin/odoo" -c "$ODOO_CONF" --pidfile="$PID_DIR/odoo.pid" ||
         die "Odoo did not start; see run/logs/odoo.log."
     printf '%s\n' "$MFG_HTTP_PORT" >"$PID_DIR/odoo.port"
+    sha256sum <"$ODOO_CONF" >"$PID_DIR/odoo.conf.sha256"
 }
 
 install_everything() {
@@ -165,7 +166,11 @@ cmd_start() {
     local hash_file="$RUN_DIR/addons.$MFG_DB.sha256"
     if is_running odoo; then
         odoo_was_running=1
-        if db_exists "$MFG_DB" && db_ok_after_install && [[ -f "$hash_file" &&
+        if [[ "$(sha256sum <"$ODOO_CONF")" != "$(cat "$PID_DIR/odoo.conf.sha256" 2>/dev/null)" ]]; then
+            info "stopping Odoo to restart it with the new settings"
+            stop_background odoo
+            odoo_was_running=0
+        elif db_exists "$MFG_DB" && db_ok_after_install && [[ -f "$hash_file" &&
             "$(cat "$hash_file")" == "$(addons_tree_hash)" && "${MFG_FORCE_UPGRADE:-0}" != 1 ]]; then
             info "Odoo is already running and our addons are unchanged"
         else
