@@ -31,6 +31,9 @@ Settings (environment variables):
   MFG_MQTT_PORT       local MQTT broker port (default 1883)
   MFG_HEALTH_TIMEOUT  seconds to wait for Odoo to answer (default 120)
   MFG_FORCE_UPGRADE=1 upgrade our addons even when their files did not change
+  MFG_MODULES         modules to install and test (default: our four addons)
+  MFG_EXTRA_ADDONS_PATH
+                      more addons directories, comma separated, appended to addons_path
 
 Files: run/odoo.conf (Odoo config), run/logs/ (logs), run/pids/ (pid files), run/data/ (filestore).
 Exit codes: 0 ok, 1 a step failed (see the log it names), 2 the environment needs fixing.
