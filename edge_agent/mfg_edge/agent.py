@@ -53,6 +53,7 @@ class Agent:
             metrics=self.metrics,
             clock=self.clock,
             batch_size=odoo["batch_size"],
+            linger_ms=odoo["linger_ms"],
             timeout_s=odoo["timeout_s"],
             verify=verify,
             backoff_base_s=odoo["backoff_base_s"],

@@ -29,6 +29,7 @@ class Pending:
     raw_dead: list[RawDeadLetter] = field(default_factory=list)
     ack: Callable[[], None] | None = None
     arrived: float = field(default_factory=time.monotonic)
+    source: str = "other"
 
 
 class Ingestor:
@@ -127,6 +128,12 @@ class Ingestor:
         for pending in self._held:
             # Shed telemetry is decided (and counted) once; a retry must not count it again.
             pending.events = [e for e in pending.events if e.id not in result.shed_ids]
+        received: dict[str, int] = {}
+        for pending in batch[:done]:
+            received[pending.source] = received.get(pending.source, 0) + 1
+        for source, count in received.items():
+            # Counted per commit, not per message: a lock per message costs throughput.
+            self.metrics.inc("mfg_edge_messages_received_total", count, source=source)
         self.metrics.inc("mfg_edge_events_stored_total", result.inserted)
         if result.duplicates:
             self.metrics.inc("mfg_edge_events_duplicate_ingest_total", result.duplicates)

@@ -289,15 +289,25 @@ class RuleSet:
     def __init__(self, specs: list[dict[str, Any]]):
         self.specs = specs
         self.rules = [Rule(spec) for spec in specs]
+        self._by_kind: dict[str, list[Rule]] = {}
+        for rule in self.rules:
+            self._by_kind.setdefault(rule.kind, []).append(rule)
+        # Topic -> matching rules; a plant has few distinct topics, so this stays small.
+        self._topic_cache: dict[str, list[Rule]] = {}
 
     def for_kind(self, kind: str) -> list[Rule]:
-        return [rule for rule in self.rules if rule.kind == kind]
+        return self._by_kind.get(kind, [])
 
     def mqtt_topics(self) -> list[str]:
         return sorted({rule.spec["topic"] for rule in self.for_kind("mqtt")})
 
     def match_topic(self, topic: str) -> list[Rule]:
-        return [rule for rule in self.for_kind("mqtt") if topic_matches(rule.spec["topic"], topic)]
+        found = self._topic_cache.get(topic)
+        if found is None:
+            found = [r for r in self.for_kind("mqtt") if topic_matches(r.spec["topic"], topic)]
+            if len(self._topic_cache) < 10000:
+                self._topic_cache[topic] = found
+        return found
 
     def match_csv(self, folder: str, header: list[str]) -> Rule | None:
         columns = set(header)

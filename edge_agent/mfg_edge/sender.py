@@ -83,6 +83,7 @@ class Sender:
         metrics,
         clock,
         batch_size: int = 500,
+        linger_ms: float = 100.0,
         timeout_s: float = 10.0,
         verify: bool | str = True,
         backoff_base_s: float = 0.5,
@@ -98,6 +99,7 @@ class Sender:
         self.metrics = metrics
         self.clock = clock
         self.batch_limit = batch_size
+        self.linger_s = linger_ms / 1000.0
         self.timeout_s = timeout_s
         self.auth_retry_s = auth_retry_s
         self.heartbeat_interval_s = heartbeat_interval_s
@@ -153,7 +155,12 @@ class Sender:
                 _logger.exception("sender iteration failed; retrying in 5 s")
                 wait = 5.0
             if wait > 0:
-                self.wake.wait(min(wait, max(0.05, self._next_heartbeat - time.monotonic())))
+                timeout = min(wait, max(0.05, self._next_heartbeat - time.monotonic()))
+                if self.state == "ok" and wait <= self.linger_s:
+                    # Lingering for a fuller batch: new commits must not cut the wait short.
+                    self.stop_event.wait(timeout)
+                else:
+                    self.wake.wait(timeout)
                 self.wake.clear()
 
     def _step(self) -> float:
@@ -164,6 +171,10 @@ class Sender:
         batch = self.store.next_batch(self.batch_limit)
         if not batch:
             return 0.5
+        waited = time.time() - batch[0].received_time
+        if len(batch) < self.batch_limit and 0 <= waited < self.linger_s:
+            # Let the batch fill a little: one POST per commit would cost more CPU than the data.
+            return self.linger_s - waited
         outcome = self._deliver(batch)
         if outcome.kind == "ok":
             if self.state != "ok":

@@ -371,15 +371,18 @@ class Store:
             self._db.execute("BEGIN IMMEDIATE")
             try:
                 counts: dict[tuple[str, str], int] = {}
+                already = self._delivered_among([event.id for event in delivered])
+                fresh = []
                 for event in delivered:
-                    cursor = self._db.execute(
-                        "INSERT OR IGNORE INTO delivered(id, delivered_at) VALUES (?, ?)",
-                        (event.id, now),
-                    )
-                    if cursor.rowcount == 1 and not event.type.startswith("integration."):
+                    if event.id in already:
+                        continue
+                    already.add(event.id)
+                    fresh.append((event.id, now))
+                    if not event.type.startswith("integration."):
                         key = (utc_day(event.source_time), event.type)
                         counts[key] = counts.get(key, 0) + 1
                         newly_counted += 1
+                self._db.executemany("INSERT INTO delivered(id, delivered_at) VALUES (?, ?)", fresh)
                 self._db.executemany(
                     "INSERT INTO daily_counts(day, type, count) VALUES (?, ?, ?) "
                     "ON CONFLICT(day, type) DO UPDATE SET count = count + excluded.count",
@@ -417,6 +420,19 @@ class Store:
             self.count -= len(gone)
             self.bytes -= sum(len(e.envelope) + ROW_OVERHEAD_BYTES for e in gone)
         return newly_counted
+
+    def _delivered_among(self, ids: list[str]) -> set[str]:
+        found: set[str] = set()
+        for start in range(0, len(ids), 900):
+            chunk = ids[start : start + 900]
+            marks = ",".join("?" * len(chunk))
+            found.update(
+                row[0]
+                for row in self._db.execute(
+                    f"SELECT id FROM delivered WHERE id IN ({marks})", chunk
+                )
+            )
+        return found
 
     def prune_delivered(self, retention_s: float, now: float | None = None) -> int:
         now = time.time() if now is None else now

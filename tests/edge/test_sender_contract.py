@@ -51,6 +51,7 @@ def parts(tmp_path, receiver: Receiver):
         metrics=metrics,
         clock=ClockWatch(),
         batch_size=50,
+        linger_ms=0,
         timeout_s=2,
         backoff_base_s=0.05,
         backoff_max_s=0.2,
@@ -206,3 +207,15 @@ def test_sequence_is_zero_padded_and_increasing(parts, receiver):
     sequences = [e["sequence"] for e in receiver.order["WH/MO/00001"]]
     assert all(len(s) == 12 and s.isdigit() for s in sequences)
     assert sequences == sorted(sequences) and len(set(sequences)) == 5
+
+
+def test_partial_batch_lingers_briefly_full_batch_goes_at_once(parts, receiver):
+    store, sender, _ = parts
+    sender.linger_s = 0.2
+    store.insert([_event(n) for n in range(10)])
+    wait = sender._step()
+    assert 0 < wait <= 0.2 and receiver.requests == 0, "10 young events wait for company"
+    store.insert([_event(n) for n in range(10, 60)])
+    assert sender._step() == 0.0 and receiver.applied_count() == 50, "a full batch goes now"
+    time.sleep(0.25)
+    assert sender._step() == 0.0 and receiver.applied_count() == 60, "stragglers go after linger"

@@ -120,7 +120,6 @@ class MqttSource:
     def _on_message(self, client, userdata, message):
         arrived = time.monotonic()
         received, quality = self.clock.quality()
-        self.metrics.inc("mfg_edge_messages_received_total", source="mqtt")
         events, dead = [], []
         topic = message.topic
         try:
@@ -182,4 +181,4 @@ class MqttSource:
         if message.qos > 0:
             mid, qos, generation = message.mid, message.qos, self._generation
             ack = lambda: self._ack(mid, qos, generation)  # noqa: E731 - a closure is the clearest here
-        self.ingestor.submit(Pending(events, dead, ack, arrived))
+        self.ingestor.submit(Pending(events, dead, ack, arrived, "mqtt"))

@@ -16,6 +16,7 @@ import json
 import logging
 import os
 import threading
+import time
 from datetime import UTC
 
 from asyncua import Client, ua
@@ -189,7 +190,6 @@ class OpcUaSource:
 
     def _normalise(self, node_id, value, stamp, status) -> None:
         received, quality = self.clock.quality()
-        self.metrics.inc("mfg_edge_messages_received_total", source="opcua")
         source_time = stamp.replace(tzinfo=UTC).timestamp() if stamp is not None else received
         if isinstance(value, float | int | str | bool) or value is None:
             plain = value
@@ -227,4 +227,4 @@ class OpcUaSource:
                         "opcua", node_id, payload, exc.code, f"rule {rule.name}: {exc}", received
                     )
                 )
-        self.ingestor.submit(Pending(events, dead, None))
+        self.ingestor.submit(Pending(events, dead, None, time.monotonic(), "opcua"))
