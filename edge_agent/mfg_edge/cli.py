@@ -66,6 +66,14 @@ def cmd_check_config(args) -> int:
     _out(f"{args.config}: OK (source {config.source}; {len(config.rules)} local rules: {summary})")
     if config.odoo["pull_rules"]:
         _out("rules are pulled from Odoo; the local rules are the fallback")
+    for index, rule in enumerate(config.rules):
+        if rule["source"] == "mqtt" and not (rule.get("message_id") or rule.get("time")):
+            # The id must survive redelivery, so it cannot use anything but the message itself.
+            _out(
+                f"warning: /rules/{index} ({rule['name']}): no message_id or time selector: two "
+                "messages with identical payloads on one topic get the same id (one is dropped "
+                "as a duplicate)"
+            )
     return 0
 
 
