@@ -77,8 +77,11 @@ class MfgIntegrationEvent(models.Model):
     occurred_at = fields.Datetime(readonly=True, help="When it happened, per the source.")
     received_at = fields.Datetime(readonly=True, index=True)
     processed_at = fields.Datetime(readonly=True)
-    latency_ms = fields.Integer(
-        string="Latency (ms)", readonly=True, help="From occurrence to processing in Odoo."
+    latency_s = fields.Float(
+        string="Latency (s)",
+        readonly=True,
+        digits=(16, 3),
+        help="From occurrence at the source to processing in Odoo.",
     )
     payload = fields.Json(readonly=True)
     envelope_extra = fields.Json(readonly=True, string="Other Attributes")
@@ -415,11 +418,11 @@ class MfgIntegrationEvent(models.Model):
                     _text(envelope.get("source"), 256) if envelope_ok else None,
                     _text(envelope.get("subject"), 256) if envelope_ok else None,
                     now,
-                    raw[:RAW_BODY_LIMIT].replace("\x00", "\\u0000"),
+                    _text(raw, RAW_BODY_LIMIT),
                     "rejected",
                     problem["code"],
-                    problem.get("pointer") or None,
-                    problem["message"],
+                    _text(problem.get("pointer"), 256),
+                    _text(problem["message"], 2000),
                 )
             )
         execute_values(
@@ -581,6 +584,9 @@ class MfgIntegrationEvent(models.Model):
                 )
             )
         started = fields.Datetime.now()
+        # Pending writes of earlier events are flushed here, outside this event's
+        # savepoint: a failure there is not this event's and must not be blamed on it.
+        self.env.flush_all()
         try:
             with self.env.cr.savepoint():
                 result = handler(self.env, self)
@@ -603,7 +609,7 @@ class MfgIntegrationEvent(models.Model):
         values = {
             "state": "done",
             "processed_at": started,
-            "latency_ms": max(0, int((fields.Datetime.now() - occurred).total_seconds() * 1000)),
+            "latency_s": max(0.0, (fields.Datetime.now() - occurred).total_seconds()),
             "attempts": self.attempts + 1,
             "wait_reason": False,
             "wait_until": False,
@@ -883,7 +889,8 @@ class MfgIntegrationEvent(models.Model):
 
 
 def _text(value, limit):
-    return value[:limit] if isinstance(value, str) else None
+    # PostgreSQL text cannot hold NUL: a refused event is logged with U+FFFD in its place
+    return value[:limit].replace("\x00", "\ufffd") if isinstance(value, str) else None
 
 
 def _key_reused_error(first_index):

@@ -42,6 +42,9 @@ class MfgIntegrationRateWindow(models.Model):
             # tests share one transaction: a second cursor would wait on it forever
             return self._count_in(self.env.cr, system_id, limit_per_minute, events, now, window)
         with self.env.registry.cursor() as cr:
+            # READ COMMITTED: concurrent upserts of one counter row wait and add up instead
+            # of failing with serialization errors as under Odoo's REPEATABLE READ.
+            cr.execute("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
             return self._count_in(cr, system_id, limit_per_minute, events, now, window)
 
     @api.model

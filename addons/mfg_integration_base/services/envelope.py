@@ -116,6 +116,13 @@ def check_envelope(envelope):
         )
     if not isinstance(envelope["data"], dict):
         raise EnvelopeError("invalid_data", "/data", "Attribute 'data' must be a JSON object.")
+    nul_at = find_nul(envelope["data"])
+    if nul_at is not None:
+        raise EnvelopeError(
+            "invalid_data",
+            "/data" + nul_at,
+            "The data contains a NUL character (\\u0000), which cannot be stored.",
+        )
     content_type = envelope.get("datacontenttype")
     if content_type and content_type.split(";")[0].strip() != "application/json":
         raise EnvelopeError(
@@ -147,6 +154,29 @@ def check_envelope(envelope):
         except ValueError as error:
             raise EnvelopeError("invalid_dataschema", "/dataschema", str(error)) from error
     return envelope["type"], version
+
+
+def find_nul(value, pointer=""):
+    """JSON pointer to the first string (or key) holding a NUL character, else None.
+
+    PostgreSQL's jsonb cannot store U+0000, so such data must be refused up front.
+    """
+    if isinstance(value, str):
+        return pointer if "\x00" in value else None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            child = pointer + "/" + str(key).replace("~", "~0").replace("/", "~1")
+            if "\x00" in key:
+                return child
+            found = find_nul(item, child)
+            if found is not None:
+                return found
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            found = find_nul(item, f"{pointer}/{index}")
+            if found is not None:
+                return found
+    return None
 
 
 def canonical_json(value):

@@ -103,3 +103,10 @@ class TestIngest(IntegrationCase):
         self.assertEqual(len(queue.enqueued()), 1)
         queue.perform_all()
         self.assertEqual(event.state, "done")
+
+    def test_nul_characters_are_refused_and_logged_without_error(self):
+        results = self._ingest([self.envelope(event_id="nul\x00id"), self.envelope(widget="W\x00")])
+        self.assertEqual([r["status"] for r in results], ["rejected", "rejected"])
+        self.assertEqual(results[1]["error"]["pointer"], "/data/widget")
+        logged = self.Event.search([("system_id", "=", self.system.id), ("state", "=", "rejected")])
+        self.assertIn("nul\ufffdid", logged.mapped("event_uid"))

@@ -127,3 +127,13 @@ class TestHandlerRegistry(BaseCase):
         table.register("x.y.z", 1, handler, module="addon_b")
         with self.assertRaisesRegex(LookupError, "addon_a, addon_b"):
             table.get("x.y.z", 1, {"addon_a", "addon_b"})
+
+
+class TestNulCharacters(BaseCase):
+    def test_nul_in_data_is_refused_with_its_pointer(self):
+        with self.assertRaises(EnvelopeError) as caught:
+            check_envelope(dict(GOOD, data={"lines": [{"lot": "L1"}, {"lot": "L\x002"}]}))
+        self.assertEqual(caught.exception.pointer, "/data/lines/1/lot")
+        with self.assertRaises(EnvelopeError) as caught:
+            check_envelope(dict(GOOD, data={"a\x00": 1}))
+        self.assertEqual(caught.exception.pointer, "/data/a\x00")
