@@ -8,7 +8,7 @@
     "website": "https://github.com/mfg-integration/odoo-mfg-integration",
     "license": "LGPL-3",
     "depends": ["mail", "queue_job"],
-    "external_dependencies": {"python": ["jsonschema", "referencing"]},
+    "external_dependencies": {"python": ["jsonschema", "referencing", "fastjsonschema"]},
     "data": [
         "security/mfg_integration_security.xml",
         "security/ir.model.access.csv",

@@ -24,7 +24,7 @@ _logger = logging.getLogger(__name__)
 
 # Events of one job: enough to amortise the job's own cost, small enough that a
 # technical failure of the job (not of one event) retries little work.
-CHUNK_SIZE = 100
+CHUNK_SIZE = 250
 # Envelope attributes kept in their own columns; anything else lands in envelope_extra.
 COLUMN_ATTRIBUTES = {
     "specversion",
@@ -56,7 +56,6 @@ class MfgIntegrationEvent(models.Model):
         [("inbound", "Inbound"), ("outbound", "Outbound")],
         required=True,
         default="inbound",
-        index=True,
         readonly=True,
     )
     system_id = fields.Many2one(
@@ -67,7 +66,8 @@ class MfgIntegrationEvent(models.Model):
     )
     event_type = fields.Char(string="Type", index=True, readonly=True)
     contract_version = fields.Char(readonly=True)
-    event_uid = fields.Char(string="Event ID", index=True, readonly=True)
+    # searched through the idempotency key index (system_id, source, event_uid)
+    event_uid = fields.Char(string="Event ID", readonly=True)
     source = fields.Char(readonly=True)
     subject = fields.Char(index=True, readonly=True, help="The business object; the ordering key.")
     sequence = fields.Char(readonly=True)
@@ -112,7 +112,7 @@ class MfgIntegrationEvent(models.Model):
     wait_until = fields.Datetime(readonly=True, help="When waiting turns into an exception.")
     next_attempt_at = fields.Datetime(readonly=True)
     attempts = fields.Integer(readonly=True)
-    job_uuid = fields.Char(readonly=True, index=True, copy=False)
+    job_uuid = fields.Char(readonly=True, index="btree_not_null", copy=False)
     result_model = fields.Char(readonly=True)
     result_res_id = fields.Many2oneReference(model_field="result_model", readonly=True)
     error_code = fields.Char(readonly=True)

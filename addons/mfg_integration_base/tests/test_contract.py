@@ -4,12 +4,15 @@ from datetime import date
 from psycopg2.errors import UniqueViolation
 
 from odoo.exceptions import UserError, ValidationError
+from odoo.tests import tagged
 from odoo.tests.common import TransactionCase, new_test_user
 from odoo.tools import mute_logger
 
 from ..services import schema_validation
 
 
+# post_install: test users need every installed module's defaults (e.g. account's partner fields)
+@tagged("post_install", "-at_install")
 class TestContract(TransactionCase):
     @classmethod
     def setUpClass(cls):

@@ -77,18 +77,20 @@ class TestIngest(IntegrationCase):
 
     def test_realtime_events_are_enqueued_in_chunks_keeping_subjects_together(self):
         envelopes = [
-            self.envelope(subject=f"WO-{i % 7}", sequence=i, event_id=f"c-{i}") for i in range(250)
+            self.envelope(subject=f"WO-{i % 7}", sequence=i, event_id=f"c-{i}") for i in range(600)
         ]
         queue = JobQueue(self.env)
         self._ingest(envelopes)
         jobs = queue.enqueued()
         self.assertEqual(len(jobs), 3)
         recordsets = [Job.load(self.env, job.uuid).recordset for job in jobs]
-        self.assertEqual(sum(len(records) for records in recordsets), 250)
+        self.assertEqual([len(records) for records in recordsets], [250, 250, 100])
         # a subject is split only where a chunk is full, and then into consecutive chunks
         subjects_per_job = [set(records.mapped("subject")) for records in recordsets]
         self.assertLessEqual(sum(len(s) for s in subjects_per_job), 7 + 2)
-        events = self.Event.search([("event_uid", "like", "c-%")])
+        events = self.Event.search(
+            [("system_id", "=", self.system.id), ("event_uid", "like", "c-%")]
+        )
         self.assertEqual(set(events.mapped("state")), {"queued"})
         self.assertEqual(len(set(events.mapped("job_uuid"))), 3)
 
@@ -99,8 +101,9 @@ class TestIngest(IntegrationCase):
         self.assertFalse(queue.enqueued())
         event = self.Event.search([("event_uid", "=", "batch-1")])
         self.assertEqual(event.state, "received")
-        self.assertEqual(self.Event._cron_process_batch_contracts(), 1)
-        self.assertEqual(len(queue.enqueued()), 1)
+        self.Event._cron_process_batch_contracts()
+        self.assertEqual(event.state, "queued")
+        self.assertIn(event.job_uuid, queue.enqueued().mapped("uuid"))
         queue.perform_all()
         self.assertEqual(event.state, "done")
 

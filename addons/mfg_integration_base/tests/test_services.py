@@ -137,3 +137,70 @@ class TestNulCharacters(BaseCase):
         with self.assertRaises(EnvelopeError) as caught:
             check_envelope(dict(GOOD, data={"a\x00": 1}))
         self.assertEqual(caught.exception.pointer, "/data/a\x00")
+
+
+class TestFastPathAgreesWithReference(BaseCase):
+    """The compiled fast path may only ever say 'valid' where jsonschema does."""
+
+    SCHEMAS = [
+        {
+            "type": "object",
+            "required": ["ref", "qty"],
+            "additionalProperties": False,
+            "properties": {
+                "ref": {"type": "string", "minLength": 1, "maxLength": 8, "pattern": "^WH/"},
+                "qty": {"type": "number", "exclusiveMinimum": 0, "multipleOf": 0.5},
+                "count": {"type": "integer", "minimum": 0},
+                "lot": {"type": ["string", "null"]},
+                "state": {"enum": ["stopped", "running"]},
+                "lines": {
+                    "type": "array",
+                    "maxItems": 3,
+                    "items": {"type": "object", "required": ["a"], "properties": {"a": {}}},
+                },
+                "either": {"anyOf": [{"type": "boolean"}, {"const": 7}]},
+            },
+        }
+    ]
+
+    def test_fast_path_is_used_only_for_the_shared_subset(self):
+        self.assertIsNotNone(schema_validation.ContractValidator(self.SCHEMAS[0]).fast)
+        for schema in (
+            {"type": "string", "format": "date"},
+            {"$defs": {"a": {"type": "string"}}, "$ref": "#/$defs/a"},
+            {"prefixItems": [{"type": "string"}]},
+            {"type": "object", "unevaluatedProperties": False},
+        ):
+            self.assertIsNone(schema_validation.ContractValidator(schema).fast, schema)
+
+    def test_random_instances_get_the_same_verdict(self):
+        from hypothesis import given, settings
+        from hypothesis import strategies as st
+        from hypothesis_jsonschema import from_schema
+
+        validator = schema_validation.ContractValidator(self.SCHEMAS[0])
+        self.assertIsNotNone(validator.fast)
+        anything = st.recursive(
+            st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+            lambda inner: st.lists(inner, max_size=3)
+            | st.dictionaries(
+                st.sampled_from(
+                    ["ref", "qty", "count", "lot", "state", "lines", "either", "x", "a"]
+                ),
+                inner,
+                max_size=5,
+            ),
+            max_leaves=10,
+        )
+
+        @settings(max_examples=200, deadline=None, database=None)
+        @given(st.one_of(from_schema(self.SCHEMAS[0]), anything))
+        def agree(instance):
+            fast_verdict = True
+            try:
+                validator.fast(instance)
+            except Exception:
+                fast_verdict = False
+            self.assertEqual(fast_verdict, validator.reference.is_valid(instance), instance)
+
+        agree()
