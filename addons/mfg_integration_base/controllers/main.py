@@ -385,6 +385,28 @@ class MfgIntegrationApi(http.Controller):
         return _json(build_openapi(contracts, request.httprequest.host_url.rstrip("/")))
 
     @http.route(
+        "/mfg/v1/edge/config",
+        type="http",
+        auth="none",
+        methods=["GET"],
+        csrf=False,
+        save_session=False,
+    )
+    def edge_config(self, **_params):
+        """The rules admins keep in Odoo for this (edge) system; 304 when unchanged."""
+        try:
+            system = self._authenticate()
+        except ApiError as error:
+            return _error(error)
+        document = request.env["mfg.integration.edge.rule"].sudo()._config_document(system)
+        quoted = f'"{document["etag"]}"'
+        if request.httprequest.headers.get("If-None-Match") in (document["etag"], quoted):
+            return request.make_response("", status=304, headers=[("ETag", quoted)])
+        response = _json(document)
+        response.headers["ETag"] = quoted
+        return response
+
+    @http.route(
         "/mfg/v1/health", type="http", auth="none", methods=["GET"], csrf=False, save_session=False
     )
     def health(self, **_params):

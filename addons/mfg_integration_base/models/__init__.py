@@ -6,3 +6,4 @@ from . import mfg_integration_event
 from . import mfg_integration_exception
 from . import mfg_integration_rate_window
 from . import mfg_integration_sent_count
+from . import mfg_integration_edge_rule

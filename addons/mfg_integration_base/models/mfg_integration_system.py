@@ -89,6 +89,13 @@ class MfgIntegrationSystem(models.Model):
     last_heartbeat_at = fields.Datetime(readonly=True, copy=False)
     clock_synchronised = fields.Boolean(readonly=True, copy=False, default=True)
 
+    edge_rule_ids = fields.One2many(
+        "mfg.integration.edge.rule",
+        "system_id",
+        string="Edge Rules",
+        context={"active_test": False},
+        help="Rules the system's edge agent pulls from GET /mfg/v1/edge/config.",
+    )
     event_count = fields.Integer(compute="_compute_counts")
     open_exception_count = fields.Integer(compute="_compute_counts")
 

@@ -173,3 +173,81 @@ class TestApi(HttpCase):
         response = self.url_open("/mfg/v1/health")
         self.assertEqual(response.status_code, 200)
         self.assertEqual(response.json(), {"status": "up"})
+
+
+@tagged("post_install", "-at_install")
+class TestEdgeConfig(HttpCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.system = cls.env["mfg.integration.system"].create(
+            {"name": "Gateway", "code": "gw_cfg", "kind": "edge"}
+        )
+        cls.key = cls.system._generate_api_key()
+        cls.status = cls.env["mfg.integration.contract"].create(
+            {
+                "name": "Machine status",
+                "code": "test.machine.status",
+                "version": "1.0",
+                "state": "active",
+            }
+        )
+
+    def _rule(self, **values):
+        return self.env["mfg.integration.edge.rule"].create(
+            dict(
+                {
+                    "system_id": self.system.id,
+                    "name": "m1-status",
+                    "source": "opcua",
+                    "node": "ns=2;s=Line1.M1.State",
+                    "machine": "M1",
+                    "contract_id": self.status.id,
+                    "subject": "machine/{machine}",
+                    "time_selector": "source_time",
+                    "data_fields": json.dumps({"machine": "machine", "state": "state"}),
+                    "options": json.dumps({"value_map": {"0": "stopped", "1": "running"}}),
+                },
+                **values,
+            )
+        )
+
+    def _get(self, etag=None):
+        headers = {"Authorization": f"Bearer {self.key}"}
+        if etag:
+            headers["If-None-Match"] = etag
+        return self.url_open("/mfg/v1/edge/config", headers=headers)
+
+    def test_rules_are_served_in_the_agents_format_with_etag(self):
+        self._rule()
+        response = self._get()
+        self.assertEqual(response.status_code, 200)
+        document = response.json()
+        self.assertEqual(document["system"], "gw_cfg")
+        self.assertEqual(
+            document["rules"][0],
+            {
+                "name": "m1-status",
+                "source": "opcua",
+                "type": "test.machine.status",
+                "version": "1.0",
+                "class": "transactional",
+                "subject": "machine/{machine}",
+                "time": "source_time",
+                "node": "ns=2;s=Line1.M1.State",
+                "machine": "M1",
+                "data": {"machine": "machine", "state": "state"},
+                "value_map": {"0": "stopped", "1": "running"},
+            },
+        )
+        self.assertEqual(self._get(etag=response.headers["ETag"]).status_code, 304)
+        self._rule(name="m2-status", node="ns=2;s=Line1.M2.State", machine="M2")
+        self.assertEqual(self._get(etag=response.headers["ETag"]).status_code, 200)
+
+    def test_invalid_rule_is_refused_on_save(self):
+        from odoo.exceptions import ValidationError
+
+        with self.assertRaisesRegex(ValidationError, "node"):
+            self._rule(name="no-node", node=False)
+        with self.assertRaisesRegex(ValidationError, "not valid JSON"):
+            self._rule(name="bad-json", data_fields="{")
