@@ -66,7 +66,11 @@ class MfgIntegrationContract(models.Model):
         help="Which side owns the truth when Odoo and the external system disagree.",
     )
     processing_mode = fields.Selection(
-        [("realtime", "Realtime (queued job)"), ("batch", "Batch (scheduled)")],
+        [
+            ("realtime", "Realtime (queued job)"),
+            ("batch", "Batch (scheduled)"),
+            ("record", "Record only (no handler)"),
+        ],
         default="realtime",
         required=True,
         tracking=True,

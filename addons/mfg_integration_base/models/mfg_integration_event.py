@@ -43,6 +43,9 @@ COLUMN_ATTRIBUTES = {
 # must not overtake it. failed and dead count too: a person decides first.
 PENDING_STATES = ("received", "queued", "processing", "waiting", "failed", "dead")
 RAW_BODY_LIMIT = 65536
+# Where an accepted event starts, by its contract's processing mode. Record-only events
+# (telemetry kept for analytics and reconciliation) are done once stored.
+INITIAL_STATE = {"realtime": "queued", "batch": "received", "record": "done"}
 
 
 class MfgIntegrationEvent(models.Model):
@@ -344,7 +347,8 @@ class MfgIntegrationEvent(models.Model):
                 row["payload"],
                 row["envelope_extra"],
                 row["payload_hash"],
-                "queued" if row["mode"] == "realtime" else "received",
+                INITIAL_STATE[row["mode"]],
+                row["received_at"] if row["mode"] == "record" else None,
             )
             for row in rows
         ]
@@ -355,7 +359,7 @@ class MfgIntegrationEvent(models.Model):
                 create_uid, create_date, write_uid, write_date, direction, system_id,
                 contract_id, event_type, contract_version, event_uid, source, subject,
                 sequence, correlation_id, causation_id, clock_quality, occurred_at,
-                received_at, payload, envelope_extra, payload_hash, state, attempts)
+                received_at, payload, envelope_extra, payload_hash, state, processed_at, attempts)
             VALUES %s
             ON CONFLICT (system_id, source, event_uid)
                WHERE direction = 'inbound' AND state <> 'rejected'
@@ -363,7 +367,9 @@ class MfgIntegrationEvent(models.Model):
             RETURNING source, event_uid, id
             """,
             values,
-            template="(%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s::jsonb,%s::jsonb,%s,%s,0)",
+            template=(
+                "(%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s::jsonb,%s::jsonb,%s,%s,%s,0)"
+            ),
             page_size=len(values),
             fetch=True,
         )

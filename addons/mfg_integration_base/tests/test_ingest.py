@@ -113,3 +113,14 @@ class TestIngest(IntegrationCase):
         self.assertEqual(results[1]["error"]["pointer"], "/data/widget")
         logged = self.Event.search([("system_id", "=", self.system.id), ("state", "=", "rejected")])
         self.assertIn("nul\ufffdid", logged.mapped("event_uid"))
+
+    def test_record_only_contract_is_done_when_stored(self):
+        self.contract.processing_mode = "record"
+        queue = JobQueue(self.env)
+        self._ingest([self.envelope(event_id="rec-1")])
+        event = self.Event.search([("event_uid", "=", "rec-1")])
+        self.assertEqual(event.state, "done")
+        self.assertEqual(event.processed_at, event.received_at)
+        self.assertFalse(queue.enqueued())
+        self.Event._cron_process_batch_contracts()
+        self.assertEqual((event.state, event.job_uuid), ("done", False))

@@ -52,6 +52,11 @@ class TestMesInstall(TransactionCase):
             ],
         )
         self.assertEqual(results[0]["status"], "accepted")
-        self.assertEqual(production.integration_event_count, 1)
+        event = self.env["mfg.integration.event"].search([("event_uid", "=", "mo-evt-1")])
         action = production.action_view_integration_events()
-        self.assertEqual(self.env["mfg.integration.event"].search_count(action["domain"]), 1)
+        self.assertIn(event, self.env["mfg.integration.event"].search(action["domain"]))
+        self.assertGreaterEqual(production.integration_event_count, 1)
+        other = self.env["mrp.production"].create({"product_id": product.id, "product_qty": 1})
+        self.assertNotIn(
+            event, self.env["mfg.integration.event"].search(other._integration_event_domain())
+        )
