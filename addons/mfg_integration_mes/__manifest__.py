@@ -12,5 +12,6 @@
         "data/mfg_integration_contract_data.xml",
         "views/mrp_production_views.xml",
     ],
+    "demo": ["demo/mfg_integration_mes_demo.xml"],
     "installable": True,
 }
