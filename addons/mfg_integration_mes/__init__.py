@@ -1,1 +1,2 @@
 from . import models
+from . import handlers

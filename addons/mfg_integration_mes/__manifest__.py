@@ -12,6 +12,9 @@
         "data/mfg_integration_contract_data.xml",
         "views/mrp_production_views.xml",
     ],
-    "demo": ["demo/mfg_integration_mes_demo.xml"],
+    "demo": [
+        "demo/mfg_integration_mes_demo.xml",
+        "demo/mfg_integration_mes_mapping_demo.xml",
+    ],
     "installable": True,
 }

@@ -1,1 +1,2 @@
 from . import test_mes_install
+from . import test_machine_status
