@@ -9,7 +9,7 @@ import signal
 
 from .server import OdooServer, post, query, summary_event, wait_until
 
-EVENTS = 3000
+EVENTS = 4000
 
 
 def _counts(database, system_id):
