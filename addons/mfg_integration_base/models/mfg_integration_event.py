@@ -1,12 +1,16 @@
 import json
 import logging
 import traceback
+import uuid
 from datetime import timedelta
 
+from psycopg2.extensions import AsIs
 from psycopg2.extras import execute_values
 
 from odoo import SUPERUSER_ID, _, api, fields, models
 from odoo.exceptions import UserError
+
+from odoo.addons.queue_job.job import Job
 
 from ..services import schema_validation
 from ..services.backoff import backoff_delay
@@ -67,7 +71,7 @@ class MfgIntegrationEvent(models.Model):
     contract_id = fields.Many2one(
         "mfg.integration.contract", index=True, readonly=True, ondelete="restrict"
     )
-    event_type = fields.Char(string="Type", index=True, readonly=True)
+    event_type = fields.Char(string="Type", readonly=True)
     contract_version = fields.Char(readonly=True)
     # searched through the idempotency key index (system_id, source, event_uid)
     event_uid = fields.Char(string="Event ID", readonly=True)
@@ -228,6 +232,7 @@ class MfgIntegrationEvent(models.Model):
             batch_keys[key] = (index, row["payload_hash"])
             candidates.append((index, row))
 
+        chunks = self._plan_chunks([row for _index, row in candidates]) if candidates else []
         inserted = self._insert_rows([row for _index, row in candidates]) if candidates else {}
         conflicts = [
             (index, row)
@@ -258,14 +263,52 @@ class MfgIntegrationEvent(models.Model):
                 system, [(envelope, problem) for _i, envelope, problem in refused], now
             )
 
-        realtime_ids = [
-            inserted[(row["source"], row["event_uid"])]
-            for _index, row in candidates
-            if (row["source"], row["event_uid"]) in inserted and row["mode"] == "realtime"
-        ]
-        if realtime_ids:
-            self.browse(realtime_ids)._enqueue_in_chunks()
+        self._store_chunk_jobs(chunks, inserted)
         return results
+
+    @api.model
+    def _plan_chunks(self, rows):
+        """Give realtime rows their id and their job's uuid before they are inserted.
+
+        Rows are ordered by subject and time, so a subject's events stay together and in
+        order, and cut into chunks of one job each. Knowing ids and job uuids up front, each
+        row is written once: no second UPDATE of a freshly inserted row to link its job.
+        """
+        realtime = [row for row in rows if row["mode"] == "realtime"]
+        if not realtime:
+            return []
+        self.env.cr.execute(
+            "SELECT nextval('mfg_integration_event_id_seq') FROM generate_series(1, %s)",
+            [len(realtime)],
+        )
+        for row, (new_id,) in zip(realtime, self.env.cr.fetchall(), strict=True):
+            row["id"] = new_id
+        realtime.sort(
+            key=lambda r: (r["subject"] is None, r["subject"] or "", r["occurred_at"],
+                           r["sequence"] or "", r["id"])
+        )  # fmt: skip
+        chunks = []
+        for start in range(0, len(realtime), CHUNK_SIZE):
+            job_uuid = str(uuid.uuid4())
+            chunk = realtime[start : start + CHUNK_SIZE]
+            for row in chunk:
+                row["job_uuid"] = job_uuid
+            chunks.append((job_uuid, chunk))
+        return chunks
+
+    @api.model
+    def _store_chunk_jobs(self, chunks, inserted):
+        """One queue_job per chunk, for the rows that were really inserted (not duplicates)."""
+        root = self.with_user(SUPERUSER_ID).sudo()
+        for job_uuid, chunk in chunks:
+            ids = [row["id"] for row in chunk if (row["source"], row["event_uid"]) in inserted]
+            if ids:
+                Job(
+                    root.browse(ids)._process_chunk,
+                    job_uuid=job_uuid,
+                    channel="root.mfg_integration",
+                    description=f"Process {len(ids)} integration events",
+                ).store()
 
     @api.model
     def _prepare_row(self, system, envelope, table, allowed_codes, now):
@@ -326,6 +369,8 @@ class MfgIntegrationEvent(models.Model):
         uid = self.env.uid
         values = [
             (
+                row.get("id") or AsIs("nextval('mfg_integration_event_id_seq')"),
+                row.get("job_uuid"),
                 uid,
                 row["received_at"],
                 uid,
@@ -356,7 +401,7 @@ class MfgIntegrationEvent(models.Model):
             self.env.cr._obj,
             """
             INSERT INTO mfg_integration_event (
-                create_uid, create_date, write_uid, write_date, direction, system_id,
+                id, job_uuid, create_uid, create_date, write_uid, write_date, direction, system_id,
                 contract_id, event_type, contract_version, event_uid, source, subject,
                 sequence, correlation_id, causation_id, clock_quality, occurred_at,
                 received_at, payload, envelope_extra, payload_hash, state, processed_at, attempts)
@@ -368,7 +413,8 @@ class MfgIntegrationEvent(models.Model):
             """,
             values,
             template=(
-                "(%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s::jsonb,%s::jsonb,%s,%s,%s,0)"
+                "(%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,"
+                "%s::jsonb,%s::jsonb,%s,%s,%s,0)"
             ),
             page_size=len(values),
             fetch=True,
