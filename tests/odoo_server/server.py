@@ -7,6 +7,7 @@ server gets its own config, port, log and pid file under run/, and is stopped at
 import json
 import os
 import signal
+import socket
 import subprocess
 import time
 import urllib.error
@@ -81,7 +82,19 @@ class OdooServer:
         self.pidfile.parent.mkdir(parents=True, exist_ok=True)
         self.conf.write_text(text)
 
+    def _port_is_free(self):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+            return probe.connect_ex(("127.0.0.1", self.port)) != 0
+
     def start(self, timeout=90):
+        # Another server on this port would answer in our place (with another database).
+        deadline = time.monotonic() + 20
+        while not self._port_is_free():
+            if time.monotonic() > deadline:
+                raise RuntimeError(
+                    f"Port {self.port} is in use by another program; set another port"
+                )
+            time.sleep(0.5)
         self.process = subprocess.Popen(
             [
                 str(self.venv / "bin" / "odoo"),
