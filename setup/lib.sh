@@ -297,11 +297,17 @@ finally:
 PY
 }
 
+# check_port PORT NAME VARIABLE [WAIT_SECONDS]: WAIT_SECONDS lets a process that is just exiting
+# (e.g. a server of the previous test run) free the port before we give up.
 check_port() {
-    local port="$1" name="$2" var="$3"
+    local port="$1" name="$2" var="$3" wait="${4:-0}" waited=0
     if ! [[ "$port" =~ ^[0-9]+$ ]] || ((port < 1 || port > 65535)); then
         die_env "The port '$port' (from $var) is not a valid TCP port number."
     fi
+    while port_busy "$port" "$name" && ((waited < wait)); do
+        sleep 1
+        waited=$((waited + 1))
+    done
     if port_busy "$port" "$name"; then
         die_env "Port $port is already in use by another program: stop that program or choose another port with $var=<port>."
     fi

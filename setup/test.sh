@@ -264,7 +264,7 @@ print_summary() {
 main() {
     START_TIME="$(now_s)"
     check_environment
-    check_port "$MFG_TEST_HTTP_PORT" odoo-test MFG_TEST_HTTP_PORT
+    check_port "$MFG_TEST_HTTP_PORT" odoo-test MFG_TEST_HTTP_PORT 20
     mkdir -p "$RUN_DIR" "$PID_DIR" "$LOG_DIR" "$DATA_DIR" "$RESULTS_DIR"
     exec 9>"$RUN_DIR/.run.lock"
     if ! flock -w 900 9; then
