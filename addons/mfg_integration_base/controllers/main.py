@@ -6,6 +6,7 @@ event batches answer one result per event. No input, however malformed, is answe
 with a 500: that would make a sender retry something that can never succeed.
 """
 
+import functools
 import json
 import logging
 import re
@@ -32,6 +33,36 @@ class ApiError(Exception):
         self.code = code
         self.message = message
         self.headers = headers or {}
+
+
+def api_route(path, methods=("GET",), authenticated=True, readonly=True):
+    """A /mfg/v1 JSON endpoint: plain HTTP (not JSON-RPC), no session, no CSRF token.
+
+    With ``authenticated``, the Bearer key is checked first and the endpoint receives the
+    caller's ``system``; every ApiError becomes its JSON error answer.
+    """
+
+    def decorate(method):
+        @functools.wraps(method)
+        def endpoint(self, *args, **kwargs):
+            try:
+                if authenticated:
+                    kwargs["system"] = self._authenticate()
+                return method(self, *args, **kwargs)
+            except ApiError as error:
+                return _error(error)
+
+        return http.route(
+            path,
+            type="http",
+            auth="none",
+            methods=list(methods),
+            csrf=False,
+            save_session=False,
+            readonly=readonly,
+        )(endpoint)
+
+    return decorate
 
 
 def _json(body, status=200, headers=None):
@@ -128,20 +159,8 @@ class MfgIntegrationApi(http.Controller):
 
     # -- events -----------------------------------------------------------------------
 
-    @http.route(
-        "/mfg/v1/events",
-        type="http",
-        auth="none",
-        methods=["POST"],
-        csrf=False,
-        save_session=False,
-        readonly=False,
-    )
-    def post_events(self, **_params):
-        try:
-            system = self._authenticate()
-        except ApiError as error:
-            return _error(error)
+    @api_route("/mfg/v1/events", methods=("POST",), readonly=False)
+    def post_events(self, system, **_params):
         Event = request.env["mfg.integration.event"].sudo()
         try:
             _raw, body = self._read_json_body(system)
@@ -158,23 +177,19 @@ class MfgIntegrationApi(http.Controller):
             ._consume(system.id, system.rate_limit_per_minute, len(envelopes))
         )
         if wait < 0:
-            return _error(
-                ApiError(
-                    413,
-                    "batch_over_rate_limit",
-                    f"{len(envelopes)} events exceed this system's limit of "
-                    f"{system.rate_limit_per_minute} per minute; send smaller batches.",
-                )
+            raise ApiError(
+                413,
+                "batch_over_rate_limit",
+                f"{len(envelopes)} events exceed this system's limit of "
+                f"{system.rate_limit_per_minute} per minute; send smaller batches.",
             )
         if wait:
-            return _error(
-                ApiError(
-                    429,
-                    "rate_limited",
-                    f"System '{system.code}' sent more than {system.rate_limit_per_minute} "
-                    f"events this minute; retry in {wait} s.",
-                    {"Retry-After": str(wait)},
-                )
+            raise ApiError(
+                429,
+                "rate_limited",
+                f"System '{system.code}' sent more than {system.rate_limit_per_minute} "
+                f"events this minute; retry in {wait} s.",
+                {"Retry-After": str(wait)},
             )
         results = Event._ingest(system, envelopes)
         return self._answer(results, batch)
@@ -233,19 +248,8 @@ class MfgIntegrationApi(http.Controller):
             body.update(results[0])
         return _json(body, status=status)
 
-    @http.route(
-        "/mfg/v1/events/<string:event_id>",
-        type="http",
-        auth="none",
-        methods=["GET"],
-        csrf=False,
-        save_session=False,
-    )
-    def get_event(self, event_id, source=None, **_params):
-        try:
-            system = self._authenticate()
-        except ApiError as error:
-            return _error(error)
+    @api_route("/mfg/v1/events/<string:event_id>")
+    def get_event(self, event_id, system, source=None, **_params):
         domain = [
             ("system_id", "=", system.id),
             ("event_uid", "=", event_id),
@@ -292,19 +296,8 @@ class MfgIntegrationApi(http.Controller):
 
     # -- contracts ----------------------------------------------------------------------
 
-    @http.route(
-        "/mfg/v1/contracts",
-        type="http",
-        auth="none",
-        methods=["GET"],
-        csrf=False,
-        save_session=False,
-    )
-    def list_contracts(self, **_params):
-        try:
-            system = self._authenticate()
-        except ApiError as error:
-            return _error(error)
+    @api_route("/mfg/v1/contracts")
+    def list_contracts(self, system, **_params):
         contracts = self._visible_contracts(system)
         return _json(
             {
@@ -324,19 +317,8 @@ class MfgIntegrationApi(http.Controller):
             }
         )
 
-    @http.route(
-        "/mfg/v1/contracts/<string:contract_type>/<string:version>",
-        type="http",
-        auth="none",
-        methods=["GET"],
-        csrf=False,
-        save_session=False,
-    )
-    def get_contract(self, contract_type, version, **_params):
-        try:
-            system = self._authenticate()
-        except ApiError as error:
-            return _error(error)
+    @api_route("/mfg/v1/contracts/<string:contract_type>/<string:version>")
+    def get_contract(self, contract_type, version, system, **_params):
         contract = self._visible_contracts(system).filtered(
             lambda c: c.code == contract_type and c.version == version
         )
@@ -364,19 +346,8 @@ class MfgIntegrationApi(http.Controller):
             .search([("state", "in", ("active", "deprecated"))])
         )
 
-    @http.route(
-        "/mfg/v1/openapi.json",
-        type="http",
-        auth="none",
-        methods=["GET"],
-        csrf=False,
-        save_session=False,
-    )
-    def openapi(self, **_params):
-        try:
-            self._authenticate()
-        except ApiError as error:
-            return _error(error)
+    @api_route("/mfg/v1/openapi.json")
+    def openapi(self, system, **_params):
         contracts = (
             request.env["mfg.integration.contract"]
             .sudo()
@@ -384,20 +355,9 @@ class MfgIntegrationApi(http.Controller):
         )
         return _json(build_openapi(contracts, request.httprequest.host_url.rstrip("/")))
 
-    @http.route(
-        "/mfg/v1/edge/config",
-        type="http",
-        auth="none",
-        methods=["GET"],
-        csrf=False,
-        save_session=False,
-    )
-    def edge_config(self, **_params):
+    @api_route("/mfg/v1/edge/config")
+    def edge_config(self, system, **_params):
         """The rules admins keep in Odoo for this (edge) system; 304 when unchanged."""
-        try:
-            system = self._authenticate()
-        except ApiError as error:
-            return _error(error)
         document = request.env["mfg.integration.edge.rule"].sudo()._config_document(system)
         quoted = f'"{document["etag"]}"'
         if request.httprequest.headers.get("If-None-Match") in (document["etag"], quoted):
@@ -406,9 +366,7 @@ class MfgIntegrationApi(http.Controller):
         response.headers["ETag"] = quoted
         return response
 
-    @http.route(
-        "/mfg/v1/health", type="http", auth="none", methods=["GET"], csrf=False, save_session=False
-    )
+    @api_route("/mfg/v1/health", authenticated=False)
     def health(self, **_params):
         """Up or down, nothing else: no authentication, so no data."""
         try:

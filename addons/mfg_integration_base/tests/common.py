@@ -83,13 +83,10 @@ class JobQueue:
                 self.perform(record)
 
 
-class IntegrationCase(TransactionCase):
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        cls.Contract = cls.env["mfg.integration.contract"]
-        cls.Event = cls.env["mfg.integration.event"]
-        cls.contract = cls.Contract.create(
+def create_widget_contract(env, **values):
+    """The test contract test.widget.made 1.0, active."""
+    return env["mfg.integration.contract"].create(
+        dict(
             {
                 "name": "Widget made",
                 "code": "test.widget.made",
@@ -97,11 +94,20 @@ class IntegrationCase(TransactionCase):
                 "schema": json.dumps(WIDGET_SCHEMA),
                 "example": json.dumps({"widget": "W-1", "qty": 2}),
                 "state": "active",
-                "max_attempts": 3,
-                "retry_base_seconds": 1,
-                "retry_max_seconds": 2,
-                "prerequisite_wait_minutes": 10,
-            }
+            },
+            **values,
+        )
+    )
+
+
+class IntegrationCase(TransactionCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.Contract = cls.env["mfg.integration.contract"]
+        cls.Event = cls.env["mfg.integration.event"]
+        cls.contract = create_widget_contract(
+            cls.env, max_attempts=3, retry_base_seconds=1, retry_max_seconds=2
         )
         cls.heartbeat = cls.env.ref("mfg_integration_base.contract_edge_heartbeat_1_0")
         cls.system = cls.env["mfg.integration.system"].create(

@@ -3,7 +3,7 @@ import uuid
 
 from odoo.tests import HttpCase, tagged
 
-from .common import WIDGET_SCHEMA
+from .common import create_widget_contract
 
 
 @tagged("post_install", "-at_install")
@@ -11,16 +11,7 @@ class TestApi(HttpCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.contract = cls.env["mfg.integration.contract"].create(
-            {
-                "name": "Widget made",
-                "code": "test.widget.made",
-                "version": "1.0",
-                "schema": json.dumps(WIDGET_SCHEMA),
-                "example": json.dumps({"widget": "W-1", "qty": 2}),
-                "state": "active",
-            }
-        )
+        cls.contract = create_widget_contract(cls.env)
         cls.system = cls.env["mfg.integration.system"].create(
             {
                 "name": "API MES",
