@@ -68,6 +68,7 @@ class Agent:
             self.metrics,
             max_messages=config.store["commit_max_messages"],
             max_ms=config.store["commit_max_ms"],
+            burst_messages=config.store["commit_burst_messages"],
             on_commit=self.sender.wake.set,
         )
         self.sources: list = []

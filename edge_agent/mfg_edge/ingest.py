@@ -40,15 +40,20 @@ class Ingestor:
         *,
         max_messages: int = 19,
         max_ms: float = 50.0,
+        burst_messages: int = 1000,
+        queue_limit: int = 10000,
         on_commit: Callable[[], None] | None = None,
         latency_samples: int = 20000,
     ):
         self.store = store
         self.metrics = metrics
         self.max_messages = max_messages
+        self.burst_messages = max(burst_messages, max_messages)
         self.max_s = max_ms / 1000.0
         self.on_commit = on_commit
-        self.queue: queue.Queue[Pending] = queue.Queue()
+        # Bounded: when the store cannot keep up, sources block (MQTT stops reading its socket,
+        # so TCP pushes back on the broker) instead of the agent's memory growing.
+        self.queue: queue.Queue[Pending] = queue.Queue(maxsize=queue_limit)
         self.latencies: collections.deque[float] = collections.deque(maxlen=latency_samples)
         self._held: list[Pending] = []
         self._stop = threading.Event()
@@ -90,10 +95,18 @@ class Ingestor:
                     return
                 continue
             batch = [first]
+            # Never WAIT for more than max_messages (19): Mosquitto sends at most 20 unacked
+            # messages, so waiting for a 20th would stall until the timer. Messages that are
+            # already here are taken up to burst_messages: one fsync for all of them.
             deadline = time.monotonic() + self.max_s
-            while len(batch) < self.max_messages:
+            while len(batch) < self.burst_messages:
+                try:
+                    batch.append(self.queue.get_nowait())
+                    continue
+                except queue.Empty:
+                    pass
                 remaining = deadline - time.monotonic()
-                if remaining <= 0:
+                if len(batch) >= self.max_messages or remaining <= 0:
                     break
                 try:
                     batch.append(self.queue.get(timeout=remaining))
@@ -121,7 +134,10 @@ class Ingestor:
         now = time.monotonic()
         for pending in batch[:done]:
             if pending.ack is not None:
-                pending.ack()
+                try:
+                    pending.ack()
+                except Exception:  # a lost ack only means a redelivery, answered as duplicate
+                    _logger.exception("acknowledging a source message failed")
             self.latencies.append(now - pending.arrived)
         self._window_max = max((now - p.arrived for p in batch[:done]), default=0.0)
         self._held = batch[done:]

@@ -141,19 +141,23 @@ def rss_mb(pid: int) -> float:
 
 
 # ---------------------------------------------------------------------------- 1. end to end
-def bench_end_to_end(work: Path, count: int) -> dict:
-    broker = Broker(work / "broker-e2e").start()
+def bench_end_to_end(work: Path, count: int, preload: bool = False) -> dict:
+    """preload=False: the publisher runs while the agent works (both share the CPU).
+    preload=True: the broker holds `count` queued messages before the agent starts, so the
+    agent's own rate is measured without a Python publisher competing for the two cores."""
+    label = "e2e-pre" if preload else "e2e"
+    broker = Broker(work / f"broker-{label}").start()
     results = {}
     try:
         with ReceiverProcess() as receiver:
-            prime_session(broker.port, "bench-e2e", ["plant1/+/mes/completed"])
-            config = work / "e2e.yaml"
+            prime_session(broker.port, f"bench-{label}", ["plant1/+/mes/completed"])
+            config = work / f"{label}.yaml"
             config.write_text(
                 json.dumps(
                     {
                         "agent": {
                             "source": "plant1/gw-bench",
-                            "data_dir": str(work / "e2e-data"),
+                            "data_dir": str(work / f"{label}-data"),
                             "heartbeat_interval_s": 3600,
                         },
                         "odoo": {
@@ -164,27 +168,35 @@ def bench_end_to_end(work: Path, count: int) -> dict:
                         "mqtt": {
                             "host": "127.0.0.1",
                             "port": broker.port,
-                            "client_id": "bench-e2e",
+                            "client_id": f"bench-{label}",
                         },
                         "rules": [RULE],
                     }
                 )
             )
             env = dict(os.environ, MFG_EDGE_API_KEY=API_KEY)
-            log = open(work / "e2e-agent.log", "ab")  # noqa: SIM115 - closed below
+            done = multiprocessing.Value("d", 0.0)
+            publisher = multiprocessing.Process(
+                target=_publisher_main, args=(broker.port, count, 0, label, done)
+            )
+            if preload:
+                publisher.start()
+                publisher.join(600)
+            log = open(work / f"{label}-agent.log", "ab")  # noqa: SIM115 - closed below
             agent = subprocess.Popen(
                 [sys.executable, "-m", "mfg_edge.cli", "run", "-c", str(config)],
                 stdout=log,
                 stderr=log,
                 env=env,
             )
-            time.sleep(2.0)
-            done = multiprocessing.Value("d", 0.0)
+            if preload:
+                while receiver_stats(receiver.port.value)["applied"] == 0:
+                    time.sleep(0.01)  # start the clock at the first delivery (startup excluded)
+            else:
+                time.sleep(2.0)
             start = time.monotonic()
-            publisher = multiprocessing.Process(
-                target=_publisher_main, args=(broker.port, count, 0, "e2e", done)
-            )
-            publisher.start()
+            if not preload:
+                publisher.start()
             peak_rss = 0.0
             cpu_before = cpu_seconds(agent.pid)
             deadline = time.monotonic() + 600
@@ -425,6 +437,12 @@ def main() -> int:
         f" would carry ~{1e6 / per_message:,.0f} msgs/s"
     )
 
+    pre = bench_end_to_end(work, int(50000 * scale), preload=True)
+    print("\n1b. Same, the broker already holding the messages (no publisher competing for CPU)")
+    print(f"   {pre['applied']:,}/{pre['messages']:,} applied in {pre['elapsed_s']:.1f} s")
+    cpu = pre["agent_cpu_us_per_msg"]
+    print(f"   = {pre['rate']:,.0f} msgs/s sustained; agent CPU {cpu:.0f} us/msg")
+
     grouped = bench_ingest(work, int(50000 * scale), 19, 0, "group")
     naive = bench_ingest(work, int(10000 * scale), 1, 0, "naive")
     paced = bench_ingest(work, int(20000 * scale), 19, 1000, "paced")
@@ -464,6 +482,7 @@ def main() -> int:
         json.dumps(
             {
                 "end_to_end": e2e,
+                "end_to_end_preloaded": pre,
                 "ingest_group": grouped,
                 "ingest_naive": naive,
                 "ingest_paced": paced,

@@ -182,6 +182,9 @@ class OpcUaSource:
     async def _consume(self) -> None:
         while True:
             item = await self.queue.get()
+            while self.ingestor.queue.full():
+                # Never block the event loop: asyncua's keep-alives run on it.
+                await asyncio.sleep(0.05)
             self._normalise(*item)
 
     async def _drain_queue(self) -> None:
