@@ -33,6 +33,8 @@ MFG_PYTHON="${MFG_PYTHON:-python3.11}"
 MFG_HEALTH_TIMEOUT="${MFG_HEALTH_TIMEOUT:-120}"
 MFG_STOP_TIMEOUT="${MFG_STOP_TIMEOUT:-20}"
 MFG_MQTT_PORT="${MFG_MQTT_PORT:-1883}"
+MFG_OPCUA_PORT="${MFG_OPCUA_PORT:-4840}"
+MFG_EDGE_METRICS_PORT="${MFG_EDGE_METRICS_PORT:-9464}"
 # Our four addons, in dependency order.
 MFG_MODULES_DEFAULT="mfg_integration_base,mfg_integration_mes,mfg_integration_sap,mfg_integration_quality"
 MFG_MODULES="${MFG_MODULES:-$MFG_MODULES_DEFAULT}"
@@ -425,13 +427,22 @@ ensure_mosquitto() {
     if ! command -v mosquitto >/dev/null 2>&1 && [[ ! -x /usr/sbin/mosquitto ]]; then
         apt_install mosquitto
     fi
-    local bin conf="$RUN_DIR/mosquitto.conf"
+    local bin conf="$RUN_DIR/mosquitto.conf" store="$RUN_DIR/mosquitto"
     bin="$(command -v mosquitto || echo /usr/sbin/mosquitto)"
+    mkdir -p "$store"
+    # QoS 1 messages queued for the edge agent's persistent session must survive a broker
+    # restart (persistence) and must never be dropped while the agent is away: Mosquitto's
+    # default max_queued_messages (1000) drops the rest silently.
     cat >"$conf" <<EOF
 # Written by setup/run.sh: a local broker for the edge agent and the tests.
 listener $MFG_MQTT_PORT 127.0.0.1
 allow_anonymous true
-persistence false
+user $(id -un)
+persistence true
+persistence_location $store/
+autosave_interval 30
+max_queued_messages 0
+max_inflight_messages 20
 log_dest stderr
 log_type error
 log_type warning

@@ -29,6 +29,8 @@ Settings (environment variables):
   MFG_DB_USER, MFG_DB_PASSWORD
                       PostgreSQL login (default: a role named after the current OS user)
   MFG_MQTT_PORT       local MQTT broker port (default 1883)
+  MFG_OPCUA_PORT      the plant simulator's OPC-UA port (default 4840)
+  MFG_EDGE_METRICS_PORT  the edge agent's /metrics and /healthz port (default 9464)
   MFG_HEALTH_TIMEOUT  seconds to wait for Odoo to answer (default 120)
   MFG_FORCE_UPGRADE=1 upgrade our addons even when their files did not change
   MFG_MODULES         modules to install and test (default: our four addons)
@@ -144,6 +146,44 @@ start_odoo() {
     sha256sum <"$ODOO_CONF" >"$PID_DIR/odoo.conf.sha256"
 }
 
+# The plant simulator (OPC-UA server + MQTT publisher of MES events) and the edge agent that
+# relays its data to Odoo as the demo gateway (plant1_gw), so the demo shows live data arriving.
+start_edge_demo() {
+    if [[ ! -x "$EDGE_VENV/bin/mfg-edge" ]]; then
+        warn "the edge agent is not installed in .venv-edge: the demo runs without live plant data."
+        return 0
+    fi
+    local edge_dir="$RUN_DIR/edge" key_file="$RUN_DIR/edge/api_key" before after
+    mkdir -p "$edge_dir"
+    chmod 700 "$edge_dir"
+    before="$(sha256sum "$key_file" 2>/dev/null || true)"
+    if ! "$VENV/bin/python" "$REPO_ROOT/setup/edge_demo_key.py" \
+        "http://127.0.0.1:$MFG_HTTP_PORT" "$MFG_DB" "$key_file"; then
+        warn "no API key for the demo edge agent: the demo runs without live plant data."
+        return 0
+    fi
+    after="$(sha256sum "$key_file")"
+    # The agent's configuration: the shipped demo, with the key read from a 0600 file (never
+    # from the command line or the environment, which other users can see).
+    sed -e "s|^  api_key_env: .*|  api_key_file: $key_file|" \
+        "$REPO_ROOT/edge_agent/examples/demo.yaml" >"$edge_dir/agent.yaml.new"
+    mv "$edge_dir/agent.yaml.new" "$edge_dir/agent.yaml"
+    export MFG_EDGE_DIR="$edge_dir" MFG_HTTP_PORT MFG_MQTT_PORT MFG_OPCUA_PORT MFG_EDGE_METRICS_PORT
+    if [[ "$before" != "$after" ]] && is_running edge-agent; then
+        info "restarting the edge agent with its new API key"
+        stop_background edge-agent
+    fi
+    if ! is_running simulator && port_busy "$MFG_OPCUA_PORT" simulator; then
+        warn "port $MFG_OPCUA_PORT (OPC-UA simulator, MFG_OPCUA_PORT) is used by another program: no simulator."
+    else
+        start_background simulator "$EDGE_VENV/bin/mfg-edge" simulate --mqtt-host 127.0.0.1 \
+            --mqtt-port "$MFG_MQTT_PORT" --opcua-port "$MFG_OPCUA_PORT" ||
+            warn "the plant simulator did not start; see run/logs/simulator.log."
+    fi
+    start_background edge-agent "$EDGE_VENV/bin/mfg-edge" run --config "$edge_dir/agent.yaml" ||
+        warn "the edge agent did not start; see run/logs/edge-agent.log."
+}
+
 install_everything() {
     mkdir -p "$RUN_DIR" "$PID_DIR" "$LOG_DIR" "$DATA_DIR"
     clone_odoo_src_if_needed
@@ -187,11 +227,14 @@ cmd_start() {
         start_odoo
     fi
     wait_for_health
+    start_edge_demo
     local host
     host="$(hostname -f 2>/dev/null || hostname)"
     echo
     info "Odoo is ready in $(($(now_s) - t0)) s: http://localhost:$MFG_HTTP_PORT  (from other machines: http://$host:$MFG_HTTP_PORT)"
     info "log in as admin / admin (demo database $MFG_DB)"
+    info "live plant data: the simulator publishes, the edge agent relays (run/logs/edge-agent.log,"
+    info "  metrics http://127.0.0.1:$MFG_EDGE_METRICS_PORT/metrics); see Manufacturing Integration > Events"
     info "stop with: ./setup/run.sh stop    status: ./setup/run.sh status    log: run/logs/odoo.log"
 }
 

@@ -230,8 +230,12 @@ class MfgIntegrationApi(http.Controller):
             counts[result["status"]] += 1
             if result["status"] == "rejected":
                 result["error"].pop("forbidden", None)
-        forbidden_only = counts["rejected"] == len(results) and all(
-            r["error"]["code"] == "contract_not_allowed" for r in results
+        # A single event of a contract the system may not send is a scope error (403). In a
+        # batch each event gets its own answer, so a sender dead-letters those and goes on.
+        forbidden_only = (
+            not batch
+            and counts["rejected"] == 1
+            and results[0]["error"]["code"] == "contract_not_allowed"
         )
         if forbidden_only:
             status = 403

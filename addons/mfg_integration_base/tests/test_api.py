@@ -78,6 +78,10 @@ class TestApi(HttpCase):
         response = self._post(self._envelope(), key=self.other_key)
         self.assertEqual(response.status_code, 403)
         self.assertEqual(response.json()["error"]["code"], "contract_not_allowed")
+        # in a batch, a forbidden contract is a per-event refusal (the sender dead-letters it)
+        response = self._post({"events": [self._envelope()]}, key=self.other_key)
+        self.assertEqual(response.status_code, 422)
+        self.assertEqual(response.json()["results"][0]["error"]["code"], "contract_not_allowed")
         # an ordinary user's key (even an admin's) is refused
         admin_key = (
             self.env["res.users.apikeys"]
