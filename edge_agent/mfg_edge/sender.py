@@ -7,6 +7,7 @@ receiver answered them accepted/duplicate (or rejected: then they move to the de
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import random
@@ -118,8 +119,14 @@ class Sender:
         self._next_prune = 0.0
         self._thread: threading.Thread | None = None
         blocked = self.store.get_meta("auth_blocked_until")
-        if blocked and float(blocked) > time.time():
-            # Restarting the service must not hammer Odoo with a key it already refused.
+        refused_key = self.store.get_meta("auth_blocked_key")
+        if (
+            blocked
+            and float(blocked) > time.time()
+            and refused_key in (None, _key_fingerprint(api_key))
+        ):
+            # Restarting the service must not hammer Odoo with a key it already refused;
+            # a different key (the operator fixed it) is tried at once.
             self._not_before = time.monotonic() + (float(blocked) - time.time())
             self.state = "auth_failed"
         self.metrics.set("mfg_edge_sender_blocked", lambda: 1 if self.state == "auth_failed" else 0)
@@ -199,6 +206,7 @@ class Sender:
             self.store.set_meta(
                 sender_state="auth_failed",
                 auth_blocked_until=now_wall + delay,
+                auth_blocked_key=_key_fingerprint(self._api_key),
                 last_error=outcome.reason,
                 last_error_at=now_wall,
             )
@@ -455,3 +463,8 @@ def _error_message(response) -> str:
         return str(response.json()["error"]["message"])[:500]
     except (ValueError, KeyError, TypeError):
         return response.text[:200]
+
+
+def _key_fingerprint(api_key: str) -> str:
+    """Identifies a key without storing it: enough to tell a replaced key from a refused one."""
+    return hashlib.sha256((api_key or "").encode()).hexdigest()[:16]

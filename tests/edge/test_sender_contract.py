@@ -155,6 +155,35 @@ def test_401_stops_and_alerts_until_reload(parts, receiver):
     assert receiver.applied_count() == 5 and sender.state == "ok"
 
 
+def test_restart_keeps_the_stop_for_the_refused_key_but_not_for_a_new_one(parts, receiver):
+    store, sender, metrics = parts
+    store.insert([_event(n) for n in range(3)])
+    receiver.mode = "401"
+    assert sender._step() == 900 and sender.state == "auth_failed"
+
+    def restarted(api_key):
+        return Sender(
+            store=store,
+            url=receiver.url,
+            api_key=api_key,
+            source="plant1/gw-t",
+            metrics=metrics,
+            clock=ClockWatch(),
+            batch_size=50,
+            linger_ms=0,
+            timeout_s=2,
+            auth_retry_s=900,
+        )
+
+    assert restarted("test-key").state == "auth_failed", "same refused key: no hammering"
+    receiver.mode = None
+    receiver.api_key = "a-new-key"  # the operator issued a new key in Odoo
+    fixed = restarted("a-new-key")
+    assert fixed.state != "auth_failed", "a replaced key is tried at once"
+    _drain(fixed)
+    assert receiver.applied_count() == 3
+
+
 def test_heartbeat_bypasses_the_backlog(parts, receiver):
     store, sender, _ = parts
     store.insert([_event(n) for n in range(30)])
