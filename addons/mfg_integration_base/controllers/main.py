@@ -141,7 +141,7 @@ class MfgIntegrationApi(http.Controller):
         if system.require_signature:
             self._check_signature(system, raw)
         try:
-            return raw, json.loads(raw)
+            return raw, json.loads(raw, parse_constant=_refuse_non_json_number)
         except (UnicodeDecodeError, ValueError) as error:
             raise ApiError(400, "malformed_json", f"The body is not valid JSON: {error}") from None
 
@@ -378,6 +378,11 @@ class MfgIntegrationApi(http.Controller):
         except Exception:
             return _json({"status": "down"}, status=503)
         return _json({"status": "up"})
+
+
+def _refuse_non_json_number(name):
+    # Python's json accepts NaN and Infinity; JSON (and PostgreSQL's jsonb) do not.
+    raise ValueError(f"{name} is not a JSON number")
 
 
 def _iso(value):

@@ -16,6 +16,7 @@ from ..services import schema_validation
 from ..services.backoff import backoff_delay
 from ..services.envelope import (
     EnvelopeError,
+    canonical_json,
     check_envelope,
     parse_time,
     parse_version,
@@ -351,6 +352,8 @@ class MfgIntegrationEvent(models.Model):
             raise EnvelopeError("schema_invalid", pointer, sentence)
         occurred = parse_time(envelope["time"]) if "time" in envelope else now
         extra = {key: value for key, value in envelope.items() if key not in COLUMN_ATTRIBUTES}
+        # one serialisation serves both the stored payload and its hash
+        data_json = canonical_json(envelope["data"])
         return {
             "system_id": system.id,
             "contract_id": contract.id,
@@ -365,9 +368,9 @@ class MfgIntegrationEvent(models.Model):
             "clock_quality": extra.get("clockquality") or None,
             "occurred_at": occurred,
             "received_at": now,
-            "payload": json.dumps(envelope["data"], ensure_ascii=False),
+            "payload": data_json,
             "envelope_extra": json.dumps(extra, ensure_ascii=False) if extra else None,
-            "payload_hash": payload_hash(envelope),
+            "payload_hash": payload_hash(envelope, data_json),
             "mode": contract.processing_mode,
         }
 

@@ -75,14 +75,14 @@ def check_envelope(envelope):
     for name, value in envelope.items():
         if name == "data":
             continue
-        if not isinstance(name, str) or not ATTRIBUTE_NAME.match(name):
-            raise EnvelopeError(
-                "invalid_attribute",
-                f"/{name}",
-                "CloudEvents attribute names are 1-20 lower-case letters or digits.",
-            )
         limit = STRING_ATTRIBUTES.get(name)
         if limit is None:
+            if not isinstance(name, str) or not ATTRIBUTE_NAME.match(name):
+                raise EnvelopeError(
+                    "invalid_attribute",
+                    f"/{name}",
+                    "CloudEvents attribute names are 1-20 lower-case letters or digits.",
+                )
             continue  # other extension attributes are kept as sent
         if not isinstance(value, str):
             raise EnvelopeError(
@@ -183,17 +183,16 @@ def canonical_json(value):
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
-def payload_hash(envelope):
+def payload_hash(envelope, data_json=None):
     """sha256 of the business content, the part that must not change under one event id.
 
     Transport attributes (receivedtime, clockquality, sequence, trace ids) are left out,
     so a gateway that resends the same event after a crash is answered 'duplicate'.
+    ``data_json`` is ``canonical_json(envelope["data"])`` when the caller has it already.
     """
-    content = {
-        "type": envelope.get("type"),
-        "dataschema": envelope.get("dataschema"),
-        "subject": envelope.get("subject"),
-        "time": envelope.get("time"),
-        "data": envelope.get("data"),
-    }
-    return hashlib.sha256(canonical_json(content).encode()).hexdigest()
+    if data_json is None:
+        data_json = canonical_json(envelope.get("data"))
+    head = canonical_json(
+        [envelope.get(name) for name in ("type", "dataschema", "subject", "time")]
+    )
+    return hashlib.sha256(f"{head}\n{data_json}".encode()).hexdigest()

@@ -94,6 +94,10 @@ class TestApi(HttpCase):
 
     def test_malformed_requests(self):
         self.assertEqual(self._post(None, raw="{not json").status_code, 400)
+        nan = json.dumps(self._envelope()).replace('"qty": 1', '"qty": NaN')
+        response = self._post(None, raw=nan)
+        self.assertEqual(response.status_code, 400)
+        self.assertIn("NaN is not a JSON number", response.json()["error"]["message"])
         self.assertEqual(self._post([1, 2]).status_code, 400)
         self.assertEqual(self._post({"events": []}).status_code, 400)
         self.assertEqual(self._post(self._envelope(), content_type="text/plain").status_code, 415)
@@ -110,7 +114,8 @@ class TestApi(HttpCase):
                 ("error_code", "=", "malformed_json"),
             ]
         )
-        self.assertEqual(logged.raw_body, "{not json")
+        self.assertIn("{not json", logged.mapped("raw_body"), "what was sent is kept")
+        self.assertEqual(len(logged), 2)
 
     def test_rate_limit_answers_429_with_retry_after(self):
         self.system.rate_limit_per_minute = 3
