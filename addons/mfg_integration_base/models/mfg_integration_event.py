@@ -377,7 +377,9 @@ class MfgIntegrationEvent(models.Model):
     @api.model
     def _insert_rows(self, rows):
         """INSERT … ON CONFLICT DO NOTHING; returns {(source, event_uid): id} of new rows."""
-        uid = self.env.uid
+        # create_uid/write_uid stay empty on API-ingested rows: the sender is system_id, and
+        # each non-null user id would cost a foreign-key check per row on the hot path.
+        uid = None
         values = [
             (
                 row.get("id") or AsIs("nextval('mfg_integration_event_id_seq')"),
