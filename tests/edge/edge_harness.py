@@ -213,6 +213,24 @@ def agent_config(
     return path
 
 
+def mqtt_agent_config(
+    directory: Path, broker, receiver, client_id: str, rules: list[dict] | None = None, **overrides
+) -> Path:
+    """An agent configuration for ``rules`` (default: the MES rules) talking to ``broker`` and
+    ``receiver``, with the broker session already primed for the rules' topics."""
+    rules = rules if rules is not None else mes_rules()
+    config = agent_config(
+        directory,
+        receiver_url=receiver.url,
+        broker_port=broker.port,
+        rules=rules,
+        client_id=client_id,
+        **overrides,
+    )
+    prime_session(broker.port, client_id, [r["topic"] for r in rules if r["source"] == "mqtt"])
+    return config
+
+
 class AgentProcess:
     def __init__(self, config_path: Path, log_path: Path):
         self.config_path = config_path

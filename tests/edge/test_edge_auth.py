@@ -5,19 +5,11 @@ from __future__ import annotations
 import signal
 import time
 
-from edge_harness import AgentProcess, Publisher, agent_config, mes_rules, prime_session, status
+from edge_harness import AgentProcess, Publisher, mqtt_agent_config, status
 
 
 def test_refused_key_stops_sending_until_reload(tmp_path, broker, receiver):
-    rules = mes_rules()
-    config = agent_config(
-        tmp_path,
-        receiver_url=receiver.url,
-        broker_port=broker.port,
-        rules=rules,
-        client_id="edge-auth",
-    )
-    prime_session(broker.port, "edge-auth", [rules[0]["topic"]])
+    config = mqtt_agent_config(tmp_path, broker, receiver, "edge-auth")
     receiver.mode = "401"
     agent = AgentProcess(config, tmp_path / "agent.log").start()
     publisher = Publisher(broker.port)

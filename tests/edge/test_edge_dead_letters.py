@@ -7,24 +7,14 @@ import time
 from edge_harness import (
     AgentProcess,
     Publisher,
-    agent_config,
     cli,
-    mes_rules,
-    prime_session,
+    mqtt_agent_config,
     status,
 )
 
 
 def test_rejected_events_are_dead_lettered_and_replayed_after_a_fix(tmp_path, broker, receiver):
-    rules = mes_rules()
-    config = agent_config(
-        tmp_path,
-        receiver_url=receiver.url,
-        broker_port=broker.port,
-        rules=rules,
-        client_id="edge-dead",
-    )
-    prime_session(broker.port, "edge-dead", [rules[0]["topic"]])
+    config = mqtt_agent_config(tmp_path, broker, receiver, "edge-dead")
     fixed = {"qty": False}
 
     def reject_negative(envelope):

@@ -7,22 +7,14 @@ import random
 import threading
 import time
 
-from edge_harness import AgentProcess, Publisher, agent_config, mes_rules, prime_session
+from edge_harness import AgentProcess, Publisher, mqtt_agent_config
 
 EVENTS = int(os.environ.get("MFG_EDGE_KILL_EVENTS", "10000"))
 KILLS = int(os.environ.get("MFG_EDGE_KILLS", "20"))
 
 
 def test_kill9_during_stream_loses_nothing_and_applies_nothing_twice(tmp_path, broker, receiver):
-    rules = mes_rules()
-    config = agent_config(
-        tmp_path,
-        receiver_url=receiver.url,
-        broker_port=broker.port,
-        rules=rules,
-        client_id="edge-kill9",
-    )
-    prime_session(broker.port, "edge-kill9", [rules[0]["topic"]])
+    config = mqtt_agent_config(tmp_path, broker, receiver, "edge-kill9")
     agent = AgentProcess(config, tmp_path / "agent.log").start()
     publisher = Publisher(broker.port)
     rng = random.Random(6)

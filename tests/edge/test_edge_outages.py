@@ -6,7 +6,7 @@ import os
 import threading
 import time
 
-from edge_harness import AgentProcess, Publisher, agent_config, mes_rules, prime_session, status
+from edge_harness import AgentProcess, Publisher, mqtt_agent_config, status
 
 # The issue asks for a 60 s outage; the default run uses 12 s to keep CI short (the mechanism is
 # the same: connection refused, full-jitter backoff capped at 2 s here). MFG_EDGE_OUTAGE_S=60.
@@ -24,15 +24,7 @@ def _payload(n: int, subjects: int = 20) -> dict:
 
 
 def test_receiver_down_then_everything_delivered_in_order_per_subject(tmp_path, broker, receiver):
-    rules = mes_rules()
-    config = agent_config(
-        tmp_path,
-        receiver_url=receiver.url,
-        broker_port=broker.port,
-        rules=rules,
-        client_id="edge-outage",
-    )
-    prime_session(broker.port, "edge-outage", [rules[0]["topic"]])
+    config = mqtt_agent_config(tmp_path, broker, receiver, "edge-outage")
     agent = AgentProcess(config, tmp_path / "agent.log").start()
     publisher = Publisher(broker.port)
     try:
@@ -75,15 +67,7 @@ def test_receiver_down_then_everything_delivered_in_order_per_subject(tmp_path, 
 
 
 def test_broker_restart_mid_stream_loses_no_qos1_message(tmp_path, broker, receiver):
-    rules = mes_rules()
-    config = agent_config(
-        tmp_path,
-        receiver_url=receiver.url,
-        broker_port=broker.port,
-        rules=rules,
-        client_id="edge-brokerrs",
-    )
-    prime_session(broker.port, "edge-brokerrs", [rules[0]["topic"]])
+    config = mqtt_agent_config(tmp_path, broker, receiver, "edge-brokerrs")
     agent = AgentProcess(config, tmp_path / "agent.log").start()
     publisher = Publisher(broker.port)
     total = 3000

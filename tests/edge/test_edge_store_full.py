@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 import urllib.request
 
-from edge_harness import AgentProcess, Publisher, agent_config, mes_rules, prime_session, status
+from edge_harness import AgentProcess, Publisher, mes_rules, mqtt_agent_config, status
 
 
 def test_store_full_sheds_telemetry_and_never_drops_transactional(tmp_path, broker, receiver):
@@ -23,16 +23,13 @@ def test_store_full_sheds_telemetry_and_never_drops_transactional(tmp_path, brok
             "data": {"machine": "payload.machine", "value": "payload.value", "n": "payload.n"},
         }
     )
-    config = agent_config(
+    config = mqtt_agent_config(
         tmp_path,
-        receiver_url=receiver.url,
-        broker_port=broker.port,
+        broker,
+        receiver,
+        "edge-full",
         rules=rules,
-        client_id="edge-full",
         store={"max_events": 50, "telemetry_when_full": "shed"},
-    )
-    prime_session(
-        broker.port, "edge-full", ["plant1/+/mes/completed", "plant1/+/telemetry/temperature"]
     )
     receiver.stop()  # Odoo unreachable: the store fills up
     agent = AgentProcess(config, tmp_path / "agent.log").start()
