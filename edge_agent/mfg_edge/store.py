@@ -301,21 +301,25 @@ class Store:
 
     def _known(self, ids: list[str]) -> set[str]:
         """Which ids are already queued, delivered recently, or dead-lettered (one query)."""
-        if not ids:
-            return set()
+        return self._ids_found(
+            "SELECT id FROM events WHERE id IN ({marks})"
+            " UNION ALL SELECT id FROM delivered WHERE id IN ({marks})"
+            " UNION ALL SELECT id FROM dead_letters WHERE id IN ({marks})",
+            ids,
+        )
+
+    def _ids_found(self, query: str, ids: list[str]) -> set[str]:
+        """The ids a query returns, ``{marks}`` standing for each IN list of the ids.
+
+        SQLite allows 32766 parameters; chunks keep each IN list well below that.
+        """
         found: set[str] = set()
-        # SQLite allows 32766 parameters; chunks keep each IN list well below that.
+        repeats = query.count("{marks}")
         for start in range(0, len(ids), 900):
             chunk = ids[start : start + 900]
             marks = ",".join("?" * len(chunk))
             found.update(
-                row[0]
-                for row in self._db.execute(
-                    f"SELECT id FROM events WHERE id IN ({marks})"
-                    f" UNION ALL SELECT id FROM delivered WHERE id IN ({marks})"
-                    f" UNION ALL SELECT id FROM dead_letters WHERE id IN ({marks})",
-                    chunk * 3,
-                )
+                row[0] for row in self._db.execute(query.format(marks=marks), chunk * repeats)
             )
         return found
 
@@ -422,17 +426,7 @@ class Store:
         return newly_counted
 
     def _delivered_among(self, ids: list[str]) -> set[str]:
-        found: set[str] = set()
-        for start in range(0, len(ids), 900):
-            chunk = ids[start : start + 900]
-            marks = ",".join("?" * len(chunk))
-            found.update(
-                row[0]
-                for row in self._db.execute(
-                    f"SELECT id FROM delivered WHERE id IN ({marks})", chunk
-                )
-            )
-        return found
+        return self._ids_found("SELECT id FROM delivered WHERE id IN ({marks})", ids)
 
     def prune_delivered(self, retention_s: float, now: float | None = None) -> int:
         now = time.time() if now is None else now

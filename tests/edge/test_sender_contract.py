@@ -39,14 +39,11 @@ def _event(n: int, subject: str = "WH/MO/00001", source_time: float | None = Non
     )
 
 
-@pytest.fixture
-def parts(tmp_path, receiver: Receiver):
-    metrics = Metrics()
-    store = Store(tmp_path / "events.sqlite3", metrics=metrics)
-    sender = Sender(
+def _sender(store: Store, receiver: Receiver, metrics: Metrics, api_key: str = "test-key"):
+    return Sender(
         store=store,
         url=receiver.url,
-        api_key="test-key",
+        api_key=api_key,
         source="plant1/gw-t",
         metrics=metrics,
         clock=ClockWatch(),
@@ -57,6 +54,13 @@ def parts(tmp_path, receiver: Receiver):
         backoff_max_s=0.2,
         auth_retry_s=900,
     )
+
+
+@pytest.fixture
+def parts(tmp_path, receiver: Receiver):
+    metrics = Metrics()
+    store = Store(tmp_path / "events.sqlite3", metrics=metrics)
+    sender = _sender(store, receiver, metrics)
     yield store, sender, metrics
     store.close()
 
@@ -161,24 +165,12 @@ def test_restart_keeps_the_stop_for_the_refused_key_but_not_for_a_new_one(parts,
     receiver.mode = "401"
     assert sender._step() == 900 and sender.state == "auth_failed"
 
-    def restarted(api_key):
-        return Sender(
-            store=store,
-            url=receiver.url,
-            api_key=api_key,
-            source="plant1/gw-t",
-            metrics=metrics,
-            clock=ClockWatch(),
-            batch_size=50,
-            linger_ms=0,
-            timeout_s=2,
-            auth_retry_s=900,
-        )
-
-    assert restarted("test-key").state == "auth_failed", "same refused key: no hammering"
+    assert (
+        _sender(store, receiver, metrics, "test-key").state == "auth_failed"
+    ), "same refused key: no hammering"
     receiver.mode = None
     receiver.api_key = "a-new-key"  # the operator issued a new key in Odoo
-    fixed = restarted("a-new-key")
+    fixed = _sender(store, receiver, metrics, "a-new-key")
     assert fixed.state != "auth_failed", "a replaced key is tried at once"
     _drain(fixed)
     assert receiver.applied_count() == 3
