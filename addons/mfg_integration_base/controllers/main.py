@@ -302,7 +302,7 @@ class MfgIntegrationApi(http.Controller):
 
     @api_route("/mfg/v1/contracts")
     def list_contracts(self, system, **_params):
-        contracts = self._visible_contracts(system)
+        contracts = self._visible_contracts()
         return _json(
             {
                 "contracts": [
@@ -323,7 +323,7 @@ class MfgIntegrationApi(http.Controller):
 
     @api_route("/mfg/v1/contracts/<string:contract_type>/<string:version>")
     def get_contract(self, contract_type, version, system, **_params):
-        contract = self._visible_contracts(system).filtered(
+        contract = self._visible_contracts().filtered(
             lambda c: c.code == contract_type and c.version == version
         )
         if not contract:
@@ -343,7 +343,7 @@ class MfgIntegrationApi(http.Controller):
             }
         )
 
-    def _visible_contracts(self, system):
+    def _visible_contracts(self):
         return (
             request.env["mfg.integration.contract"]
             .sudo()

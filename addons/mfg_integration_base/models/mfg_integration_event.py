@@ -47,6 +47,9 @@ COLUMN_ATTRIBUTES = {
 # States in which an event still has to be applied: a later event of the same subject
 # must not overtake it. failed and dead count too: a person decides first.
 PENDING_STATES = ("received", "queued", "processing", "waiting", "failed", "dead")
+# The order events are applied in: by subject, then time, sequence and id. A missing
+# sequence sorts first, as in _blocked_by_earlier and _plan_chunks' sort key.
+SUBJECT_ORDER = "subject NULLS LAST, occurred_at, COALESCE(sequence, ''), id"
 RAW_BODY_LIMIT = 65536
 # Where an accepted event starts, by its contract's processing mode. Record-only events
 # (telemetry kept for analytics and reconciliation) are done once stored.
@@ -308,16 +311,24 @@ class MfgIntegrationEvent(models.Model):
     @api.model
     def _store_chunk_jobs(self, chunks, inserted):
         """One queue_job per chunk, for the rows that were really inserted (not duplicates)."""
-        root = self.with_user(SUPERUSER_ID).sudo()
         for job_uuid, chunk in chunks:
             ids = [row["id"] for row in chunk if (row["source"], row["event_uid"]) in inserted]
             if ids:
-                Job(
-                    root.browse(ids)._process_chunk,
-                    job_uuid=job_uuid,
-                    channel="root.mfg_integration",
-                    description=f"Process {len(ids)} integration events",
-                ).store()
+                self._new_job(ids, f"Process {len(ids)} integration events", job_uuid=job_uuid)
+
+    @api.model
+    def _new_job(self, ids, description, eta=None, job_uuid=None):
+        """The queue_job that processes events ``ids``: as the superuser, on the integration
+        channel, at ``eta`` (UTC) or as soon as possible, under ``job_uuid`` if given."""
+        job = Job(
+            self.with_user(SUPERUSER_ID).sudo().browse(ids)._process_chunk,
+            job_uuid=job_uuid,
+            eta=eta,
+            channel="root.mfg_integration",
+            description=description,
+        )
+        job.store()
+        return job
 
     @api.model
     def _prepare_row(self, system, envelope, table, allowed_codes, now):
@@ -516,20 +527,13 @@ class MfgIntegrationEvent(models.Model):
             return
         self.flush_model()
         self.env.cr.execute(
-            """
-            SELECT id FROM mfg_integration_event WHERE id = ANY(%s)
-             ORDER BY subject NULLS LAST, occurred_at, sequence, id
-            """,
+            f"SELECT id FROM mfg_integration_event WHERE id = ANY(%s) ORDER BY {SUBJECT_ORDER}",
             [list(self.ids)],
         )
         ordered = [row[0] for row in self.env.cr.fetchall()]
-        root = self.with_user(SUPERUSER_ID).sudo()
         for start in range(0, len(ordered), CHUNK_SIZE):
-            chunk = root.browse(ordered[start : start + CHUNK_SIZE])
-            job = chunk.with_delay(
-                channel="root.mfg_integration",
-                description=f"Process {len(chunk)} integration events",
-            )._process_chunk()
+            chunk = ordered[start : start + CHUNK_SIZE]
+            job = self._new_job(chunk, f"Process {len(chunk)} integration events")
             self.env.cr.execute(
                 """
                 UPDATE mfg_integration_event
@@ -537,7 +541,7 @@ class MfgIntegrationEvent(models.Model):
                        state = CASE WHEN state = 'received' THEN 'queued' ELSE state END
                  WHERE id = ANY(%s)
                 """,
-                [job.uuid, chunk.ids],
+                [job.uuid, chunk],
             )
         self.invalidate_recordset(["job_uuid", "state"])
 
@@ -545,16 +549,7 @@ class MfgIntegrationEvent(models.Model):
         """A job that processes these events again at ``eta`` (a datetime, UTC)."""
         if not self:
             return
-        job = (
-            self.with_user(SUPERUSER_ID)
-            .sudo()
-            .with_delay(
-                channel="root.mfg_integration",
-                eta=eta,
-                description=f"Retry {len(self)} integration events",
-            )
-            ._process_chunk()
-        )
+        job = self._new_job(self.ids, f"Retry {len(self)} integration events", eta=eta)
         self.sudo().write({"job_uuid": job.uuid})
 
     # -- processing ---------------------------------------------------------------------
@@ -569,10 +564,10 @@ class MfgIntegrationEvent(models.Model):
         events = self.sudo()
         self.flush_model()
         self.env.cr.execute(
-            """
+            f"""
             SELECT id FROM mfg_integration_event
              WHERE id = ANY(%s) AND state IN ('received', 'queued', 'waiting')
-             ORDER BY subject NULLS LAST, occurred_at, sequence, id
+             ORDER BY {SUBJECT_ORDER}
                FOR UPDATE SKIP LOCKED
             """,
             [list(events.ids)],

@@ -188,3 +188,10 @@ class TestProcessing(IntegrationCase):
         self.assertFalse(event.payload)
         result = self.Event.sudo()._ingest(self.system, [self.envelope(event_id="old-1")])
         self.assertEqual(result[0]["status"], "duplicate")
+
+    def test_event_without_sequence_applies_first_like_the_earlier_event_rule_says(self):
+        with_sequence = self.envelope(widget="B", subject="WO-S", sequence=1)
+        without_sequence = self.envelope(widget="A", subject="WO-S")
+        events = self._receive(with_sequence, without_sequence)
+        self.assertEqual(set(events.mapped("state")), {"done"})
+        self.assertEqual(APPLIED, [without_sequence["id"], with_sequence["id"]])
