@@ -78,6 +78,23 @@ class MfgIntegrationSystem(models.Model):
     require_signature = fields.Boolean(
         help="Refuse inbound requests without a valid webhook signature.", tracking=True
     )
+    # Circuit breaker of outbound delivery: maintained by the delivery code, shown on the
+    # system form and the overview.
+    circuit_state = fields.Selection(
+        [
+            ("closed", "Closed (delivering)"),
+            ("open", "Open (paused)"),
+            ("half_open", "Half-open (probing)"),
+        ],
+        string="Circuit Breaker",
+        default="closed",
+        required=True,
+        readonly=True,
+        copy=False,
+        tracking=True,
+    )
+    circuit_opened_at = fields.Datetime(readonly=True, copy=False)
+    consecutive_failures = fields.Integer(readonly=True, copy=False)
     # Health, as last reported.
     last_seen_at = fields.Datetime(readonly=True, copy=False)
     agent_version = fields.Char(readonly=True, copy=False)
