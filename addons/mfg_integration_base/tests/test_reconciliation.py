@@ -155,6 +155,7 @@ class TestReconciliation(IntegrationCase):
         self.assertEqual(again.state, "open")
 
     def test_cron_runs_due_rules_only_and_survives_a_failing_one(self):
+        self.Rule.search([]).action_archive()  # rules of demo data are not this test's
         with freeze_time("2026-11-25 10:00:00"):
             due = self._rule(name="Due", next_run_at=datetime(2026, 11, 25, 9, 0))
             later = self._rule(name="Later", next_run_at=datetime(2026, 11, 25, 11, 0))
@@ -201,17 +202,6 @@ class TestReconciliation(IntegrationCase):
 
     # -- event completeness ------------------------------------------------------------
 
-    def _summary(self, day, counts, event_id=None):
-        return {
-            "specversion": "1.0",
-            "id": event_id or f"summary-{day}",
-            "source": "plant1/gw",
-            "type": "integration.sent.summary",
-            "time": f"{day}T23:59:00Z",
-            "subject": f"summary/{day}",
-            "data": {"day": day, "counts": [{"type": t, "count": n} for t, n in counts.items()]},
-        }
-
     def _widget_at(self, when, **values):
         envelope = self.envelope(**values)
         envelope["time"] = when
@@ -235,11 +225,11 @@ class TestReconciliation(IntegrationCase):
                     self._widget_at("2026-11-23T10:00:00Z", widget="G"),
                     # today: not finished, not compared
                     self._widget_at("2026-11-25T09:00:00Z", widget="H"),
-                    self._summary("2026-11-20", {"test.widget.made": 3}),
-                    self._summary("2026-11-21", {"test.widget.made": 3}),
+                    self.sent_summary("2026-11-20", {"test.widget.made": 3}),
+                    self.sent_summary("2026-11-21", {"test.widget.made": 3}),
                     # 22nd: reported, nothing received; 24th: 0 reported, 0 received
-                    self._summary("2026-11-22", {"test.widget.made": 2}),
-                    self._summary("2026-11-24", {"test.widget.made": 0}),
+                    self.sent_summary("2026-11-22", {"test.widget.made": 2}),
+                    self.sent_summary("2026-11-24", {"test.widget.made": 0}),
                 ],
             )
             self.assertEqual([r["status"] for r in results].count("rejected"), 1)
@@ -278,7 +268,7 @@ class TestReconciliation(IntegrationCase):
         with freeze_time("2026-11-25 12:00:00"):
             queue = JobQueue(self.env)
             self.Event.sudo()._ingest(
-                self.system, [self._summary("2026-11-23", {"test.widget.made": 1})]
+                self.system, [self.sent_summary("2026-11-23", {"test.widget.made": 1})]
             )
             queue.perform_all(immediate_only=True)
             rerun = rule._run(trigger="manual")
@@ -294,7 +284,7 @@ class TestReconciliation(IntegrationCase):
                 self.system,
                 [
                     self._widget_at("2026-11-20T08:00:00Z"),
-                    self._summary("2026-11-20", {"test.widget.made": 1, "other.thing.done": 4}),
+                    self.sent_summary("2026-11-20", {"test.widget.made": 1, "other.thing.done": 4}),
                 ],
             )
             queue.perform_all(immediate_only=True)

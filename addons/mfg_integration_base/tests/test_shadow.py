@@ -3,7 +3,7 @@ from odoo.tests import tagged
 from odoo.tests.common import new_test_user
 
 from ..services import shadow
-from .common import APPLIED, IntegrationCase, JobQueue
+from .common import APPLIED, IntegrationCase
 
 
 # post_install: test users need every installed module's defaults
@@ -42,39 +42,19 @@ class TestShadow(IntegrationCase):
     def _shadow(self, contract):
         contract.with_context(mfg_shadow_switch=True).shadow_mode = True
 
-    def _summary(self, day, counts):
-        return {
-            "specversion": "1.0",
-            "id": f"summary-{day}-{len(counts)}",
-            "source": "plant1/gw",
-            "type": "integration.sent.summary",
-            "time": f"{day}T23:59:00Z",
-            "subject": f"summary/{day}",
-            "data": {"day": day, "counts": [{"type": t, "count": n} for t, n in counts.items()]},
-        }
-
-    def _receive(self, *envelopes):
-        queue = JobQueue(self.env)
-        self.Event.sudo()._ingest(self.system, list(envelopes))
-        queue.perform_all(immediate_only=True)
-        return self.Event.search(
-            [("event_uid", "in", [e["id"] for e in envelopes]), ("state", "!=", "rejected")],
-            order="id",
-        )
-
     def _counts(self):
         return self.Count.search([("system_id", "=", self.system.id)])
 
     # -- processing in shadow ----------------------------------------------------------
 
     def test_live_run_creates_the_records(self):
-        event = self._receive(self._summary("2026-11-20", {"a.b.c": 5}))
+        event = self._receive(self.sent_summary("2026-11-20", {"a.b.c": 5}))
         self.assertEqual((event.state, event.shadow), ("done", False))
         self.assertEqual(self._counts().mapped("reported_count"), [5])
 
     def test_shadow_run_changes_nothing_and_stores_what_it_would_have_done(self):
         self._shadow(self.summary)
-        event = self._receive(self._summary("2026-11-20", {"a.b.c": 5, "d.e.f": 7}))
+        event = self._receive(self.sent_summary("2026-11-20", {"a.b.c": 5, "d.e.f": 7}))
         self.assertEqual((event.state, event.shadow), ("done", True))
         self.assertFalse(self._counts(), "a shadow run leaves no business record")
         self.assertFalse(event.result_model)
@@ -130,7 +110,7 @@ class TestShadow(IntegrationCase):
 
         cr.precommit.add(earlier_event_tracking)
         cr.precommit.data["test.earlier"] = {1: "tracked"}
-        self.Event.sudo()._ingest(self.system, [self._summary("2026-11-21", {"a.b.c": 1})])
+        self.Event.sudo()._ingest(self.system, [self.sent_summary("2026-11-21", {"a.b.c": 1})])
         event = self.Event.search([("event_uid", "=", "summary-2026-11-21-1")])
         event.sudo()._process_chunk()
         self.assertEqual((event.state, event.shadow), ("done", True))
@@ -158,7 +138,7 @@ class TestShadow(IntegrationCase):
 
     def test_shadow_vs_legacy_finds_the_quantity_difference(self):
         self._shadow(self.summary)
-        self._receive(self._summary("2026-11-20", {"a.b.c": 5, "d.e.f": 7, "x.y.z": 3}))
+        self._receive(self.sent_summary("2026-11-20", {"a.b.c": 5, "d.e.f": 7, "x.y.z": 3}))
         self.assertFalse(self._counts())
         # what the legacy interface really booked in Odoo
         legacy = self.Count.with_user(self.legacy_user)
