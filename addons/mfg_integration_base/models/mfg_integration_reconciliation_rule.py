@@ -92,8 +92,8 @@ class MfgIntegrationReconciliationRule(models.Model):
     next_run_at = fields.Datetime(
         string="Next Run",
         default=fields.Datetime.now,
-        tracking=True,
-        help="The scheduled job runs the rule once this time has passed.",
+        help="The scheduled job runs the rule once this time has passed; then the next run "
+        "keeps the same time of day (or hour).",
     )
     run_ids = fields.One2many("mfg.integration.reconciliation.run", "rule_id", string="Runs")
     last_run_id = fields.Many2one(
@@ -181,7 +181,13 @@ class MfgIntegrationReconciliationRule(models.Model):
         return now - timedelta(days=self.window_days), now
 
     def _next_run_after(self, moment):
-        return moment + timedelta(**{INTERVAL_UNITS[self.interval_type]: self.interval_number})
+        """The first scheduled time after ``moment``, in steps of the interval from the
+        current next run: a rule set for 06:00 stays at 06:00, missed runs are not replayed."""
+        step = timedelta(**{INTERVAL_UNITS[self.interval_type]: self.interval_number})
+        scheduled = self.next_run_at or moment
+        if scheduled > moment:
+            return scheduled
+        return scheduled + step * ((moment - scheduled) // step + 1)
 
     # -- running -------------------------------------------------------------------------
 
@@ -247,7 +253,10 @@ class MfgIntegrationReconciliationRule(models.Model):
                     duration_s=time.monotonic() - clock,
                 )
             )
-        self.write({"last_run_id": run.id, "next_run_at": self._next_run_after(now)})
+        values = {"last_run_id": run.id}
+        if trigger == "schedule":  # "Run now" leaves the schedule alone
+            values["next_run_at"] = self._next_run_after(now)
+        self.write(values)
         return run
 
     # -- smart buttons -------------------------------------------------------------------

@@ -6,6 +6,7 @@ from odoo.exceptions import AccessError, UserError
 from odoo.tests import tagged
 from odoo.tests.common import new_test_user
 from odoo.tools import mute_logger
+from odoo.tools.convert import convert_file
 
 from ..services import reconciliation
 from ..services.reconciliation import Row
@@ -171,13 +172,23 @@ class TestReconciliation(IntegrationCase):
         self.assertIn("did not answer", failing.run_ids.error)
         self.assertEqual(due.run_ids.state, "failed")  # same fixed rows: "boom"
         self.assertFalse(later.run_ids)
-        self.assertEqual(due.next_run_at, datetime(2026, 11, 26, 10, 0))
+        self.assertEqual(due.next_run_at, datetime(2026, 11, 26, 9, 0), "same time of day")
+        self.assertEqual(later.next_run_at, datetime(2026, 11, 25, 11, 0))
         self.assertEqual(due.run_ids.trigger, "schedule")
         FIXED_ROWS[:] = [Row("A", 1.0, 1.0)]
         with freeze_time("2026-11-25 11:30:00"):
             self.assertEqual(self.Rule._cron_run_due(), 1)
         self.assertEqual(later.run_ids.state, "done")
         self.assertEqual(later.run_ids.match_rate, 100.0)
+        self.assertEqual(later.next_run_at, datetime(2026, 11, 26, 11, 0))
+        # a rule whose runs were missed for days is not replayed: next is the next slot
+        later.next_run_at = datetime(2026, 11, 20, 11, 0)
+        with freeze_time("2026-11-25 11:30:00"):
+            later._run(trigger="schedule")
+            self.assertEqual(later.next_run_at, datetime(2026, 11, 26, 11, 0))
+            # "Run now" leaves the schedule alone
+            later.with_user(self.manager).action_run_now()
+        self.assertEqual(later.next_run_at, datetime(2026, 11, 26, 11, 0))
 
     def test_users_read_rules_managers_configure_and_run(self):
         rule = self._rule()
@@ -300,17 +311,22 @@ class TestReconciliation(IntegrationCase):
         self.assertEqual(scoped.match_rate, 100.0)
 
     def test_demo_rule_watches_the_demo_gateway(self):
-        rule = self.env.ref(
-            "mfg_integration_base.demo_rule_plant1_gateway_completeness", raise_if_not_found=False
-        )
-        if rule is None:
-            self.skipTest("demo data is not loaded")
-        self.assertEqual(rule.kind, "event_completeness")
-        self.assertEqual(
-            rule.system_id, self.env.ref("mfg_integration_base.demo_system_plant1_gateway")
-        )
-        run = rule._run(trigger="manual")
+        # the test database has no demo data: load the demo files as an install would
+        for filename in ("mfg_integration_demo.xml", "mfg_integration_reconciliation_demo.xml"):
+            convert_file(self.env, "mfg_integration_base", f"demo/{filename}", {}, mode="init")
+        rule = self.env.ref("mfg_integration_base.demo_rule_plant1_gateway_completeness")
+        gateway = self.env.ref("mfg_integration_base.demo_system_plant1_gateway")
+        self.assertEqual((rule.kind, rule.system_id), ("event_completeness", gateway))
+        with freeze_time("2026-11-25 10:00:00"):
+            queue = JobQueue(self.env)
+            self.Event.sudo()._ingest(gateway, [self.sent_summary("2026-11-24", {"a.b.c": 2})])
+            queue.perform_all(immediate_only=True)
+            run = rule._run(trigger="manual")
         self.assertEqual(run.state, "done", run.error)
+        self.assertEqual(
+            [(line.label, line.status) for line in run.line_ids],
+            [("a.b.c on 2026-11-24", "missing_in_odoo")],
+        )
 
     def test_finished_days(self):
         from ..reconciliations.event_completeness import finished_days
