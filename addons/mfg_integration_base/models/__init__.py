@@ -1,3 +1,4 @@
+from . import mfg_integration_shadow_mixin
 from . import mfg_integration_system
 from . import mfg_integration_contract
 from . import mfg_integration_mapping

@@ -31,7 +31,7 @@ FROZEN_FIELDS = {"code", "version", "direction", "schema"}
 class MfgIntegrationContract(models.Model):
     _name = "mfg.integration.contract"
     _description = "Integration Contract Version"
-    _inherit = ["mail.thread", "mail.activity.mixin"]
+    _inherit = ["mail.thread", "mail.activity.mixin", "mfg.integration.shadow.mixin"]
     _order = "code, version_major desc, version_minor desc"
     _rec_names_search = ["name", "code"]
 
@@ -225,7 +225,6 @@ class MfgIntegrationContract(models.Model):
         return schema_validation.compiled_validator(key, self.schema)
 
     def write(self, vals):
-        self._check_shadow_switch_write(vals)
         frozen = FROZEN_FIELDS.intersection(vals)
         if frozen and not self.env.context.get("mfg_contract_loading"):
             for contract in self:
@@ -386,138 +385,18 @@ class MfgIntegrationContract(models.Model):
             loaded |= contract
         return loaded
 
-    # -- shadow mode: run beside a legacy interface, switch to live with four eyes ------
+    # -- shadow mode (fields and the four-eyes switch: mfg.integration.shadow.mixin) -------
 
-    shadow_mode = fields.Boolean(
-        readonly=True,
-        copy=False,
-        tracking=True,
-        help="Events are validated, mapped and run through their handler, then rolled back: "
-        "the legacy interface still does the work, and what this path would have done is "
-        "stored on each event for reconciliation. Switched by an approved request.",
-    )
     shadow_effect_ids = fields.One2many(
         "mfg.integration.contract.effect",
         "contract_id",
         string="Effect Models",
         help="Models whose records the handler creates or changes: recorded in shadow mode.",
     )
-    shadow_switch_request = fields.Selection(
-        [("live", "Switch to live"), ("shadow", "Fall back to shadow")],
-        readonly=True,
-        copy=False,
-        tracking=True,
-    )
-    shadow_switch_requested_by_id = fields.Many2one("res.users", readonly=True, copy=False)
-    shadow_switch_requested_on = fields.Datetime(readonly=True, copy=False)
 
-    # only the request and approval actions below change these (with the context key)
-    _SHADOW_SWITCH_FIELDS = frozenset(
-        {
-            "shadow_mode",
-            "shadow_switch_request",
-            "shadow_switch_requested_by_id",
-            "shadow_switch_requested_on",
-        }
-    )
-
-    def _check_shadow_switch_write(self, vals):
-        if self._SHADOW_SWITCH_FIELDS.intersection(vals) and not self.env.context.get(
-            "mfg_shadow_switch"
-        ):
-            raise UserError(
-                _("Shadow mode is switched by a request that another Integration Manager approves.")
-            )
-
-    def _check_approver(self, requester, what):
-        """Four eyes: the user must be an Integration Manager other than ``requester``."""
-        self._check_manager()
-        if requester == self.env.user:
-            raise UserError(_("%(what)s: another Integration Manager must approve it.", what=what))
-
-    def _request_shadow_switch(self, target):
-        self._check_manager()
-        for contract in self:
-            if contract.direction != "inbound" or contract.state == "retired":
-                raise UserError(_("Only inbound contracts in use can run in shadow mode."))
-            if contract.shadow_mode == (target == "shadow"):
-                raise UserError(
-                    _(
-                        "%(name)s already runs %(mode)s.",
-                        name=contract.display_name,
-                        mode=_("in shadow mode") if contract.shadow_mode else _("live"),
-                    )
-                )
-            contract.with_context(mfg_shadow_switch=True).write(
-                {
-                    "shadow_switch_request": target,
-                    "shadow_switch_requested_by_id": self.env.uid,
-                    "shadow_switch_requested_on": fields.Datetime.now(),
-                }
-            )
-            contract.message_post(
-                body=_(
-                    "%(user)s requests to %(what)s; another Integration Manager must approve.",
-                    user=self.env.user.name,
-                    what=_("switch from shadow to live")
-                    if target == "live"
-                    else _("fall back from live to shadow mode"),
-                )
-            )
-        return True
-
-    def action_request_live(self):
-        """Ask to cut over: the legacy interface stops, this path applies events for real."""
-        return self._request_shadow_switch("live")
-
-    def action_request_shadow(self):
-        """Ask to fall back: the legacy interface takes over again, this path only records."""
-        return self._request_shadow_switch("shadow")
-
-    def action_approve_shadow_switch(self):
-        for contract in self:
-            if not contract.shadow_switch_request:
-                raise UserError(_("%(name)s has no pending switch.", name=contract.display_name))
-            contract._check_approver(
-                contract.shadow_switch_requested_by_id,
-                _("You requested this switch of %(name)s", name=contract.display_name),
-            )
-            target = contract.shadow_switch_request
-            requester = contract.shadow_switch_requested_by_id
-            contract.with_context(mfg_shadow_switch=True).write(
-                {
-                    "shadow_mode": target == "shadow",
-                    "shadow_switch_request": False,
-                    "shadow_switch_requested_by_id": False,
-                    "shadow_switch_requested_on": False,
-                }
-            )
-            contract.message_post(
-                body=_(
-                    "%(what)s: requested by %(requester)s, approved by %(approver)s.",
-                    what=_("Switched from shadow to live")
-                    if target == "live"
-                    else _("Fell back from live to shadow mode"),
-                    requester=requester.name,
-                    approver=self.env.user.name,
-                )
-            )
-        return True
-
-    def action_cancel_shadow_switch(self):
-        self._check_manager()
-        for contract in self.filtered("shadow_switch_request"):
-            contract.with_context(mfg_shadow_switch=True).write(
-                {
-                    "shadow_switch_request": False,
-                    "shadow_switch_requested_by_id": False,
-                    "shadow_switch_requested_on": False,
-                }
-            )
-            contract.message_post(
-                body=_("%(user)s withdrew the pending switch.", user=self.env.user.name)
-            )
-        return True
+    def _check_shadow_switchable(self):
+        if self.direction != "inbound" or self.state == "retired":
+            raise UserError(_("Only inbound contracts in use can run in shadow mode."))
 
     def _shadow_fields(self):
         """{model: [business key, quantity, ...]} that a shadow run of this contract records."""

@@ -648,7 +648,7 @@ class MfgIntegrationEvent(models.Model):
         # Pending writes of earlier events are flushed here, outside this event's
         # savepoint: a failure there is not this event's and must not be blamed on it.
         self.env.flush_all()
-        shadow = contract.shadow_mode
+        shadow = contract.shadow_mode or self.system_id.shadow_mode
         try:
             if shadow:
                 result = self._run_in_shadow(handler)

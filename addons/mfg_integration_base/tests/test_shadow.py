@@ -228,6 +228,21 @@ class TestShadow(IntegrationCase):
             )
         self.assertFalse(self.contract.shadow_mode)
 
+    def test_a_whole_system_can_run_in_shadow_mode(self):
+        self.system.with_user(self.manager_a).action_request_shadow()
+        with self.assertRaisesRegex(UserError, "another Integration Manager"):
+            self.system.with_user(self.manager_a).action_approve_shadow_switch()
+        self.system.with_user(self.manager_b).action_approve_shadow_switch()
+        self.assertTrue(self.system.shadow_mode)
+        self.assertIn("Fell back from live to shadow mode", self.system.message_ids[0].body)
+        self.assertFalse(self.summary.shadow_mode, "the contract itself stays live")
+        event = self._receive(self.sent_summary("2026-11-20", {"a.b.c": 5}))
+        self.assertEqual((event.state, event.shadow), ("done", True))
+        self.assertFalse(self._counts())
+        self.assertEqual(event.shadow_effects["records"][0]["values"]["reported_count"], 5)
+        with self.assertRaisesRegex(UserError, "another Integration Manager approves"):
+            self.system.with_user(self.manager_a).write({"shadow_mode": False})
+
     def test_withdrawn_request_cannot_be_approved(self):
         self._shadow(self.contract)
         self.contract.with_user(self.manager_a).action_request_live()
