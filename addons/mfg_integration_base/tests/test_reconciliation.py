@@ -211,6 +211,26 @@ class TestReconciliation(IntegrationCase):
         self.assertIn("shadow_vs_legacy", kinds)
         self.assertEqual(kinds["test_fixed_rows"], "Test: fixed rows")
 
+    def test_classify_and_registry(self):
+        classify = reconciliation.classify
+        self.assertEqual(classify(10.0, 10.5, tolerance_absolute=0.5), ("matched", -0.5))
+        self.assertEqual(classify(10.0, 10.6, tolerance_absolute=0.5)[0], "mismatch")
+        # the percentage is of the external value, the reference
+        self.assertEqual(classify(95.0, 100.0, tolerance_percent=5.0)[0], "matched")
+        self.assertEqual(classify(100.0, 95.0, tolerance_percent=5.0)[0], "mismatch")
+        self.assertEqual(classify(0.1 + 0.2, 0.3)[0], "matched")
+        self.assertEqual(classify(None, 0.4, tolerance_absolute=0.5)[0], "matched")
+        with self.assertRaises(ValueError):
+            classify(None, None)
+
+        kinds = reconciliation.ReconciliationRegistry()
+        kinds.register("stock", "Stock", compare_fixed_rows, module="addon_a")
+        with self.assertRaisesRegex(ValueError, "already registered by addon_a"):
+            kinds.register("stock", "Stock", compare_fixed_rows, module="addon_b")
+        self.assertEqual(kinds.selection({"addon_a"}), [("stock", "Stock")])
+        self.assertEqual(kinds.selection({"other"}), [])
+        self.assertIsNone(kinds.get("stock", {"other"}))
+
     # -- event completeness ------------------------------------------------------------
 
     def _widget_at(self, when, **values):
