@@ -3,3 +3,4 @@ from . import models
 from . import controllers
 from . import wizard
 from . import handlers
+from . import reconciliations

@@ -22,8 +22,14 @@
         "views/mfg_integration_event_views.xml",
         "views/mfg_integration_exception_views.xml",
         "views/mfg_integration_menus.xml",
+        "data/mfg_integration_reconciliation_data.xml",
+        "views/mfg_integration_reconciliation_views.xml",
+        "views/mfg_integration_shadow_views.xml",
     ],
-    "demo": ["demo/mfg_integration_demo.xml"],
+    "demo": [
+        "demo/mfg_integration_demo.xml",
+        "demo/mfg_integration_reconciliation_demo.xml",
+    ],
     "installable": True,
     "application": True,
 }

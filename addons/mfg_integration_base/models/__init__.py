@@ -1,3 +1,4 @@
+from . import mfg_integration_shadow_mixin
 from . import mfg_integration_system
 from . import mfg_integration_contract
 from . import mfg_integration_mapping
@@ -7,3 +8,8 @@ from . import mfg_integration_exception
 from . import mfg_integration_rate_window
 from . import mfg_integration_sent_count
 from . import mfg_integration_edge_rule
+from . import base
+from . import mfg_integration_contract_effect
+from . import mfg_integration_reconciliation_rule
+from . import mfg_integration_reconciliation_run
+from . import mfg_integration_reconciliation_line

@@ -31,7 +31,7 @@ FROZEN_FIELDS = {"code", "version", "direction", "schema"}
 class MfgIntegrationContract(models.Model):
     _name = "mfg.integration.contract"
     _description = "Integration Contract Version"
-    _inherit = ["mail.thread", "mail.activity.mixin"]
+    _inherit = ["mail.thread", "mail.activity.mixin", "mfg.integration.shadow.mixin"]
     _order = "code, version_major desc, version_minor desc"
     _rec_names_search = ["name", "code"]
 
@@ -263,13 +263,9 @@ class MfgIntegrationContract(models.Model):
         for contract in self:
             if contract.state != "draft":
                 raise UserError(_("Only draft contracts can be approved."))
-            if contract.author_id == self.env.user:
-                raise UserError(
-                    _(
-                        "%(name)s was written by you: another Integration Manager must approve it.",
-                        name=contract.display_name,
-                    )
-                )
+            contract._check_approver(
+                contract.author_id, _("%(name)s was written by you", name=contract.display_name)
+            )
             contract.write(
                 {
                     "state": "approved",
@@ -388,3 +384,26 @@ class MfgIntegrationContract(models.Model):
             )
             loaded |= contract
         return loaded
+
+    # -- shadow mode (fields and the four-eyes switch: mfg.integration.shadow.mixin) -------
+
+    shadow_effect_ids = fields.One2many(
+        "mfg.integration.contract.effect",
+        "contract_id",
+        string="Effect Models",
+        help="Models whose records the handler creates or changes: recorded in shadow mode.",
+    )
+
+    def _check_shadow_switchable(self):
+        if self.direction != "inbound" or self.state == "retired":
+            raise UserError(_("Only inbound contracts in use can run in shadow mode."))
+
+    def _shadow_fields(self):
+        """{model: [business key, quantity, ...]} that a shadow run of this contract records."""
+        self.ensure_one()
+        watched = {}
+        for effect in self.sudo().shadow_effect_ids:
+            watched.setdefault(effect.model, []).extend(
+                [effect.key_field_id.name, effect.quantity_field_id.name]
+            )
+        return watched

@@ -13,6 +13,7 @@ from odoo.exceptions import UserError
 from odoo.addons.queue_job.job import Job
 
 from ..services import schema_validation
+from ..services import shadow as shadow_service
 from ..services.backoff import backoff_delay
 from ..services.envelope import (
     EnvelopeError,
@@ -647,9 +648,13 @@ class MfgIntegrationEvent(models.Model):
         # Pending writes of earlier events are flushed here, outside this event's
         # savepoint: a failure there is not this event's and must not be blamed on it.
         self.env.flush_all()
+        shadow = contract.shadow_mode or self.system_id.shadow_mode
         try:
-            with self.env.cr.savepoint():
-                result = handler(self.env, self)
+            if shadow:
+                result = self._run_in_shadow(handler)
+            else:
+                with self.env.cr.savepoint():
+                    result = handler(self.env, self)
         except BusinessError as error:
             return self._fail_business(error)
         except PrerequisiteMissing as error:
@@ -677,7 +682,9 @@ class MfgIntegrationEvent(models.Model):
             "error": False,
             "error_code": False,
         }
-        if isinstance(result, models.BaseModel) and len(result) == 1:
+        if shadow:
+            values.update(shadow=True, shadow_effects=result)
+        elif isinstance(result, models.BaseModel) and len(result) == 1:
             values.update(result_model=result._name, result_res_id=result.id)
         self.write(values)
         return "done"
@@ -947,6 +954,53 @@ class MfgIntegrationEvent(models.Model):
             )
         return purged, deleted
 
+    # -- shadow mode ----------------------------------------------------------------------
+
+    shadow = fields.Boolean(
+        string="Shadow Run",
+        readonly=True,
+        index="btree_not_null",
+        help="Processed in shadow mode: the handler ran and was rolled back; its effects "
+        "are recorded below, nothing changed in Odoo.",
+    )
+    shadow_effects = fields.Json(readonly=True)
+    shadow_effects_pretty = fields.Text(
+        compute="_compute_shadow_effects_pretty", string="What This Path Would Have Done"
+    )
+
+    @api.depends("shadow_effects")
+    def _compute_shadow_effects_pretty(self):
+        for event in self:
+            event.shadow_effects_pretty = (
+                json.dumps(event.shadow_effects, indent=2, ensure_ascii=False, sort_keys=True)
+                if event.shadow_effects
+                else False
+            )
+
+    def _run_in_shadow(self, handler):
+        """Run ``handler`` in a savepoint that is rolled back; return what it would have done.
+
+        Business errors, missing prerequisites and technical errors propagate as in a live
+        run, so a shadow contract shows the failures the new path would have. The effects
+        are read (after a flush) before the rollback; see services/shadow.py for the limits.
+        """
+        self.ensure_one()
+        recorder = shadow_service.ShadowRecorder(self.contract_id._shadow_fields())
+        effects = None
+        try:
+            with (
+                shadow_service.callbacks_kept(self.env.cr),
+                self.env.cr.savepoint(),
+                shadow_service.recording(self.env.cr, recorder),
+            ):
+                result = handler(self.env, self)
+                self.env.flush_all()
+                effects = recorder.effects(self.env, result)
+                raise _ShadowRollback
+        except _ShadowRollback:
+            pass
+        return effects
+
 
 def _text(value, limit):
     # PostgreSQL text cannot hold NUL: a refused event is logged with U+FFFD in its place
@@ -963,3 +1017,7 @@ def _key_reused_error(first_index):
         "message": "This event id was already used by this source with a different content"
         f"{where}; a changed event needs a new id.",
     }
+
+
+class _ShadowRollback(Exception):
+    """Raised at the end of a shadow run to roll its savepoint back."""

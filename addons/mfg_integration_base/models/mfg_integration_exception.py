@@ -161,3 +161,14 @@ class MfgIntegrationException(models.Model):
     def action_assign_to_me(self):
         self.write({"user_id": self.env.uid, "state": "in_progress"})
         return True
+
+    # -- reconciliation ---------------------------------------------------------------------
+
+    reconciliation_rule_id = fields.Many2one(
+        "mfg.integration.reconciliation.rule",
+        string="Reconciliation Rule",
+        readonly=True,
+        index="btree_not_null",
+        ondelete="set null",
+        help="The rule whose run found this difference; a run that finds it healed resolves it.",
+    )

@@ -13,7 +13,7 @@ SYSTEM_CODE = re.compile(r"^[a-z0-9][a-z0-9_.-]{1,63}$")
 class MfgIntegrationSystem(models.Model):
     _name = "mfg.integration.system"
     _description = "External System"
-    _inherit = ["mail.thread", "mail.activity.mixin"]
+    _inherit = ["mail.thread", "mail.activity.mixin", "mfg.integration.shadow.mixin"]
     _order = "name"
 
     name = fields.Char(required=True, tracking=True)

@@ -138,3 +138,26 @@ class IntegrationCase(TransactionCase):
         if sequence is not None:
             body["sequence"] = f"{sequence:012d}"
         return body
+
+    def _receive(self, *envelopes):
+        """Ingest ``envelopes`` as the API would, run the jobs now, return the stored events."""
+        queue = JobQueue(self.env)
+        self.Event.sudo()._ingest(self.system, list(envelopes))
+        queue.perform_all(immediate_only=True)
+        return self.Event.search(
+            [("event_uid", "in", [e["id"] for e in envelopes]), ("state", "!=", "rejected")],
+            order="id",
+        )
+
+    @staticmethod
+    def sent_summary(day, counts, event_id=None):
+        """An integration.sent.summary envelope: {contract code: events sent} on ``day``."""
+        return {
+            "specversion": "1.0",
+            "id": event_id or f"summary-{day}-{len(counts)}",
+            "source": "plant1/gw",
+            "type": "integration.sent.summary",
+            "time": f"{day}T23:59:00Z",
+            "subject": f"summary/{day}",
+            "data": {"day": day, "counts": [{"type": t, "count": n} for t, n in counts.items()]},
+        }

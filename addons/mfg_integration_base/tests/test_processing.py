@@ -8,15 +8,6 @@ from .common import APPLIED, IntegrationCase, JobQueue
 
 
 class TestProcessing(IntegrationCase):
-    def _receive(self, *envelopes):
-        queue = JobQueue(self.env)
-        self.Event.sudo()._ingest(self.system, list(envelopes))
-        queue.perform_all(immediate_only=True)
-        return self.Event.search(
-            [("event_uid", "in", [e["id"] for e in envelopes]), ("state", "!=", "rejected")],
-            order="id",
-        )
-
     def test_done_event_records_result_and_timings(self):
         event = self._receive(self.envelope(widget="A"))
         self.assertEqual(event.state, "done")

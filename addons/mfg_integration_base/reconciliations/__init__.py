@@ -1,0 +1,4 @@
+"""Reconciliation rule kinds shipped with the base addon (other addons ship their own)."""
+
+from . import event_completeness
+from . import shadow_vs_legacy
