@@ -22,6 +22,8 @@
         "views/mfg_integration_event_views.xml",
         "views/mfg_integration_exception_views.xml",
         "views/mfg_integration_menus.xml",
+        "views/mfg_integration_replay_wizard_views.xml",
+        "views/mfg_integration_system_views_outbound.xml",
     ],
     "demo": ["demo/mfg_integration_demo.xml"],
     "installable": True,

@@ -7,3 +7,6 @@ from . import mfg_integration_exception
 from . import mfg_integration_rate_window
 from . import mfg_integration_sent_count
 from . import mfg_integration_edge_rule
+from . import mfg_integration_outbound_sequence
+from . import mfg_integration_event_outbound
+from . import mfg_integration_exception_outbound

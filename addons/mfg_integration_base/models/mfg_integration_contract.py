@@ -372,6 +372,7 @@ class MfgIntegrationContract(models.Model):
                 "retry_base_seconds": definition.get("retry_base_seconds", 10),
                 "retry_max_seconds": definition.get("retry_max_seconds", 1800),
                 "prerequisite_wait_minutes": definition.get("prerequisite_wait_minutes", 10),
+                "batch_delivery": definition.get("batch_delivery", False),
                 "module": module,
             }
             contract = self.with_context(active_test=False).search(
@@ -388,3 +389,30 @@ class MfgIntegrationContract(models.Model):
             )
             loaded |= contract
         return loaded
+
+    # -- outbound delivery ---------------------------------------------------------------
+
+    batch_delivery = fields.Boolean(
+        tracking=True,
+        help="Outbound: several events may travel in one request (a CloudEvents batch, "
+        "application/cloudevents-batch+json). Only for receivers that accept batches.",
+    )
+
+    @api.model
+    def _outbound_version(self, code, version=None):
+        """The outbound contract version events of ``code`` are emitted with: ``version``
+        if given, else the newest active one."""
+        domain = [("code", "=", code), ("direction", "=", "outbound")]
+        if version:
+            domain.append(("version", "=", version))
+        candidates = self.sudo().search(domain).filtered(lambda c: c._accepts_events())
+        if not candidates:
+            raise UserError(
+                _(
+                    "No active outbound contract %(code)s%(version)s: ask the integration "
+                    "admin to activate it.",
+                    code=code,
+                    version=f" {version}" if version else "",
+                )
+            )
+        return max(candidates, key=lambda c: (c.version_major, c.version_minor))

@@ -138,3 +138,34 @@ class IntegrationCase(TransactionCase):
         if sequence is not None:
             body["sequence"] = f"{sequence:012d}"
         return body
+
+
+SHIPPED_SCHEMA = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "type": "object",
+    "required": ["widget", "qty"],
+    "additionalProperties": False,
+    "properties": {
+        "widget": {"type": "string", "minLength": 1},
+        "qty": {"type": "number", "exclusiveMinimum": 0},
+        "note": {"type": "string"},
+    },
+}
+
+
+def create_outbound_widget_contract(env, **values):
+    """The outbound test contract test.widget.shipped 1.0, active."""
+    return env["mfg.integration.contract"].create(
+        dict(
+            {
+                "name": "Widget shipped",
+                "code": "test.widget.shipped",
+                "version": "1.0",
+                "direction": "outbound",
+                "schema": json.dumps(SHIPPED_SCHEMA),
+                "example": json.dumps({"widget": "W-1", "qty": 2}),
+                "state": "active",
+            },
+            **values,
+        )
+    )
