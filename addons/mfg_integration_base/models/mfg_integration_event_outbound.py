@@ -30,7 +30,7 @@ from ..services.delivery_policy import Breaker, breaker_after_round, breaker_gat
 from ..services.envelope import canonical_json, dataschema_uri, payload_hash
 from ..services.errors import BusinessError
 from ..services.outbound_delivery import deliver_in_order
-from .mfg_integration_event import PENDING_STATES, SUBJECT_ORDER
+from .mfg_integration_event import PENDING_STATES
 
 _logger = logging.getLogger(__name__)
 
@@ -44,9 +44,9 @@ LOCKED_RETRY_SECONDS = 2
 # pg advisory lock namespace of the per-system dispatcher (first key of the pair)
 DISPATCH_LOCK_NAMESPACE = 7301
 SEQUENCE_WIDTH = 12
-# An earlier outbound event in one of these states holds its subject's later events until
-# a person acts (retry, replay or discard).
-HOLDING_STATES = tuple(state for state in PENDING_STATES if state != "queued")
+# Delivery order of a system's outbound events. It is SUBJECT_ORDER for events that all
+# carry a sequence (emit gives every outbound event one), and the outbox index's order.
+OUTBOX_ORDER = "subject, occurred_at, sequence, id"
 
 
 def dispatch_identity(system_id):
@@ -400,30 +400,53 @@ class MfgIntegrationEvent(models.Model):
 
     @api.model
     def _claim_outbound(self, system, now, limit):
-        """Lock this round's events: queued and due, not held by an earlier event of their
-        subject that is failed, dead, or due later; in subject order."""
+        """Lock this round's events: queued and due, and not held by an earlier event of
+        their subject (failed, dead, or queued but not due yet); in subject order.
+
+        One pass over the system's pending events in the outbox index's order, with a
+        window per subject, instead of a lookup of earlier events per candidate.
+        """
         self.flush_model()
         self.env.cr.execute(
             f"""
-            SELECT e.id
-              FROM mfg_integration_event e
-             WHERE e.system_id = %(system)s AND e.direction = 'outbound' AND e.state = 'queued'
-               AND (e.next_attempt_at IS NULL OR e.next_attempt_at <= %(now)s)
-               AND NOT EXISTS (
-                   SELECT 1 FROM mfg_integration_event p
-                    WHERE p.system_id = e.system_id AND p.direction = 'outbound'
-                      AND p.subject = e.subject
-                      AND p.state IN %(pending)s
-                      AND (p.state <> 'queued' OR p.next_attempt_at > %(now)s)
-                      AND (p.occurred_at, COALESCE(p.sequence, ''), p.id)
-                          < (e.occurred_at, COALESCE(e.sequence, ''), e.id))
-             ORDER BY {SUBJECT_ORDER}
+            SELECT id, subject FROM (
+                SELECT e.id, e.subject, e.occurred_at, e.sequence, e.state, e.next_attempt_at,
+                       bool_or(e.state <> 'queued' OR e.next_attempt_at > %(now)s) OVER (
+                           PARTITION BY e.subject ORDER BY e.occurred_at, e.sequence, e.id
+                           ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS held
+                  FROM mfg_integration_event e
+                 WHERE e.system_id = %(system)s AND e.direction = 'outbound'
+                   AND e.state IN %(pending)s
+            ) AS outbox
+             WHERE state = 'queued' AND (next_attempt_at IS NULL OR next_attempt_at <= %(now)s)
+               AND (subject IS NULL OR NOT COALESCE(held, FALSE))
+             ORDER BY {OUTBOX_ORDER}
              LIMIT %(limit)s
-               FOR UPDATE OF e SKIP LOCKED
             """,
             {"system": system.id, "now": now, "pending": PENDING_STATES, "limit": limit},
         )
-        ids = [row[0] for row in self.env.cr.fetchall()]
+        candidates = self.env.cr.fetchall()
+        if not candidates:
+            return []
+        self.env.cr.execute(
+            """
+            SELECT id FROM mfg_integration_event
+             WHERE id = ANY(%s) AND state = 'queued'
+               FOR UPDATE SKIP LOCKED
+            """,
+            [[event_id for event_id, _subject in candidates]],
+        )
+        locked = {row[0] for row in self.env.cr.fetchall()}
+        # an event another transaction holds (or that changed) stops its subject here:
+        # a later one must not overtake it
+        ids, stopped = [], set()
+        for event_id, subject in candidates:
+            if subject is not None and subject in stopped:
+                continue
+            if event_id in locked:
+                ids.append(event_id)
+            elif subject is not None:
+                stopped.add(subject)
         if not ids:
             return []
         self.env.cr.execute(
@@ -540,21 +563,26 @@ class MfgIntegrationEvent(models.Model):
     @api.model
     def _plan_next_round(self, system, claimed):
         """Schedule the next round: now if due events are left, else when the earliest
-        retry is due; none when every remaining event waits for a person."""
+        retry is due; none when every remaining event waits for a person.
+
+        Only the first pending event of each subject can be due before the others, so
+        the earliest due time among those is when the next round has work.
+        """
         self.flush_model()
         self.env.cr.execute(
             """
-            SELECT min(COALESCE(e.next_attempt_at, %(now)s))
-              FROM mfg_integration_event e
-             WHERE e.system_id = %(system)s AND e.direction = 'outbound' AND e.state = 'queued'
-               AND NOT EXISTS (
-                   SELECT 1 FROM mfg_integration_event p
-                    WHERE p.system_id = e.system_id AND p.direction = 'outbound'
-                      AND p.subject = e.subject AND p.state IN %(holding)s
-                      AND (p.occurred_at, COALESCE(p.sequence, ''), p.id)
-                          < (e.occurred_at, COALESCE(e.sequence, ''), e.id))
+            SELECT min(COALESCE(next_attempt_at, %(now)s)) FROM (
+                SELECT e.subject, e.state, e.next_attempt_at,
+                       row_number() OVER (
+                           PARTITION BY e.subject ORDER BY e.occurred_at, e.sequence, e.id
+                       ) AS position
+                  FROM mfg_integration_event e
+                 WHERE e.system_id = %(system)s AND e.direction = 'outbound'
+                   AND e.state IN %(pending)s
+            ) AS outbox
+             WHERE state = 'queued' AND (subject IS NULL OR position = 1)
             """,
-            {"now": fields.Datetime.now(), "system": system.id, "holding": HOLDING_STATES},
+            {"now": fields.Datetime.now(), "system": system.id, "pending": PENDING_STATES},
         )
         due = self.env.cr.fetchone()[0]
         if due is None:
