@@ -21,12 +21,10 @@ import json
 import os
 import subprocess
 import sys
-import threading
 import time
 import uuid
 import xmlrpc.client
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import psycopg2
@@ -34,6 +32,7 @@ import psycopg2
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from odoo_server.server import OdooServer, query
+from odoo_server.webhook_receiver import FaultyReceiver
 
 REPO = Path(__file__).resolve().parents[2]
 BENCH_ADDONS = Path(__file__).resolve().parent / "addons"
@@ -53,39 +52,9 @@ SCHEMA = json.dumps(
 )
 
 
-class Receiver:
-    """Answers 200 at once; counts distinct CloudEvents ids (batches flattened)."""
-
-    def __init__(self):
-        self.ids = set()
-        self.requests = 0
-        self.lock = threading.Lock()
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args):
-                pass
-
-            def do_POST(self):
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                events = body if isinstance(body, list) else [body]
-                with receiver.lock:
-                    receiver.requests += 1
-                    receiver.ids.update(event["id"] for event in events)
-                self.send_response(200)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def count(self, ids):
-        with self.lock:
-            return len(self.ids & ids)
+def receiver_count(receiver, ids):
+    with receiver.lock:
+        return len(receiver.event_ids & ids)
 
 
 def ensure_database(args):
@@ -223,7 +192,7 @@ def bench_outbox(bench, receiver, code, contract, count, subjects, per_call=500,
     else:
         raise SystemExit(f"outbox of {code}: only {done} of {count} delivered in {timeout} s")
     elapsed = time.perf_counter() - started
-    assert receiver.count(set(ids)) == count
+    assert receiver_count(receiver, set(ids)) == count
     return count, elapsed, emitted
 
 
@@ -254,9 +223,11 @@ def bench_naive(bench, receiver, count, subjects, per_call=500, timeout=600):
         )
     emitted = time.perf_counter() - started
     deadline = time.monotonic() + timeout
-    while receiver.count(ids) < count:
+    while receiver_count(receiver, ids) < count:
         if time.monotonic() > deadline:
-            raise SystemExit(f"naive: only {receiver.count(ids)} of {count} in {timeout} s")
+            raise SystemExit(
+                f"naive: only {receiver_count(receiver, ids)} of {count} in {timeout} s"
+            )
         time.sleep(0.05)
     return count, time.perf_counter() - started, emitted
 
@@ -283,7 +254,8 @@ def main():
         )
         + "\n"
     )
-    receiver = Receiver()
+    # answers 200 at once, after checking the signature, as a real receiver would
+    receiver = FaultyReceiver(SECRET, read_timeout=30, fault_scale=0).start()
     load_before = os.getloadavg()
     server.start()
     try:
@@ -304,7 +276,7 @@ def main():
         }
     finally:
         server.stop()
-        receiver.server.shutdown()
+        receiver.stop()
     load_after = os.getloadavg()
     psycopg2.connect(dbname=args.db).close()
 

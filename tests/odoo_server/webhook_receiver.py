@@ -1,4 +1,5 @@
-"""A webhook receiver on 127.0.0.1 that misbehaves on purpose, for outbound tests.
+"""A webhook receiver on 127.0.0.1 that misbehaves on purpose, for outbound tests
+(with ``fault_scale=0`` it answers 200 at once: the benchmark's receiver).
 
 Each request gets a random answer: 200, 500, 429 with Retry-After, a timeout (it sleeps
 past the sender's read timeout), a closed connection (sometimes after applying the event,
@@ -48,6 +49,7 @@ class FaultyReceiver:
         self.fault_scale = fault_scale
         self.lock = threading.Lock()
         self.seen = set()  # webhook-ids seen (any answer)
+        self.event_ids = set()  # CloudEvents ids seen (batches flattened)
         self.applied = {}  # webhook-id -> CloudEvent
         self.applied_order = {}  # subject -> [sequence, ...] in the order applied
         self.faults = {}  # webhook-id -> faults given
@@ -114,6 +116,7 @@ class FaultyReceiver:
         with self.lock:
             self.requests += 1
             self.seen.add(webhook_id)
+            self.event_ids.update(event.get("id") for event in events)
             if not signature_ok:
                 self.bad_signatures += 1
                 kind = "bad_signature"

@@ -47,6 +47,16 @@ SEQUENCE_WIDTH = 12
 # Delivery order of a system's outbound events. It is SUBJECT_ORDER for events that all
 # carry a sequence (emit gives every outbound event one), and the outbox index's order.
 OUTBOX_ORDER = "subject, occurred_at, sequence, id"
+# Pending outbound events with their position in their system's subject: only the first
+# (position 1) of a subject can be due before the others.
+OUTBOX_HEADS = """
+    SELECT e.system_id, e.subject, e.state, e.next_attempt_at,
+           row_number() OVER (
+               PARTITION BY e.system_id, e.subject ORDER BY e.occurred_at, e.sequence, e.id
+           ) AS position
+      FROM mfg_integration_event e
+     WHERE e.direction = 'outbound' AND e.state IN %(pending)s {system_filter}
+"""
 
 
 def dispatch_identity(system_id):
@@ -346,6 +356,24 @@ class MfgIntegrationEvent(models.Model):
             self._schedule_dispatch(systems.ids)
         return result
 
+    @api.model
+    def _cron_resume_stalled(self):
+        """Also the outbox's safety net: a dispatcher for every system with due outbound
+        events (after a crash killed a round and the job that would have followed it)."""
+        resumed = super()._cron_resume_stalled()
+        self.flush_model()
+        now = fields.Datetime.now()
+        self.env.cr.execute(
+            f"""
+            SELECT DISTINCT system_id FROM ({OUTBOX_HEADS.format(system_filter="")}) AS heads
+             WHERE state = 'queued' AND (subject IS NULL OR position = 1)
+               AND COALESCE(next_attempt_at, %(now)s) <= %(now)s
+            """,
+            {"now": now, "pending": PENDING_STATES},
+        )
+        self._schedule_dispatch([row[0] for row in self.env.cr.fetchall()])
+        return resumed
+
     # -- the dispatcher ---------------------------------------------------------------------
 
     @api.model
@@ -570,16 +598,9 @@ class MfgIntegrationEvent(models.Model):
         """
         self.flush_model()
         self.env.cr.execute(
-            """
-            SELECT min(COALESCE(next_attempt_at, %(now)s)) FROM (
-                SELECT e.subject, e.state, e.next_attempt_at,
-                       row_number() OVER (
-                           PARTITION BY e.subject ORDER BY e.occurred_at, e.sequence, e.id
-                       ) AS position
-                  FROM mfg_integration_event e
-                 WHERE e.system_id = %(system)s AND e.direction = 'outbound'
-                   AND e.state IN %(pending)s
-            ) AS outbox
+            f"""
+            SELECT min(COALESCE(next_attempt_at, %(now)s))
+              FROM ({OUTBOX_HEADS.format(system_filter="AND e.system_id = %(system)s")}) AS heads
              WHERE state = 'queued' AND (subject IS NULL OR position = 1)
             """,
             {"now": fields.Datetime.now(), "system": system.id, "pending": PENDING_STATES},

@@ -222,6 +222,33 @@ class TestDelivery(OutboundCase):
         self.assertEqual((event.state, event.attempts), ("queued", 1))
         self.assertIn("Timeout", event.error)
 
+    def test_the_stalled_events_cron_resumes_only_systems_with_due_events(self):
+        event = self.emit()
+        self.dispatch_jobs().unlink()  # as if a crash lost the dispatcher job
+        self.Event._cron_resume_stalled()
+        self.assertEqual(len(self.dispatch_jobs()), 1)
+        self.dispatch_jobs().unlink()
+        self.receiver.script = [(422, {}, 0)]
+        self.dispatch()
+        self.emit("W-2")  # held behind the refused one: nothing to do until a person acts
+        self.dispatch_jobs().unlink()
+        self.Event._cron_resume_stalled()
+        self.assertEqual(event.state, "failed")
+        self.assertFalse(self.dispatch_jobs(), "no dispatcher for events that wait for a person")
+
+    def test_a_failure_at_one_system_does_not_hold_another(self):
+        other = self.system.copy({"code": "test_mes_out3", "name": "Third receiver"})
+        other.outbound_adapter = "webhook"
+        first = self.emit("W-1")
+        later = self.emit("W-2")
+        self.receiver.script = [(422, {}, 0)]
+        self.dispatch()
+        self.Event.sudo()._dispatch_system(other.id)
+        mine = (first | later).filtered(lambda e: e.system_id == self.system)
+        theirs = (first | later) - mine
+        self.assertEqual(mine.mapped("state"), ["failed", "queued"])
+        self.assertEqual(set(theirs.mapped("state")), {"done"})
+
     def test_a_second_dispatcher_waits_for_the_first(self):
         self.emit()
         with self.registry.cursor() as other:
