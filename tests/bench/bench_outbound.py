@@ -278,12 +278,15 @@ def main():
         server.stop()
         receiver.stop()
     load_after = os.getloadavg()
+    if receiver.bad_signatures:
+        raise SystemExit(f"{receiver.bad_signatures} deliveries had a bad signature")
     psycopg2.connect(dbname=args.db).close()
 
     rates = {name: count / elapsed for name, (count, elapsed, _e) in results.items()}
     print(
         f"outbound benchmark on {args.db}: 2 Odoo workers, queue_job root:2, {os.cpu_count()} cores"
     )
+    print(f"  receiver: {receiver.requests} requests, every signature verified")
     print(f"  load average before {load_before[0]:.2f} / after {load_after[0]:.2f} (1 min)")
     labels = {
         "batched": "outbox, batched (100/request)",
