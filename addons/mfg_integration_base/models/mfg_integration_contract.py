@@ -401,7 +401,7 @@ class MfgIntegrationContract(models.Model):
     @api.model
     def _outbound_version(self, code, version=None):
         """The outbound contract version events of ``code`` are emitted with: ``version``
-        if given, else the newest active one."""
+        if given, else the newest active one (a deprecated one only when none is active)."""
         domain = [("code", "=", code), ("direction", "=", "outbound")]
         if version:
             domain.append(("version", "=", version))
@@ -415,4 +415,7 @@ class MfgIntegrationContract(models.Model):
                     version=f" {version}" if version else "",
                 )
             )
-        return max(candidates, key=lambda c: (c.version_major, c.version_minor))
+        # an active version before a deprecated one, then the newest
+        return max(
+            candidates, key=lambda c: (c.state == "active", c.version_major, c.version_minor)
+        )

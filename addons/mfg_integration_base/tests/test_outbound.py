@@ -101,6 +101,14 @@ class TestEmit(OutboundCase):
         self.assertEqual(len(self.dispatch_jobs()), 1, "one dispatcher per system, not per event")
         self.assertEqual(len(self.dispatch_jobs(second)), 1)
 
+    def test_newest_active_version_unless_one_is_asked_for(self):
+        newer = create_outbound_widget_contract(self.env, version="1.1")
+        self.assertEqual(self.emit().contract_id, newer)
+        older = self.Event.emit("test.widget.shipped", {"widget": "W", "qty": 1}, version="1.0")
+        self.assertEqual(older.contract_id, self.contract)
+        newer.action_deprecate()
+        self.assertEqual(self.emit().contract_id, self.contract, "active before deprecated")
+
     def test_rollback_leaves_no_event_and_no_job(self):
         events_before = self.Event.search_count([("direction", "=", "outbound")])
         jobs_before = self.env["queue.job"].search_count([])
