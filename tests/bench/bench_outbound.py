@@ -206,6 +206,7 @@ def bench_naive(bench, receiver, count, subjects, per_call=500, timeout=600):
             "type": "bench.widget.single",
             "time": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
             "subject": item["subject"],
+            "sequence": f"{n // subjects + 1:012d}",
             "correlationid": item["correlation_id"],
             "data": item["data"],
         }

@@ -34,6 +34,9 @@ class Receiver:
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
+            # headers and body leave in one segment (no wait on a delayed ACK)
+            wbufsize = 65536
+
             def log_message(self, *args):
                 pass
 
