@@ -26,7 +26,7 @@ def admin_call(server):
     return call
 
 
-def outbound_system(server, url):
+def outbound_system(server, url, **values):
     """An active outbound test contract with short backoff, and a system receiving it."""
     call = admin_call(server)
     contract_ids = call("mfg.integration.contract", "search", [("code", "=", CONTRACT)])
@@ -65,6 +65,7 @@ def outbound_system(server, url):
             "outbound_parallel": 4,
             "circuit_failure_threshold": 8,
             "circuit_cooldown_seconds": 1,
+            **values,
         },
     )
     return call, system_id, code
@@ -119,5 +120,68 @@ def test_1000_events_with_random_faults_arrive_once_in_order(odoo_server):
         assert faults > 100, "the run really went through faults"
         circuit = call("mfg.integration.system", "read", [system_id], ["circuit_state"])
         assert circuit[0]["circuit_state"] == "closed"
+    finally:
+        receiver.stop()
+
+
+def test_a_down_receiver_opens_the_circuit_once_and_delivery_resumes(odoo_server):
+    receiver = FaultyReceiver(SECRET, READ_TIMEOUT, fault_scale=0).start()
+    receiver.down = True
+    try:
+        call, system_id, code = outbound_system(
+            odoo_server,
+            receiver.url,
+            outbound_parallel=1,
+            circuit_failure_threshold=3,
+            circuit_cooldown_seconds=3,
+        )
+        events = [{"data": {"widget": f"W-{n}", "n": n}, "subject": f"SO-{n % 3}"}
+                  for n in range(30)]  # fmt: skip
+        emitted = call("mfg.integration.event", "api_emit", CONTRACT, events, systems=[code])
+
+        def system():
+            return call(
+                "mfg.integration.system",
+                "read",
+                [system_id],
+                ["circuit_state", "circuit_exception_id", "consecutive_failures"],
+            )[0]
+
+        assert wait_until(lambda: system()["circuit_state"] == "open", timeout=60)
+        opened_after = receiver.requests
+        assert opened_after == 3, "the round stops at the threshold"
+        time.sleep(7)  # two cool-downs: one probe each, nothing more
+        assert receiver.requests - opened_after <= 3, receiver.requests
+        exceptions = call(
+            "mfg.integration.exception",
+            "search_read",
+            [("system_id", "=", system_id)],
+            ["reason_code", "state"],
+        )
+        assert [(x["reason_code"], x["state"]) for x in exceptions] == [("circuit_open", "open")]
+        attempts = query(
+            odoo_server.database,
+            "SELECT sum(attempts) FROM mfg_integration_event WHERE system_id = %s",
+            [system_id],
+        )[0][0]
+        assert attempts == receiver.requests, "no attempts burnt while the circuit is open"
+
+        receiver.down = False
+        assert wait_until(
+            lambda: query(
+                odoo_server.database,
+                "SELECT count(*) FROM mfg_integration_event WHERE system_id = %s "
+                "AND state = 'done'",
+                [system_id],
+            )[0][0]
+            == len(emitted),
+            timeout=90,
+        )
+        assert system()["circuit_state"] == "closed"
+        state = call("mfg.integration.exception", "read", [exceptions[0]["id"]], ["state"])
+        assert state[0]["state"] == "resolved"
+        assert sorted(receiver.applied) == sorted(emitted)
+        for sequences in receiver.applied_order.values():
+            assert sequences == sorted(sequences)
     finally:
         receiver.stop()

@@ -57,6 +57,7 @@ class FaultyReceiver:
         self.bad_signatures = 0
         self.requests = 0
         self.duplicates = 0
+        self.down = False  # True: every request is answered 503 (a receiver that is down)
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -123,6 +124,8 @@ class FaultyReceiver:
             if not signature_ok:
                 self.bad_signatures += 1
                 kind = "bad_signature"
+            elif self.down:
+                kind = "down"
             else:
                 kind = self._choose(webhook_id)
             self.answers[kind] = self.answers.get(kind, 0) + 1
@@ -130,6 +133,8 @@ class FaultyReceiver:
                 self._apply(webhook_id, events)
         if kind == "bad_signature":
             return self._answer(request, 401, {"error": "bad signature"})
+        if kind == "down":
+            return self._answer(request, 503, {"error": "maintenance"})
         if kind == "error_500":
             return self._answer(request, 500, {"error": "internal"})
         if kind == "rate_limited":
