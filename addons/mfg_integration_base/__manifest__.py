@@ -8,7 +8,9 @@
     "website": "https://github.com/mfg-integration/odoo-mfg-integration",
     "license": "LGPL-3",
     "depends": ["mail", "queue_job"],
-    "external_dependencies": {"python": ["jsonschema", "referencing", "fastjsonschema"]},
+    "external_dependencies": {
+        "python": ["jsonschema", "referencing", "fastjsonschema", "requests"]
+    },
     "data": [
         "security/mfg_integration_security.xml",
         "security/ir.model.access.csv",
@@ -25,6 +27,9 @@
         "data/mfg_integration_reconciliation_data.xml",
         "views/mfg_integration_reconciliation_views.xml",
         "views/mfg_integration_shadow_views.xml",
+        "views/mfg_integration_replay_wizard_views.xml",
+        "views/mfg_integration_system_views_outbound.xml",
+        "views/mfg_integration_event_views_outbound.xml",
     ],
     "demo": [
         "demo/mfg_integration_demo.xml",

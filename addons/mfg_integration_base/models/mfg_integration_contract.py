@@ -368,6 +368,7 @@ class MfgIntegrationContract(models.Model):
                 "retry_base_seconds": definition.get("retry_base_seconds", 10),
                 "retry_max_seconds": definition.get("retry_max_seconds", 1800),
                 "prerequisite_wait_minutes": definition.get("prerequisite_wait_minutes", 10),
+                "batch_delivery": definition.get("batch_delivery", False),
                 "module": module,
             }
             contract = self.with_context(active_test=False).search(
@@ -407,3 +408,33 @@ class MfgIntegrationContract(models.Model):
                 [effect.key_field_id.name, effect.quantity_field_id.name]
             )
         return watched
+
+    # -- outbound delivery ---------------------------------------------------------------
+
+    batch_delivery = fields.Boolean(
+        tracking=True,
+        help="Outbound: several events may travel in one request (a CloudEvents batch, "
+        "application/cloudevents-batch+json). Only for receivers that accept batches.",
+    )
+
+    @api.model
+    def _outbound_version(self, code, version=None):
+        """The outbound contract version events of ``code`` are emitted with: ``version``
+        if given, else the newest active one (a deprecated one only when none is active)."""
+        domain = [("code", "=", code), ("direction", "=", "outbound")]
+        if version:
+            domain.append(("version", "=", version))
+        candidates = self.sudo().search(domain).filtered(lambda c: c._accepts_events())
+        if not candidates:
+            raise UserError(
+                _(
+                    "No active outbound contract %(code)s%(version)s: ask the integration "
+                    "admin to activate it.",
+                    code=code,
+                    version=f" {version}" if version else "",
+                )
+            )
+        # an active version before a deprecated one, then the newest
+        return max(
+            candidates, key=lambda c: (c.state == "active", c.version_major, c.version_minor)
+        )

@@ -878,6 +878,7 @@ class MfgIntegrationEvent(models.Model):
               FROM mfg_integration_event e
               LEFT JOIN queue_job j ON j.uuid = e.job_uuid
              WHERE (e.state = 'queued' OR (e.state = 'waiting' AND e.wait_reason = 'prerequisite'))
+               AND e.direction = 'inbound'
                AND (j.id IS NULL OR j.state IN ('done', 'failed', 'cancelled'))
                AND COALESCE(e.next_attempt_at, e.write_date) <= %(now)s
             UNION

@@ -4,6 +4,8 @@ import re
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError, ValidationError
 
+from ..services import adapters as delivery_adapters
+
 _logger = logging.getLogger(__name__)
 
 API_KEY_SCOPE = "mfg_integration"
@@ -49,10 +51,9 @@ class MfgIntegrationSystem(models.Model):
     allowed_contract_ids = fields.Many2many(
         "mfg.integration.contract",
         string="Allowed Contracts",
-        domain=[("direction", "=", "inbound")],
         tracking=True,
-        help="Inbound contracts this system may post. Allowing one version of a contract "
-        "allows its other versions too.",
+        help="Inbound contracts this system may post, and outbound contracts it receives. "
+        "Allowing one version of a contract allows its other versions too.",
     )
     rate_limit_per_minute = fields.Integer(
         string="Rate Limit (events/min)",
@@ -243,3 +244,197 @@ class MfgIntegrationSystem(models.Model):
         action["domain"] = [("system_id", "=", self.id)]
         action["context"] = {"search_default_open": 1}
         return action
+
+    # -- outbound delivery ---------------------------------------------------------------
+
+    outbound_adapter = fields.Selection(
+        [("webhook", "Webhook (HTTP POST, signed)")],
+        string="Delivery Adapter",
+        tracking=True,
+        help="How outbound events reach this system. Empty: it receives no outbound events.",
+    )
+    outbound_connect_timeout = fields.Float(
+        string="Connect Timeout (s)", default=5.0, tracking=True
+    )
+    outbound_read_timeout = fields.Float(
+        string="Answer Timeout (s)",
+        default=30.0,
+        tracking=True,
+        help="How long to wait for the receiver's answer before the attempt counts as failed.",
+    )
+    outbound_verify_tls = fields.Boolean(
+        string="Verify TLS Certificate",
+        default=True,
+        tracking=True,
+        help="Check the endpoint's certificate. Turn off only for a test endpoint.",
+    )
+    outbound_ca_bundle = fields.Char(
+        string="CA Bundle",
+        tracking=True,
+        help="Path on the Odoo server of the CA certificates that sign the endpoint's "
+        "certificate (a plant's own CA); empty: the system's trusted CAs.",
+    )
+    outbound_parallel = fields.Integer(
+        string="Parallel Connections",
+        default=4,
+        tracking=True,
+        help="Connections used side by side; events of one subject always go one after "
+        "the other.",
+    )
+    outbound_batch_size = fields.Integer(
+        string="Events per Request",
+        default=100,
+        tracking=True,
+        help="For contracts that allow batch delivery: events sent in one request.",
+    )
+    circuit_failure_threshold = fields.Integer(
+        string="Open Circuit After (failures)",
+        default=5,
+        tracking=True,
+        help="Consecutive technical failures that pause delivery to this system.",
+    )
+    circuit_cooldown_seconds = fields.Integer(
+        string="Circuit Cool-down (s)",
+        default=60,
+        tracking=True,
+        help="How long delivery stays paused before one event probes the system.",
+    )
+    circuit_exception_id = fields.Many2one(
+        "mfg.integration.exception", string="Circuit Exception", readonly=True, copy=False
+    )
+    outbound_resume_at = fields.Datetime(
+        string="Paused Until",
+        readonly=True,
+        copy=False,
+        help="The system asked Odoo to wait (Retry-After) until then.",
+    )
+    outbound_backlog = fields.Integer(
+        compute="_compute_outbound_backlog",
+        string="Outbound Backlog",
+        help="Outbound events not yet delivered (queued, failed or dead).",
+    )
+
+    _sql_constraints = [
+        *_sql_constraints,
+        (
+            "outbound_settings_positive",
+            "CHECK(outbound_connect_timeout > 0 AND outbound_read_timeout > 0 "
+            "AND outbound_parallel > 0 AND outbound_batch_size > 0 "
+            "AND circuit_failure_threshold > 0 AND circuit_cooldown_seconds >= 0)",
+            "Timeouts, parallel connections, events per request and the circuit threshold "
+            "must be positive.",
+        ),
+    ]
+
+    def _compute_outbound_backlog(self):
+        groups = self.env["mfg.integration.event"]._read_group(
+            [
+                ("system_id", "in", self.ids),
+                ("direction", "=", "outbound"),
+                ("state", "in", ("queued", "failed", "dead")),
+            ],
+            ["system_id"],
+            ["__count"],
+        )
+        counts = {system.id: count for system, count in groups}
+        for system in self:
+            system.outbound_backlog = counts.get(system.id, 0)
+
+    def _delivery_settings(self):
+        """The adapter's view of this system's delivery settings."""
+        self.ensure_one()
+        system = self.sudo()
+        verify = bool(system.outbound_verify_tls)
+        if verify and system.outbound_ca_bundle:
+            verify = system.outbound_ca_bundle
+        return delivery_adapters.Settings(
+            system_code=system.code,
+            url=system.outbound_url or "",
+            secret=system.signing_secret or "",
+            connect_timeout=system.outbound_connect_timeout,
+            read_timeout=system.outbound_read_timeout,
+            verify=verify,
+            parallel=system.outbound_parallel,
+        )
+
+    def action_reset_circuit(self):
+        """Close the circuit breaker by hand (the system is known to be back)."""
+        if not self.env.user.has_group("mfg_integration_base.group_mfg_integration_manager"):
+            raise UserError(_("Only an Integration Manager can reset a circuit breaker."))
+        for system in self:
+            system.sudo()._close_circuit(
+                _("Circuit breaker reset by %(user)s.", user=self.env.user.name)
+            )
+        self.env["mfg.integration.event"].sudo()._schedule_dispatch(self.ids)
+        return True
+
+    def _close_circuit(self, note):
+        self.ensure_one()
+        exception = self.circuit_exception_id
+        self.write(
+            {
+                "circuit_state": "closed",
+                "circuit_opened_at": False,
+                "consecutive_failures": 0,
+                "circuit_exception_id": False,
+                "outbound_resume_at": False,
+            }
+        )
+        self.message_post(body=note)
+        if exception and exception.state in ("open", "in_progress"):
+            exception.message_post(body=note)
+            exception.write(
+                {
+                    "state": "resolved",
+                    "resolution": note,
+                    "resolved_on": fields.Datetime.now(),
+                }
+            )
+
+    def _open_circuit(self, opened_at, failures, details):
+        """Open the breaker and raise one exception for the system (reused while open)."""
+        self.ensure_one()
+        values = {
+            "circuit_state": "open",
+            "circuit_opened_at": opened_at,
+            "consecutive_failures": failures,
+        }
+        exception = self.circuit_exception_id
+        if not exception or exception.state not in ("open", "in_progress"):
+            exception = (
+                self.env["mfg.integration.exception"]
+                .sudo()
+                .with_context(mail_create_nolog=True, mail_create_nosubscribe=True)
+                .create(
+                    {
+                        "name": _(
+                            "Delivery to %(system)s is paused: %(n)s failures in a row",
+                            system=self.name,
+                            n=failures,
+                        ),
+                        "system_id": self.id,
+                        "category": "technical",
+                        "reason_code": "circuit_open",
+                        "suggested_action": _(
+                            "Check that %(system)s is up and reachable at its endpoint. Odoo "
+                            "probes it every %(s)s s and resumes delivery on its own; Retry "
+                            "probes at once.",
+                            system=self.name,
+                            s=self.circuit_cooldown_seconds,
+                        ),
+                        "details": details,
+                        "fingerprint": f"circuit_open:{self.code}",
+                        "severity": "high",
+                    }
+                )
+            )
+            values["circuit_exception_id"] = exception.id
+            self.message_post(
+                body=_(
+                    "Circuit breaker opened after %(n)s consecutive delivery failures: "
+                    "delivery is paused. Last error: %(error)s",
+                    n=failures,
+                    error=details,
+                )
+            )
+        self.write(values)

@@ -5,3 +5,5 @@ from . import test_processing
 from . import test_api
 from . import test_reconciliation
 from . import test_shadow
+from . import test_outbound_services
+from . import test_outbound

@@ -161,3 +161,32 @@ class IntegrationCase(TransactionCase):
             "subject": f"summary/{day}",
             "data": {"day": day, "counts": [{"type": t, "count": n} for t, n in counts.items()]},
         }
+
+
+# what Odoo sends when a widget ships: the widget schema, with a note instead of the
+# test handler's behaviour switch
+SHIPPED_SCHEMA = dict(
+    WIDGET_SCHEMA,
+    properties=dict(
+        {k: v for k, v in WIDGET_SCHEMA["properties"].items() if k != "behaviour"},
+        note={"type": "string"},
+    ),
+)
+
+
+def create_outbound_widget_contract(env, **values):
+    """The outbound test contract test.widget.shipped 1.0, active."""
+    return env["mfg.integration.contract"].create(
+        dict(
+            {
+                "name": "Widget shipped",
+                "code": "test.widget.shipped",
+                "version": "1.0",
+                "direction": "outbound",
+                "schema": json.dumps(SHIPPED_SCHEMA),
+                "example": json.dumps({"widget": "W-1", "qty": 2}),
+                "state": "active",
+            },
+            **values,
+        )
+    )

@@ -24,8 +24,11 @@ class TestMesInstall(TransactionCase):
                 "mes.downtime.reported",
                 "machine.status.changed",
                 "machine.counter.sampled",
+                "mes.order.released",
             },
         )
+        released = self.env.ref("mfg_integration_mes.contract_mes_order_released_1_0")
+        self.assertEqual(released.direction, "outbound")
         self.assertEqual(set(contracts.mapped("state")), {"active"})
         for contract in contracts:
             self.assertTrue(contract._validator().is_valid(json.loads(contract.example)))
