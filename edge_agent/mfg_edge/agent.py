@@ -110,10 +110,12 @@ class Agent:
         built = []
         if self.config.mqtt and rules.for_kind("mqtt"):
             from .sources.mqtt import MqttSource
+            from .sources.mqtt_shards import ShardedMqttSource
 
             password_env = self.config.mqtt.get("password_env")
+            kind = ShardedMqttSource if self.config.mqtt.get("shards") else MqttSource
             built.append(
-                MqttSource(
+                kind(
                     self.config.mqtt,
                     rules,
                     self.ingestor,
