@@ -57,6 +57,7 @@ class MqttSource:
         self._lock = threading.Lock()
         self.connected = False
         self.session_present: bool | None = None
+        self._stopping = False
         self.on_state = None  # called after a connect or disconnect (a shard reports it)
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
@@ -80,6 +81,7 @@ class MqttSource:
         self.client.loop_start()
 
     def stop(self) -> None:
+        self._stopping = True
         self.client.disconnect()
         self.client.loop_stop()
         self.connected = False
@@ -111,7 +113,9 @@ class MqttSource:
             self.on_state()
 
     def _on_disconnect(self, client, userdata, flags, reason_code, properties):
-        if self.connected:
+        if self._stopping:
+            _logger.info("MQTT disconnected (%s)", reason_code)
+        elif self.connected:
             _logger.warning("MQTT disconnected (%s); reconnecting with backoff", reason_code)
         self.connected = False
         self._set_next_delay()
