@@ -69,6 +69,7 @@ class Agent:
             max_messages=config.store["commit_max_messages"],
             max_ms=config.store["commit_max_ms"],
             burst_messages=config.store["commit_burst_messages"],
+            queue_limit=config.store["max_uncommitted_messages"],
             on_commit=self.sender.wake.set,
         )
         self.sources: list = []

@@ -41,7 +41,7 @@ class Ingestor:
         max_messages: int = 19,
         max_ms: float = 50.0,
         burst_messages: int = 1000,
-        queue_limit: int = 10000,
+        queue_limit: int = 300,
         on_commit: Callable[[], None] | None = None,
         latency_samples: int = 20000,
     ):
@@ -52,8 +52,11 @@ class Ingestor:
         self.max_s = max_ms / 1000.0
         self.on_commit = on_commit
         # Bounded: when the store cannot keep up, sources block (MQTT stops reading its socket,
-        # so TCP pushes back on the broker) instead of the agent's memory growing. A SimpleQueue
-        # (C, no Python-level lock per put/get) with the bound checked in submit().
+        # so TCP pushes back on the broker) instead of the agent's memory growing. The bound is
+        # also the latency bound at the maximum rate: a message waits for at most queue_limit
+        # others to be committed (Mosquitto sends more than max_inflight_messages once acks
+        # flow, so the broker's window alone does not bound it). A SimpleQueue (C, no
+        # Python-level lock per put/get) with the bound checked in submit().
         self.queue: queue.SimpleQueue[Pending] = queue.SimpleQueue()
         self.queue_limit = queue_limit
         self.latencies: collections.deque[float] = collections.deque(maxlen=latency_samples)
@@ -70,7 +73,7 @@ class Ingestor:
 
     def submit(self, pending: Pending) -> None:
         while self.queue.qsize() >= self.queue_limit and not self._stop.is_set():
-            time.sleep(0.005)  # the committer is behind: hold the source (back-pressure)
+            time.sleep(0.002)  # the committer is behind: hold the source (back-pressure)
         self.queue.put(pending)
 
     def start(self) -> None:
