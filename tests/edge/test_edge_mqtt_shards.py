@@ -38,13 +38,21 @@ def line_rule(line: int) -> dict:
 
 
 def shard_children(pid: int) -> set[int]:
+    """The agent's shard processes (not multiprocessing's resource tracker)."""
     children = set()
     for task in Path(f"/proc/{pid}/task").iterdir():
         try:
             children.update(int(c) for c in (task / "children").read_text().split())
         except OSError:
             continue
-    return children
+    shards = set()
+    for child in children:
+        try:
+            if b"spawn_main" in Path(f"/proc/{child}/cmdline").read_bytes():
+                shards.add(child)
+        except OSError:
+            continue
+    return shards
 
 
 def wait_gone(pids: set[int], timeout: float = 10.0) -> set[int]:
@@ -62,6 +70,17 @@ def wait_gone(pids: set[int], timeout: float = 10.0) -> set[int]:
     return alive
 
 
+def prime_shard_sessions(port: int, base_id: str) -> None:
+    """The shards' sessions exist before anything is published (as after a first start):
+    a message published while no session is subscribed is not kept by any broker."""
+    prime_session(
+        port,
+        shard_client_id(base_id, 0),
+        ["plant1/line0/mes/completed", "plant1/line1/mes/completed"],
+    )
+    prime_session(port, shard_client_id(base_id, 1), ["plant1/line2/mes/completed"])
+
+
 def test_sharded_ingestion_survives_kill9_in_order(tmp_path, broker, receiver):
     base_id = "edge-shards"
     config = agent_config(
@@ -72,13 +91,7 @@ def test_sharded_ingestion_survives_kill9_in_order(tmp_path, broker, receiver):
         client_id=base_id,
         mqtt={"shards": [{"topics": filters} for filters in SHARDS]},
     )
-    # The shards' sessions exist before anything is published (as after a first start).
-    prime_session(
-        broker.port,
-        shard_client_id(base_id, 0),
-        ["plant1/line0/mes/completed", "plant1/line1/mes/completed"],
-    )
-    prime_session(broker.port, shard_client_id(base_id, 1), ["plant1/line2/mes/completed"])
+    prime_shard_sessions(broker.port, base_id)
     agent = AgentProcess(config, tmp_path / "agent.log").start()
     publisher = Publisher(broker.port)
     rng = random.Random(16)
@@ -136,3 +149,59 @@ def test_sharded_ingestion_survives_kill9_in_order(tmp_path, broker, receiver):
     log = (tmp_path / "agent.log").read_text()
     assert "[shard 0]" in log and "[shard 1]" in log
     assert f"{shard_client_id(base_id, 1)}: plant1/line2/mes/completed" in log
+
+
+def test_a_shard_killed_alone_is_restarted_and_loses_nothing(tmp_path, broker, receiver):
+    import signal
+
+    base_id = "edge-shard-alone"
+    config = agent_config(
+        tmp_path,
+        receiver_url=receiver.url,
+        broker_port=broker.port,
+        rules=[line_rule(line) for line in range(LINES)],
+        client_id=base_id,
+        mqtt={"shards": [{"topics": filters} for filters in SHARDS], "backoff_max_s": 1},
+    )
+    prime_shard_sessions(broker.port, base_id)
+    agent = AgentProcess(config, tmp_path / "agent.log").start()
+    publisher = Publisher(broker.port)
+    total = 3000
+    try:
+        deadline = time.monotonic() + 20
+        while len(shard_children(agent.process.pid)) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        killed = 0
+        for n in range(total):
+            line = n % LINES
+            publisher.publish(
+                f"plant1/line{line}/mes/completed",
+                {
+                    "msg_id": f"a-{n}",
+                    "ts": "2026-11-23T08:00:00Z",
+                    "work_order": f"WH/MO/L{line}-{n % 20:03d}",
+                    "n": n,
+                },
+            )
+            if n % 100 == 99:
+                time.sleep(0.1)
+            if n in (800, 1800):
+                deadline = time.monotonic() + 20  # the shard killed first is back
+                while len(shard_children(agent.process.pid)) < 2 and time.monotonic() < deadline:
+                    time.sleep(0.05)
+                children = sorted(shard_children(agent.process.pid))
+                assert len(children) >= 2
+                os.kill(children[0], signal.SIGKILL)  # one shard dies; the agent lives on
+                killed += 1
+        publisher.confirm_all(60)
+        assert receiver.wait_for(total, timeout=90), f"applied {receiver.applied_count()}"
+        time.sleep(1.0)
+        assert agent.process.poll() is None, "the agent survives a shard's death"
+    finally:
+        agent.stop()
+        publisher.close()
+    assert killed == 2
+    ns = sorted(envelope["data"]["n"] for envelope in receiver.envelopes.values())
+    assert ns == list(range(total))
+    assert not receiver.out_of_order_subjects(key=lambda e: e["data"]["n"])
+    assert (tmp_path / "agent.log").read_text().count("restarting in") >= 2

@@ -43,7 +43,7 @@ from ..sender import Backoff
 _logger = logging.getLogger(__name__)
 
 # Messages forwarded in one pipe write at most (a burst of buffered packets is usually fewer).
-FORWARD_MAX = 256
+FORWARD_MAX = 64
 
 
 def shard_client_id(base: str, index: int) -> str:
@@ -94,13 +94,19 @@ def assign_shards(
 class _Forwarder:
     """The shard's 'ingestor': numbers each message and forwards what it became to the agent."""
 
-    def __init__(self, data_conn, flush_each: bool):
+    def __init__(self, data_conn, flush_each: bool, limit: int):
         self.data_conn = data_conn
         self.flush_each = flush_each
+        # At most this many messages received and not yet committed by the agent: then the
+        # shard stops reading its socket (TCP pushes back on the broker) until acks come. The
+        # agent's own bound (store.max_uncommitted_messages) is shared by the shards.
+        self.limit = limit
         self.counter = 0
         self.outgoing: list = []
         self.acks: deque = deque()  # (k, ack) in arrival order, until the agent commits them
         self.lock = threading.Lock()
+        self.acked = threading.Condition()
+        self.stopping = False
 
     def submit(self, pending: Pending) -> None:
         self.counter += 1
@@ -120,6 +126,11 @@ class _Forwarder:
         self.outgoing.append((self.counter, events, pending.raw_dead, pending.arrived))
         if self.flush_each or len(self.outgoing) >= FORWARD_MAX:
             self.flush()
+        if len(self.acks) >= self.limit:
+            self.flush()
+            with self.acked:
+                while len(self.acks) >= self.limit and not self.stopping:
+                    self.acked.wait(0.1)
 
     def flush(self) -> None:
         if self.outgoing:
@@ -136,6 +147,8 @@ class _Forwarder:
             _, ack = self.acks.popleft()
             if ack is not None:
                 ack()
+        with self.acked:
+            self.acked.notify_all()
 
 
 def _die_with_parent() -> None:
@@ -172,7 +185,7 @@ def shard_main(index: int, params: dict, data_conn, ack_conn) -> None:
         password=params.get("password"),
     )
     buffered = isinstance(source.client, BufferedClient)
-    forwarder = _Forwarder(data_conn, flush_each=not buffered)
+    forwarder = _Forwarder(data_conn, flush_each=not buffered, limit=params["limit"])
     source.ingestor = forwarder
     if buffered:
         source.client.after_read = forwarder.flush
@@ -193,6 +206,7 @@ def shard_main(index: int, params: dict, data_conn, ack_conn) -> None:
             if message[0] == "ack":
                 forwarder.ack_upto(message[1])
             elif message[0] == "stop":
+                forwarder.stopping = True
                 break
     except (EOFError, OSError):
         # The agent is gone (kill -9): acknowledge nothing more, leave at once.
@@ -213,7 +227,7 @@ class _ShardLink:
         self.session_present: bool | None = None
         self.process = None
         self.ack_conn = None
-        self._acked_upto = 0
+        self._acked_upto = (0, 0)  # (generation, k)
         self._sent_upto = 0
         # Counts shard processes: an ack of a message from a previous process (still in the
         # ingestor's queue when it was restarted) must not acknowledge the new process's k.
@@ -254,8 +268,9 @@ class _ShardLink:
             ack_recv.close()
             with self._send_lock:
                 self.process, self.ack_conn = process, ack_send
-                self._acked_upto = self._sent_upto = 0
                 self._generation += 1
+                self._acked_upto = (self._generation, 0)
+                self._sent_upto = 0
             started = time.monotonic()
             self._read(data_recv)
             self.connected = False
@@ -267,7 +282,9 @@ class _ShardLink:
             if process.is_alive():
                 process.kill()
                 process.join(5)
-            if self._stopping.is_set():
+            # A shard that dies while the agent stops (systemd signals the whole unit) is not
+            # restarted: the stop request reaches us within this grace.
+            if self._stopping.wait(1.0):
                 return
             if time.monotonic() - started > 60:
                 self.backoff.reset()
@@ -310,12 +327,15 @@ class _ShardLink:
 
     def _acked(self, generation: int, k: int) -> None:
         # Acks come in order; the flush sends the highest. Called by the committer thread only.
-        if generation == self._generation:
-            self._acked_upto = k
+        # One assignment of a pair: the flush compares the generation under the lock, so an
+        # ack of the previous process can never name a message of the new one.
+        self._acked_upto = (generation, k)
 
     def flush_acks(self) -> None:
         with self._send_lock:
-            upto = self._acked_upto
+            generation, upto = self._acked_upto
+            if generation != self._generation:
+                return
             if upto > self._sent_upto and self.ack_conn is not None:
                 try:
                     self.ack_conn.send(("ack", upto))
@@ -341,6 +361,7 @@ class ShardedMqttSource:
         base = default_client_id(settings, agent_source)
         child_settings = {k: v for k, v in settings.items() if k != "shards"}
         self.links: list[_ShardLink] = []
+        limit = max(20, ingestor.queue_limit // max(1, sum(1 for t in assigned if t)))
         for index, topics in enumerate(assigned):
             if not topics:
                 continue
@@ -352,6 +373,7 @@ class ShardedMqttSource:
                 "clock": clock.settings(),
                 "password": password,
                 "log_level": logging.getLevelName(logging.getLogger().getEffectiveLevel()),
+                "limit": limit,
             }
             link = _ShardLink(self, index, params)
             self.links.append(link)
