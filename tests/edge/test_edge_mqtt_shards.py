@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import random
+import signal
 import threading
 import time
 from pathlib import Path
@@ -81,34 +82,42 @@ def prime_shard_sessions(port: int, base_id: str) -> None:
     prime_session(port, shard_client_id(base_id, 1), ["plant1/line2/mes/completed"])
 
 
-def test_sharded_ingestion_survives_kill9_in_order(tmp_path, broker, receiver):
-    base_id = "edge-shards"
+def start_sharded_agent(tmp_path, broker, receiver, base_id: str) -> AgentProcess:
     config = agent_config(
         tmp_path,
         receiver_url=receiver.url,
         broker_port=broker.port,
         rules=[line_rule(line) for line in range(LINES)],
         client_id=base_id,
-        mqtt={"shards": [{"topics": filters} for filters in SHARDS]},
+        mqtt={"shards": [{"topics": filters} for filters in SHARDS], "backoff_max_s": 1},
     )
     prime_shard_sessions(broker.port, base_id)
-    agent = AgentProcess(config, tmp_path / "agent.log").start()
+    return AgentProcess(config, tmp_path / "agent.log").start()
+
+
+def publish_line_message(publisher: Publisher, n: int, subjects_per_line: int) -> None:
+    """Message n goes to line n % 3; its subject (work order) lives on that line only."""
+    line = n % LINES
+    publisher.publish(
+        f"plant1/line{line}/mes/completed",
+        {
+            "msg_id": f"m-{n}",
+            "ts": "2026-11-23T08:00:00Z",
+            "work_order": f"WH/MO/L{line}-{n % subjects_per_line:03d}",
+            "n": n,
+        },
+    )
+
+
+def test_sharded_ingestion_survives_kill9_in_order(tmp_path, broker, receiver):
+    base_id = "edge-shards"
+    agent = start_sharded_agent(tmp_path, broker, receiver, base_id)
     publisher = Publisher(broker.port)
     rng = random.Random(16)
 
     def publish_all():
         for n in range(EVENTS):
-            line = n % LINES
-            publisher.publish(
-                f"plant1/line{line}/mes/completed",
-                {
-                    "msg_id": f"m-{n}",
-                    "ts": "2026-11-23T08:00:00Z",
-                    # A subject lives on one line, so on one shard: its order is kept.
-                    "work_order": f"WH/MO/L{line}-{n % 40:03d}",
-                    "n": n,
-                },
-            )
+            publish_line_message(publisher, n, 40)
             if n % 100 == 99:
                 # ~400 msgs/s: the stream lasts about as long as the kills (each restart
                 # waits for the shards to run), so most kills land in it.
@@ -152,19 +161,7 @@ def test_sharded_ingestion_survives_kill9_in_order(tmp_path, broker, receiver):
 
 
 def test_a_shard_killed_alone_is_restarted_and_loses_nothing(tmp_path, broker, receiver):
-    import signal
-
-    base_id = "edge-shard-alone"
-    config = agent_config(
-        tmp_path,
-        receiver_url=receiver.url,
-        broker_port=broker.port,
-        rules=[line_rule(line) for line in range(LINES)],
-        client_id=base_id,
-        mqtt={"shards": [{"topics": filters} for filters in SHARDS], "backoff_max_s": 1},
-    )
-    prime_shard_sessions(broker.port, base_id)
-    agent = AgentProcess(config, tmp_path / "agent.log").start()
+    agent = start_sharded_agent(tmp_path, broker, receiver, "edge-shard-alone")
     publisher = Publisher(broker.port)
     total = 3000
     try:
@@ -173,16 +170,7 @@ def test_a_shard_killed_alone_is_restarted_and_loses_nothing(tmp_path, broker, r
             time.sleep(0.05)
         killed = 0
         for n in range(total):
-            line = n % LINES
-            publisher.publish(
-                f"plant1/line{line}/mes/completed",
-                {
-                    "msg_id": f"a-{n}",
-                    "ts": "2026-11-23T08:00:00Z",
-                    "work_order": f"WH/MO/L{line}-{n % 20:03d}",
-                    "n": n,
-                },
-            )
+            publish_line_message(publisher, n, 20)
             if n % 100 == 99:
                 time.sleep(0.1)
             if n in (800, 1800):
