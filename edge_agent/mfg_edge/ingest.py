@@ -59,6 +59,7 @@ class Ingestor:
         # Python-level lock per put/get) with the bound checked in submit().
         self.queue: queue.SimpleQueue[Pending] = queue.SimpleQueue()
         self.queue_limit = queue_limit
+        self.base_queue_limit = queue_limit  # per MQTT connection: shards multiply it
         self.latencies: collections.deque[float] = collections.deque(maxlen=latency_samples)
         self._held: list[Pending] = []
         self._stop = threading.Event()

@@ -361,7 +361,11 @@ class ShardedMqttSource:
         base = default_client_id(settings, agent_source)
         child_settings = {k: v for k, v in settings.items() if k != "shards"}
         self.links: list[_ShardLink] = []
-        limit = max(20, ingestor.queue_limit // max(1, sum(1 for t in assigned if t)))
+        # The bound on uncommitted messages is per connection: each shard holds at most that
+        # many, and the agent's queue holds what all shards may send (one process is bound by
+        # its GIL, so a larger queue there only adds latency; shards commit in parallel).
+        limit = ingestor.base_queue_limit
+        self.queue_limit = limit * max(1, sum(1 for topics in assigned if topics))
         for index, topics in enumerate(assigned):
             if not topics:
                 continue
@@ -397,6 +401,7 @@ class ShardedMqttSource:
         return all(link.connected for link in self.links)
 
     def start(self) -> None:
+        self.ingestor.queue_limit = self.queue_limit
         for link in self.links:
             self.ingestor.after_acks.append(link.flush_acks)
             link.start()
@@ -404,6 +409,7 @@ class ShardedMqttSource:
     def stop(self) -> None:
         for link in self.links:
             link.stop()
+        self.ingestor.queue_limit = self.ingestor.base_queue_limit
         for link in self.links:
             if link.flush_acks in self.ingestor.after_acks:
                 self.ingestor.after_acks.remove(link.flush_acks)
