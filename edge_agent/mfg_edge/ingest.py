@@ -41,7 +41,7 @@ class Ingestor:
         max_messages: int = 19,
         max_ms: float = 50.0,
         burst_messages: int = 1000,
-        queue_limit: int = 300,
+        queue_limit: int = 200,
         on_commit: Callable[[], None] | None = None,
         latency_samples: int = 20000,
     ):
