@@ -97,9 +97,9 @@ class _Forwarder:
     def __init__(self, data_conn, flush_each: bool, limit: int):
         self.data_conn = data_conn
         self.flush_each = flush_each
-        # At most this many messages received and not yet committed by the agent: then the
-        # shard stops reading its socket (TCP pushes back on the broker) until acks come. The
-        # agent's own bound (store.max_uncommitted_messages) is shared by the shards.
+        # At most this many messages received and not yet committed by the agent
+        # (store.max_uncommitted_messages, per shard): then the shard stops reading its socket
+        # (TCP pushes back on the broker) until acks come.
         self.limit = limit
         self.counter = 0
         self.outgoing: list = []
