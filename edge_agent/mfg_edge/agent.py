@@ -69,6 +69,7 @@ class Agent:
             max_messages=config.store["commit_max_messages"],
             max_ms=config.store["commit_max_ms"],
             burst_messages=config.store["commit_burst_messages"],
+            queue_limit=config.store["max_uncommitted_messages"],
             on_commit=self.sender.wake.set,
         )
         self.sources: list = []
@@ -110,10 +111,12 @@ class Agent:
         built = []
         if self.config.mqtt and rules.for_kind("mqtt"):
             from .sources.mqtt import MqttSource
+            from .sources.mqtt_shards import ShardedMqttSource
 
             password_env = self.config.mqtt.get("password_env")
+            kind = ShardedMqttSource if self.config.mqtt.get("shards") else MqttSource
             built.append(
-                MqttSource(
+                kind(
                     self.config.mqtt,
                     rules,
                     self.ingestor,

@@ -164,6 +164,13 @@ def semantic_errors(document: dict[str, Any]) -> list[str]:
                 f"/rules/{index}/source: rule uses {rule['source']!r} but there is no "
                 f"top-level {rule['source']!r} section"
             )
+    mqtt = document.get("mqtt") or {}
+    if mqtt.get("shards"):
+        from .sources.mqtt_shards import assign_shards
+
+        topics = sorted({r["topic"] for r in document.get("rules", []) if r["source"] == "mqtt"})
+        _, problems = assign_shards([shard["topics"] for shard in mqtt["shards"]], topics)
+        errors.extend(f"/mqtt/shards: {problem}" for problem in problems)
     odoo = document.get("odoo", {})
     if odoo.get("url", "").startswith("http://") and not _is_loopback(odoo["url"]):
         errors.append("/odoo/url: plain http is only allowed to 127.0.0.1/localhost; use https")

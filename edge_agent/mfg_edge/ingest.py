@@ -23,7 +23,7 @@ from .store import RawDeadLetter, Store
 _logger = logging.getLogger(__name__)
 
 
-@dataclass
+@dataclass(slots=True)
 class Pending:
     events: list[Event]
     raw_dead: list[RawDeadLetter] = field(default_factory=list)
@@ -41,7 +41,7 @@ class Ingestor:
         max_messages: int = 19,
         max_ms: float = 50.0,
         burst_messages: int = 1000,
-        queue_limit: int = 10000,
+        queue_limit: int = 200,
         on_commit: Callable[[], None] | None = None,
         latency_samples: int = 20000,
     ):
@@ -52,16 +52,29 @@ class Ingestor:
         self.max_s = max_ms / 1000.0
         self.on_commit = on_commit
         # Bounded: when the store cannot keep up, sources block (MQTT stops reading its socket,
-        # so TCP pushes back on the broker) instead of the agent's memory growing.
-        self.queue: queue.Queue[Pending] = queue.Queue(maxsize=queue_limit)
+        # so TCP pushes back on the broker) instead of the agent's memory growing. The bound is
+        # also the latency bound at the maximum rate: a message waits for at most queue_limit
+        # others to be committed (Mosquitto sends more than max_inflight_messages once acks
+        # flow, so the broker's window alone does not bound it). A SimpleQueue (C, no
+        # Python-level lock per put/get) with the bound checked in submit().
+        self.queue: queue.SimpleQueue[Pending] = queue.SimpleQueue()
+        self.queue_limit = queue_limit
+        self.base_queue_limit = queue_limit  # per MQTT connection: shards multiply it
         self.latencies: collections.deque[float] = collections.deque(maxlen=latency_samples)
         self._held: list[Pending] = []
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._window_max = 0.0
+        # Called after each commit's acks (a shard link sends them to its process in one write).
+        self.after_acks: list[Callable[[], None]] = []
         self.metrics.set("mfg_edge_arrival_to_durable_seconds_max", lambda: self._window_max)
 
+    def full(self) -> bool:
+        return self.queue.qsize() >= self.queue_limit
+
     def submit(self, pending: Pending) -> None:
+        while self.queue.qsize() >= self.queue_limit and not self._stop.is_set():
+            time.sleep(0.002)  # the committer is behind: hold the source (back-pressure)
         self.queue.put(pending)
 
     def start(self) -> None:
@@ -139,6 +152,11 @@ class Ingestor:
                 except Exception:  # a lost ack only means a redelivery, answered as duplicate
                     _logger.exception("acknowledging a source message failed")
             self.latencies.append(now - pending.arrived)
+        for flush in self.after_acks:
+            try:
+                flush()
+            except Exception:  # as above: an ack not sent is a redelivery, not a loss
+                _logger.exception("sending acknowledgements failed")
         self._window_max = max((now - p.arrived for p in batch[:done]), default=0.0)
         self._held = batch[done:]
         for pending in self._held:

@@ -16,12 +16,44 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+try:  # optional speed-up (a dependency of the package; the agent works without it)
+    import orjson
+except ImportError:  # pragma: no cover - exercised where no orjson wheel exists
+    orjson = None
+
 # Fixed namespace for uuid5 event ids; changing it would make every replay look like new data.
 EVENT_NAMESPACE = uuid.UUID("5b0f6a4e-3c1d-5e7a-9f2b-6d8c1a0e4b21")
 TELEMETRY = "telemetry"
 TRANSACTIONAL = "transactional"
 _NAMESPACE_BYTES = EVENT_NAMESPACE.bytes
 _PLACEHOLDER = re.compile(r"\{([^{}]+)\}")
+# One encoder for every envelope: json.dumps(..., separators=...) builds a new one per call.
+_stdlib_encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+
+
+def dumps_compact(value: Any) -> str:
+    """Compact JSON text, non-ASCII kept: orjson when installed (about 10x faster on an
+    envelope), else the standard library. Either output is valid JSON for the same value; what
+    orjson refuses (integers beyond 64 bits, non-string keys) goes to the standard library."""
+    if orjson is not None:
+        try:
+            return orjson.dumps(value).decode()
+        except TypeError:  # orjson.JSONEncodeError is a TypeError
+            pass
+    return _stdlib_encode(value)
+
+
+def loads(data: bytes | str) -> Any:
+    """json.loads, through orjson when it can: anything orjson refuses (NaN, a UTF-16 payload,
+    invalid JSON) goes to the standard library, which accepts or explains it as before."""
+    if orjson is not None:
+        try:
+            return orjson.loads(data)
+        except orjson.JSONDecodeError:
+            pass
+    return json.loads(data)
+
+
 _MISSING = object()
 
 
@@ -109,11 +141,21 @@ def parse_timestamp(value: Any) -> float:
     raise RuleError("bad_time", f"{value!r} is not a timestamp")
 
 
+# Whole second -> "YYYY-MM-DDTHH:MM:SS": an envelope formats its source time and its receive
+# time, and consecutive events mostly share both seconds. Bounded; cleared when it fills.
+_SECONDS_TEXT: dict[int, str] = {}
+
+
 def format_timestamp(epoch: float) -> str:
     """RFC 3339 UTC with milliseconds, the form the envelope's `time` uses."""
     milliseconds = round(epoch * 1000)
     seconds, millis = divmod(milliseconds, 1000)
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{millis:03d}Z"
+    text = _SECONDS_TEXT.get(seconds)
+    if text is None:
+        if len(_SECONDS_TEXT) >= 256:
+            _SECONDS_TEXT.clear()
+        text = _SECONDS_TEXT[seconds] = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds))
+    return f"{text}.{millis:03d}Z"
 
 
 def topic_matches(pattern: str, topic: str) -> bool:
@@ -130,6 +172,35 @@ def topic_matches(pattern: str, topic: str) -> bool:
     return len(pattern_parts) == len(topic_parts)
 
 
+def filter_covers(outer: str, inner: str) -> bool:
+    """Does every topic that matches filter `inner` also match filter `outer`?"""
+    outer_parts, inner_parts = outer.split("/"), inner.split("/")
+    for index, part in enumerate(outer_parts):
+        if part == "#":
+            return True
+        if index >= len(inner_parts):
+            return False
+        other = inner_parts[index]
+        if other == "#" or (other == "+" and part != "+") or (part not in ("+", other)):
+            return False
+    return len(outer_parts) == len(inner_parts)
+
+
+def filters_overlap(first: str, second: str) -> bool:
+    """Is there a topic that matches both filters?"""
+    first_parts, second_parts = first.split("/"), second.split("/")
+    for index in range(max(len(first_parts), len(second_parts))):
+        a = first_parts[index] if index < len(first_parts) else None
+        b = second_parts[index] if index < len(second_parts) else None
+        if a == "#" or b == "#":
+            return True
+        if a is None or b is None:
+            return False
+        if "+" not in (a, b) and a != b:
+            return False
+    return True
+
+
 def event_id(
     source: str, contract_type: str, origin: str, payload: bytes, discriminator: str
 ) -> str:
@@ -138,7 +209,12 @@ def event_id(
     name = "|".join((source, contract_type, origin, digest, discriminator))
     # Same as uuid.uuid5(EVENT_NAMESPACE, name), without its per-call overhead on the hot path.
     hashed = hashlib.sha1(_NAMESPACE_BYTES + name.encode(), usedforsecurity=False).digest()
-    return str(uuid.UUID(bytes=hashed[:16], version=5))
+    # The version (5) and variant (RFC 4122) bits set as uuid.UUID(bytes=..., version=5) does.
+    octets = bytearray(hashed[:16])
+    octets[6] = (octets[6] & 0x0F) | 0x50
+    octets[8] = (octets[8] & 0x3F) | 0x80
+    hx = octets.hex()
+    return f"{hx[:8]}-{hx[8:12]}-{hx[12:16]}-{hx[16:20]}-{hx[20:]}"
 
 
 @dataclass
@@ -149,12 +225,16 @@ class Event:
     type: str
     subject: str
     event_class: str
-    envelope: dict[str, Any]
+    envelope: dict[str, Any] | None
     source_time: float
     received_time: float
+    # The envelope as JSON text, when it was encoded already (an MQTT shard process sends it so).
+    text: str | None = None
 
     def envelope_json(self) -> str:
-        return json.dumps(self.envelope, separators=(",", ":"), ensure_ascii=False)
+        if self.text is None:
+            self.text = dumps_compact(self.envelope)
+        return self.text
 
 
 def _compile_template(template: str):
@@ -162,16 +242,42 @@ def _compile_template(template: str):
     match = _PLACEHOLDER.fullmatch(template)
     if match:
         selector = match.group(1).strip()
-        parts = selector.split(".")
+        get = _selector(selector.split("."))
 
         def single(context: Any) -> str:
-            value = _resolve_parts(context, parts)
+            value = get(context)
             if value is _MISSING or value is None or value == "":
                 raise RuleError("missing_field", f"template {template!r}: {selector} is missing")
             return str(value)
 
         return single
     return lambda context: render(template, context)
+
+
+def _selector(parts: list[str]):
+    """resolve() on a pre-split selector as a function: plain indexing first (dict keys, the
+    common case); anything else (a missing key, a list index, a scalar) takes resolve()."""
+    if len(parts) == 2:
+        first, second = parts
+
+        def two(context: Any) -> Any:
+            try:
+                return context[first][second]
+            except (KeyError, TypeError, IndexError):
+                return _resolve_parts(context, parts)
+
+        return two
+
+    def many(context: Any) -> Any:
+        node = context
+        try:
+            for part in parts:
+                node = node[part]
+        except (KeyError, TypeError, IndexError):
+            return _resolve_parts(context, parts)
+        return node
+
+    return many
 
 
 def _resolve_parts(node: Any, parts: list[str]) -> Any:
@@ -207,14 +313,22 @@ class Rule:
             else:
                 selector = how["selector"]
                 self._fields.append(
-                    (name, selector.split("."), how.get("as"), how.get("required", True), selector)
+                    (
+                        name,
+                        _selector(selector.split(".")),
+                        how.get("as"),
+                        how.get("required", True),
+                        selector,
+                    )
                 )
         self._subject = _compile_template(spec["subject"])
         self._correlation = (
             _compile_template(spec["correlationid"]) if spec.get("correlationid") else None
         )
-        self._message_id = spec["message_id"].split(".") if spec.get("message_id") else None
-        self._time = spec["time"].split(".") if spec.get("time") else None
+        self._message_id = (
+            _selector(spec["message_id"].split(".")) if spec.get("message_id") else None
+        )
+        self._time = _selector(spec["time"].split(".")) if spec.get("time") else None
         self._dataschema = f"urn:mfg:contract:{spec['type']}:{spec['version']}"
 
     def build(
@@ -230,11 +344,11 @@ class Rule:
     ) -> Event:
         spec = self.spec
         data = {}
-        for name, parts, kind, required, extra in self._fields:
-            if parts is None:
+        for name, get, kind, required, extra in self._fields:
+            if get is None:
                 data[name] = extra
                 continue
-            value = _resolve_parts(context, parts)
+            value = get(context)
             if value is _MISSING:
                 if required:
                     raise RuleError("missing_field", f"{extra} is missing (field {name})")
@@ -243,13 +357,13 @@ class Rule:
         subject = self._subject(context)
         message_id = ""
         if self._message_id:
-            found = _resolve_parts(context, self._message_id)
+            found = self._message_id(context)
             if found is _MISSING:
                 raise RuleError("missing_field", f"{spec['message_id']} (message id) is missing")
             message_id = str(found)
         source_time = received_time
         if self._time:
-            found = _resolve_parts(context, self._time)
+            found = self._time(context)
             if found is _MISSING:
                 raise RuleError("missing_field", f"{spec['time']} (source time) is missing")
             source_time = parse_timestamp(found)

@@ -21,7 +21,7 @@ from typing import Any
 import requests
 
 from . import __version__
-from .rules import EVENT_NAMESPACE, Event, format_timestamp
+from .rules import EVENT_NAMESPACE, Event, format_timestamp, loads
 from .store import Store, StoredEvent, utc_day
 
 _logger = logging.getLogger(__name__)
@@ -313,7 +313,7 @@ class Sender:
 
     def _apply_results(self, events: list[StoredEvent], response) -> Outcome:
         try:
-            results = response.json()["results"]
+            results = loads(response.content)["results"]
             by_index = {int(r["index"]): r for r in results}
         except (ValueError, KeyError, TypeError):
             if response.status_code in (200, 202):

@@ -133,8 +133,17 @@ class StoredEvent:
         return f'{self.envelope[:-1]},"sequence":"{self.seq:012d}"}}'
 
 
+_DAYS: dict[int, str] = {}  # day number since the epoch -> "YYYY-MM-DD" (a few per run)
+
+
 def utc_day(epoch: float) -> str:
-    return datetime.fromtimestamp(epoch, tz=UTC).strftime("%Y-%m-%d")
+    number = int(epoch // 86400)
+    text = _DAYS.get(number)
+    if text is None:
+        if len(_DAYS) > 1000:
+            _DAYS.clear()
+        text = _DAYS[number] = datetime.fromtimestamp(number * 86400, tz=UTC).strftime("%Y-%m-%d")
+    return text
 
 
 class StoreFull(Exception):

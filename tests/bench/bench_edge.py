@@ -1,14 +1,22 @@
 """Edge agent benchmark (a script, not a test): run with the edge venv's python.
 
-    .venv-edge/bin/python tests/bench/bench_edge.py [--quick]
+    .venv-edge/bin/python tests/bench/bench_edge.py            # full run, 3-8 minutes
+    .venv-edge/bin/python tests/bench/bench_edge.py --quick    # smoke run, about 1 minute
 
-Measures, each next to the naive way in the same run:
-  1. sustained MQTT in -> store -> HTTP out, the real `mfg-edge run` process end to end
-  2. ingest only (in process): msgs/s and p99 arrival-to-durable, group commit vs one
-     INSERT+commit per message (both synchronous=FULL)
+Measures, each next to the naive way in the same run, and prints the load average with each
+section (the figures depend on what else runs on the machine; run it on a quiet one):
+  1. sustained MQTT in -> durable store -> HTTP out, the real `mfg-edge run` process end to end,
+     for paho's own socket I/O, our buffered I/O, and two MQTT shard processes; with the broker
+     pre-loaded (the agent alone) and with a publisher running at full speed; msgs/s and the
+     agent's CPU per message (its shard processes included)
+  2. ingest only (in process): msgs/s and p50/p99 arrival-to-durable at the maximum rate and at
+     a paced 1,000 msgs/s, group commit vs one INSERT+commit per message (all synchronous=FULL)
   3. drain of a 100,000-event backlog: batched POSTs vs one POST per event
   4. RSS of the agent with 1,000,000 events buffered, and the store's bytes per event
-Needs Mosquitto (it starts its own on a free port). Everything talks to 127.0.0.1 only.
+The publisher is `mqtt_blaster.py`: pre-encoded QoS 1 PUBLISH packets on a raw socket, a few
+microseconds per message, so it is not what limits the figures. Mosquitto runs with its
+defaults (max_inflight_messages 20) unless --inflight is given. Needs Mosquitto (it starts its
+own on free ports). Everything talks to 127.0.0.1 only.
 """
 
 from __future__ import annotations
@@ -31,6 +39,7 @@ sys.path.insert(0, str(HERE.parent / "edge"))
 
 from edge_harness import API_KEY, Broker, free_port, prime_session  # noqa: E402
 from edge_receiver import Receiver  # noqa: E402
+from mqtt_blaster import blast  # noqa: E402
 
 from mfg_edge.clock import ClockWatch  # noqa: E402
 from mfg_edge.ingest import Ingestor  # noqa: E402
@@ -38,6 +47,7 @@ from mfg_edge.metrics import Metrics  # noqa: E402
 from mfg_edge.rules import Event, RuleSet, format_timestamp  # noqa: E402
 from mfg_edge.sender import Sender  # noqa: E402
 from mfg_edge.sources.mqtt import MqttSource  # noqa: E402
+from mfg_edge.sources.mqtt_shards import ShardedMqttSource, shard_client_id  # noqa: E402
 from mfg_edge.store import Store  # noqa: E402
 
 RULE = {
@@ -73,8 +83,41 @@ def payload(n: int, tag: str) -> bytes:
     ).encode()
 
 
+LINES = 2  # two production lines: the shard runs put one line on each shard process
+
+
+def line_rules() -> list[dict]:
+    """One rule per line (a shard owns whole rules), identical otherwise."""
+    return [
+        dict(RULE, name=f"completed-line{line}", topic=f"plant1/line{line}/mes/completed")
+        for line in range(LINES)
+    ]
+
+
+def messages(count: int, tag: str) -> list[tuple[str, bytes]]:
+    return [(f"plant1/line{n % LINES}/mes/completed", payload(n, tag)) for n in range(count)]
+
+
+def load() -> str:
+    one, five, fifteen = os.getloadavg()
+    return f"load average {one:.2f} {five:.2f} {fifteen:.2f} on {os.cpu_count()} CPUs"
+
+
 # ---------------------------------------------------------------------------- helper processes
+def _blaster_main(port: int, count: int, rate: float, tag: str, done) -> None:
+    done.value = blast(port, messages(count, tag), rate=rate, client_id=f"bench-pub-{tag}"[:23])
+
+
+def start_publisher(port: int, count: int, rate: float, tag: str):
+    """The raw-socket publisher in its own process (never in the agent's or the bench's GIL)."""
+    done = multiprocessing.Value("d", 0.0)
+    process = multiprocessing.Process(target=_blaster_main, args=(port, count, rate, tag, done))
+    process.start()
+    return process, done
+
+
 def _publisher_main(port: int, count: int, rate: float, tag: str, done) -> None:
+    """paho as a publisher (section 4 only: a few thousand messages into a full store)."""
     import paho.mqtt.client as mqtt
     from paho.mqtt.enums import CallbackAPIVersion
 
@@ -133,6 +176,27 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def process_tree(pid: int) -> list[int]:
+    """The process and its children (the agent's MQTT shard processes)."""
+    pids = [pid]
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            pids.extend(int(child) for child in (task / "children").read_text().split())
+        except OSError:
+            continue
+    return pids
+
+
+def tree_cpu_seconds(pids: list[int]) -> dict[int, float]:
+    found = {}
+    for pid in pids:
+        try:
+            found[pid] = cpu_seconds(pid)
+        except OSError:
+            continue
+    return found
+
+
 def rss_mb(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -140,17 +204,46 @@ def rss_mb(pid: int) -> float:
     return float("nan")
 
 
+def make_broker(directory: Path, inflight: int | None) -> Broker:
+    broker = Broker(directory)
+    if inflight:
+        broker.config.write_text(broker.config.read_text() + f"max_inflight_messages {inflight}\n")
+    return broker.start()
+
+
+def mqtt_settings(port: int, client_id: str, mode: str) -> dict:
+    settings = {"host": "127.0.0.1", "port": port, "client_id": client_id}
+    if mode == "paho-io":
+        settings["buffered_io"] = False
+    if mode == "shards":
+        settings["shards"] = [{"topics": [f"plant1/line{line}/#"]} for line in range(LINES)]
+    return settings
+
+
+def prime(port: int, client_id: str, mode: str) -> None:
+    """The agent's sessions exist before the broker is loaded, as after a first start."""
+    topics = [rule["topic"] for rule in line_rules()]
+    if mode == "shards":
+        for line, topic in enumerate(topics):
+            prime_session(port, shard_client_id(client_id, line), [topic])
+    else:
+        prime_session(port, client_id, topics)
+
+
 # ---------------------------------------------------------------------------- 1. end to end
-def bench_end_to_end(work: Path, count: int, preload: bool = False) -> dict:
-    """preload=False: the publisher runs while the agent works (both share the CPU).
-    preload=True: the broker holds `count` queued messages before the agent starts, so the
-    agent's own rate is measured without a Python publisher competing for the two cores."""
-    label = "e2e-pre" if preload else "e2e"
-    broker = Broker(work / f"broker-{label}").start()
+def bench_end_to_end(
+    work: Path, count: int, mode: str, preload: bool, inflight: int | None = None
+) -> dict:
+    """mode: 'paho-io' (paho's own socket I/O), 'buffered' (ours), 'shards' (2 processes).
+    preload=True: the broker holds `count` queued messages before the agent starts (the agent's
+    own rate); False: the publisher runs at full speed while the agent works."""
+    label = f"e2e-{mode}-{'pre' if preload else 'live'}"
+    client_id = f"bench-{mode}"[:19]
+    broker = make_broker(work / f"broker-{label}", inflight)
     results = {}
     try:
         with ReceiverProcess() as receiver:
-            prime_session(broker.port, f"bench-{label}", ["plant1/+/mes/completed"])
+            prime(broker.port, client_id, mode)
             config = work / f"{label}.yaml"
             config.write_text(
                 json.dumps(
@@ -165,22 +258,14 @@ def bench_end_to_end(work: Path, count: int, preload: bool = False) -> dict:
                             "batch_size": 1000,
                         },
                         "metrics": {"port": 0},
-                        "mqtt": {
-                            "host": "127.0.0.1",
-                            "port": broker.port,
-                            "client_id": f"bench-{label}",
-                        },
-                        "rules": [RULE],
+                        "mqtt": mqtt_settings(broker.port, client_id, mode),
+                        "rules": line_rules(),
                     }
                 )
             )
             env = dict(os.environ, MFG_EDGE_API_KEY=API_KEY)
-            done = multiprocessing.Value("d", 0.0)
-            publisher = multiprocessing.Process(
-                target=_publisher_main, args=(broker.port, count, 0, label, done)
-            )
             if preload:
-                publisher.start()
+                publisher, done = start_publisher(broker.port, count, 0, label)
                 publisher.join(600)
             log = open(work / f"{label}-agent.log", "ab")  # noqa: SIM115 - closed below
             agent = subprocess.Popen(
@@ -193,27 +278,37 @@ def bench_end_to_end(work: Path, count: int, preload: bool = False) -> dict:
                 while receiver_stats(receiver.port.value)["applied"] == 0:
                     time.sleep(0.01)  # start the clock at the first delivery (startup excluded)
             else:
-                time.sleep(2.0)
+                expected = LINES if mode == "shards" else 1
+                deadline = time.monotonic() + 30
+                while time.monotonic() < deadline and (
+                    (work / f"{label}-agent.log").read_text().count("MQTT subscribed") < expected
+                ):
+                    time.sleep(0.05)
+                time.sleep(0.5)
             start = time.monotonic()
+            cpu_before = tree_cpu_seconds(process_tree(agent.pid))
             if not preload:
-                publisher.start()
+                publisher, done = start_publisher(broker.port, count, 0, label)
             peak_rss = 0.0
-            cpu_before = cpu_seconds(agent.pid)
             deadline = time.monotonic() + 600
+            cpu_after = cpu_before
             while time.monotonic() < deadline:
                 applied = receiver_stats(receiver.port.value)["applied"]
                 peak_rss = max(peak_rss, rss_mb(agent.pid))
+                cpu_after = tree_cpu_seconds(process_tree(agent.pid)) or cpu_after
                 if applied >= count:
                     break
                 time.sleep(0.05)
             elapsed = time.monotonic() - start
-            cpu_used = cpu_seconds(agent.pid) - cpu_before
+            cpu_used = sum(cpu_after[pid] - cpu_before.get(pid, 0.0) for pid in cpu_after)
             publisher.join(60)
             agent.terminate()
             agent.wait(30)
             log.close()
             stats = receiver_stats(receiver.port.value)
             results = {
+                "mode": mode,
+                "preload": preload,
                 "messages": count,
                 "applied": stats["applied"],
                 "elapsed_s": elapsed,
@@ -221,6 +316,7 @@ def bench_end_to_end(work: Path, count: int, preload: bool = False) -> dict:
                 "rate": stats["applied"] / elapsed,
                 "agent_peak_rss_mb": peak_rss,
                 "agent_cpu_us_per_msg": cpu_used / max(1, stats["applied"]) * 1e6,
+                "load": os.getloadavg(),
             }
     finally:
         broker.stop()
@@ -229,12 +325,21 @@ def bench_end_to_end(work: Path, count: int, preload: bool = False) -> dict:
 
 # ---------------------------------------------------------------------------- 2. ingest only
 def bench_ingest(
-    work: Path, count: int, max_messages: int, rate: float, label: str, burst: int = 1000
+    work: Path,
+    count: int,
+    max_messages: int,
+    rate: float,
+    label: str,
+    burst: int = 1000,
+    mode: str = "buffered",
+    inflight: int | None = None,
 ) -> dict:
-    broker = Broker(work / f"broker-{label}").start()
+    """The real MQTT source(s), Ingestor and Store in this process (shards: child processes),
+    so every message's arrival-to-durable time is known."""
+    broker = make_broker(work / f"broker-{label}", inflight)
     try:
-        client_id = f"bench-{label}"[:23]
-        prime_session(broker.port, client_id, ["plant1/+/mes/completed"])
+        client_id = f"bench-{label}"[:19]
+        prime(broker.port, client_id, mode)
         metrics = Metrics()
         store = Store(work / f"ingest-{label}.sqlite3", metrics=metrics)
         ingestor = Ingestor(
@@ -246,27 +351,32 @@ def bench_ingest(
             latency_samples=count,
         )
         ingestor.start()
-        source = MqttSource(
-            {"host": "127.0.0.1", "port": broker.port, "client_id": client_id},
-            RuleSet([RULE]),
+        kind = ShardedMqttSource if mode == "shards" else MqttSource
+        source = kind(
+            mqtt_settings(broker.port, client_id, mode),
+            RuleSet(line_rules()),
             ingestor,
             ClockWatch(),
             metrics,
             "plant1/gw-bench",
         )
         source.start()
-        time.sleep(1.0)
-        done = multiprocessing.Value("d", 0.0)
+        deadline = time.monotonic() + 30
+        while not source.connected and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.5)
         start = time.monotonic()
-        publisher = multiprocessing.Process(
-            target=_publisher_main, args=(broker.port, count, rate, label, done)
-        )
-        publisher.start()
+        cpu_before = tree_cpu_seconds(process_tree(os.getpid()))
+        publisher, _done = start_publisher(broker.port, count, rate, label)
         deadline = time.monotonic() + 900
         while store.count < count and time.monotonic() < deadline:
             time.sleep(0.01)
         elapsed = time.monotonic() - start
+        cpu_after = tree_cpu_seconds(process_tree(os.getpid()))
         publisher.join(60)
+        cpu_used = sum(
+            cpu_after[pid] - cpu_before.get(pid, 0.0) for pid in cpu_after if pid != publisher.pid
+        )
         source.stop()
         ingestor.stop()
         latencies = sorted(ingestor.latencies)
@@ -277,13 +387,16 @@ def bench_ingest(
     p99 = latencies[int(len(latencies) * 0.99) - 1] if latencies else float("nan")
     return {
         "label": label,
+        "mode": mode,
         "messages": count,
         "stored": stored,
         "elapsed_s": elapsed,
         "rate": stored / elapsed,
         "p50_ms": statistics.median(latencies) * 1000 if latencies else float("nan"),
         "p99_ms": p99 * 1000,
+        "cpu_us_per_msg": cpu_used / max(1, stored) * 1e6,
         "offered_rate": rate or "max",
+        "load": os.getloadavg(),
     }
 
 
@@ -427,79 +540,106 @@ def main() -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--quick", action="store_true", help="smaller sizes for a smoke run")
+    parser.add_argument(
+        "--inflight",
+        type=int,
+        default=None,
+        help="Mosquitto max_inflight_messages (default: Mosquitto's own, 20)",
+    )
+    parser.add_argument(
+        "--only", choices=["e2e", "ingest", "drain", "rss"], help="run one section only"
+    )
     args = parser.parse_args()
     scale = 0.1 if args.quick else 1.0
+    inflight = args.inflight
     work = Path(tempfile.mkdtemp(prefix="mfg-edge-bench-"))
-    print(f"work directory {work}; {os.cpu_count()} CPUs; python {sys.version.split()[0]}")
+    print(f"work directory {work}; python {sys.version.split()[0]}; {load()}")
+    print(f"Mosquitto max_inflight_messages {inflight or '20 (default)'}; synchronous=FULL")
+    report: dict = {}
+    count = int(50000 * scale)
 
-    e2e = bench_end_to_end(work, int(50000 * scale))
-    print("\n1. MQTT -> store -> HTTP, the real `mfg-edge run` process, end to end")
-    print(f"   {e2e['applied']:,}/{e2e['messages']:,} applied in {e2e['elapsed_s']:.1f} s")
-    print(f"   = {e2e['rate']:,.0f} msgs/s sustained (synchronous=FULL)")
-    print(f"   publisher alone: {e2e['messages'] / e2e['publish_s']:,.0f} msgs/s")
-    print(f"   agent peak RSS {e2e['agent_peak_rss_mb']:.0f} MB")
-    per_message = e2e["agent_cpu_us_per_msg"]
-    print(
-        f"   agent CPU {per_message:.0f} us per message (in, store, out) -> one free core"
-        f" would carry ~{1e6 / per_message:,.0f} msgs/s"
-    )
+    if args.only in (None, "e2e"):
+        print("\n1. MQTT -> durable store -> HTTP, the real `mfg-edge run` process, end to end")
+        print(f"   {count:,} QoS 1 messages on 2 topics; CPU = the agent and its shard processes")
+        print(f"   {'':44} {'msgs/s':>8} {'agent CPU us/msg':>17}  load (1 min)")
+        rows = []
+        for preload in (True, False):
+            for mode, title in (
+                ("paho-io", "naive: paho's own socket I/O"),
+                ("buffered", "ours: buffered I/O, one process"),
+                ("shards", "ours: 2 MQTT shard processes"),
+            ):
+                row = bench_end_to_end(work, count, mode, preload, inflight)
+                rows.append(row)
+                when = "broker pre-loaded" if preload else "publisher live"
+                print(
+                    f"   {when + ', ' + title:44} {row['rate']:>8,.0f}"
+                    f" {row['agent_cpu_us_per_msg']:>17,.0f}  {row['load'][0]:.2f}"
+                    + ("" if row["applied"] == count else f"  ONLY {row['applied']:,} applied")
+                )
+        report["end_to_end"] = rows
+        peak = max(row["agent_peak_rss_mb"] for row in rows)
+        print(f"   agent peak RSS {peak:.0f} MB")
 
-    pre = bench_end_to_end(work, int(50000 * scale), preload=True)
-    print("\n1b. Same, the broker already holding the messages (no publisher competing for CPU)")
-    print(f"   {pre['applied']:,}/{pre['messages']:,} applied in {pre['elapsed_s']:.1f} s")
-    cpu = pre["agent_cpu_us_per_msg"]
-    print(f"   = {pre['rate']:,.0f} msgs/s sustained; agent CPU {cpu:.0f} us/msg")
+    if args.only in (None, "ingest"):
+        print(f"\n2. Ingest MQTT -> durable store (synchronous=FULL), in process; {load()}")
+        print(f"   {'':46} {'msgs/s':>8} {'p50 ms':>7} {'p99 ms':>7} {'CPU us/msg':>11}  load")
+        ingest_rows = []
+        for title, kwargs in (
+            (
+                "naive: INSERT+commit per message",
+                {"count": int(10000 * scale), "max_messages": 1, "burst": 1, "rate": 0},
+            ),
+            ("group commit, paho's socket I/O", {"mode": "paho-io", "rate": 0}),
+            ("group commit, buffered I/O", {"mode": "buffered", "rate": 0}),
+            ("group commit, 2 shard processes", {"mode": "shards", "rate": 0}),
+            (
+                "group commit, 1,000 msgs/s offered",
+                {"count": int(20000 * scale), "mode": "buffered", "rate": 1000},
+            ),
+        ):
+            options = {"count": count, "max_messages": 19, **kwargs}
+            label = f"ingest-{len(ingest_rows)}"
+            row = bench_ingest(work, label=label, inflight=inflight, **options)
+            row["title"] = title
+            ingest_rows.append(row)
+            print(
+                f"   {title:46} {row['rate']:>8,.0f} {row['p50_ms']:>7.1f} {row['p99_ms']:>7.1f}"
+                f" {row['cpu_us_per_msg']:>11,.0f}  {row['load'][0]:.2f}"
+            )
+        report["ingest"] = ingest_rows
 
-    grouped = bench_ingest(work, int(50000 * scale), 19, 0, "group")
-    naive = bench_ingest(work, int(10000 * scale), 1, 0, "naive", burst=1)
-    paced = bench_ingest(work, int(20000 * scale), 19, 1000, "paced")
-    print("\n2. Ingest MQTT -> durable store (synchronous=FULL), in process")
-    print(f"   {'':36} {'msgs/s':>9} {'p50 ms':>8} {'p99 ms':>8}")
-    for title, row in (
-        ("group commit (<=19 / 50 ms, burst)", grouped),
-        ("naive: INSERT+commit per message", naive),
-        ("group commit, 1,000 msgs/s offered", paced),
-    ):
-        print(f"   {title:36} {row['rate']:>9,.0f} {row['p50_ms']:>8.1f} {row['p99_ms']:>8.1f}")
-    print(f"   ratio group/naive: {grouped['rate'] / naive['rate']:.1f}x")
+    if args.only in (None, "drain"):
+        batched = bench_drain(work, int(100000 * scale), 1000, "batched")
+        one_by_one = bench_drain(work, int(5000 * scale), 1, "one-by-one")
+        print(f"\n3. Drain a backlog to the HTTP receiver; {load()}")
+        for title, row in (("batched, 1000 per POST", batched), ("naive, 1 per POST", one_by_one)):
+            print(
+                f"   {title:24} {row['events']:>9,} events in {row['elapsed_s']:6.1f} s"
+                f" = {row['rate']:>9,.0f} events/s"
+            )
+        print(f"   ratio: {batched['rate'] / one_by_one['rate']:.1f}x")
+        report["drain_batched"], report["drain_naive"] = batched, one_by_one
 
-    batched = bench_drain(work, int(100000 * scale), 1000, "batched")
-    one_by_one = bench_drain(work, int(5000 * scale), 1, "one-by-one")
-    print("\n3. Drain a backlog to the HTTP receiver")
-    for title, row in (("batched, 1000 per POST", batched), ("naive, 1 per POST", one_by_one)):
+    if args.only in (None, "rss"):
+        buffered = bench_buffered(work, int(1000000 * scale))
+        per_event = buffered["bytes_per_event"]
+        print(f"\n4. {buffered['events']:,} events buffered (filled in {buffered['fill_s']:.0f} s)")
+        print(f"   store {buffered['file_bytes'] / 1e6:,.0f} MB = {per_event:.0f} bytes/event")
         print(
-            f"   {title:24} {row['events']:>9,} events in {row['elapsed_s']:6.1f} s"
-            f" = {row['rate']:>9,.0f} events/s"
+            f"   agent peak RSS {buffered['agent_peak_rss_mb']:.0f} MB"
+            " (Odoo down, 5,000 more arriving)"
         )
-    print(f"   ratio: {batched['rate'] / one_by_one['rate']:.1f}x")
-
-    buffered = bench_buffered(work, int(1000000 * scale))
-    per_event = buffered["bytes_per_event"]
-    print(f"\n4. {buffered['events']:,} events buffered (filled in {buffered['fill_s']:.0f} s)")
-    print(f"   store {buffered['file_bytes'] / 1e6:,.0f} MB = {per_event:.0f} bytes/event")
-    print(
-        f"   agent peak RSS {buffered['agent_peak_rss_mb']:.0f} MB (Odoo down, 5,000 more arriving)"
-    )
-    outage = 13_000_000 * per_event
-    print(f"   72 h outage at 50 events/s = 13.0 million events -> {outage / 1e9:.1f} GB of disk")
+        outage = 13_000_000 * per_event
+        print(
+            f"   72 h outage at 50 events/s = 13.0 million events -> {outage / 1e9:.1f} GB of disk"
+        )
+        report["buffered"] = buffered
 
     print("\nTargets: >= 10,000 msgs/s sustained durable, >= 20,000 events/s drain,")
     print("         p99 arrival-to-durable <= 100 ms, RSS < 150 MB")
-    print(
-        json.dumps(
-            {
-                "end_to_end": e2e,
-                "end_to_end_preloaded": pre,
-                "ingest_group": grouped,
-                "ingest_naive": naive,
-                "ingest_paced": paced,
-                "drain_batched": batched,
-                "drain_naive": one_by_one,
-                "buffered": buffered,
-            },
-            default=str,
-        )
-    )
+    print(f"finished; {load()}")
+    print(json.dumps(report, default=str))
     return 0
 
 

@@ -7,7 +7,6 @@ and their deterministic ids make the redelivery a local duplicate.
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import time
@@ -16,11 +15,17 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
 from ..ingest import Pending
-from ..rules import RuleError
+from ..rules import RuleError, loads
 from ..sender import Backoff
 from ..store import RawDeadLetter
+from .mqtt_client import BufferedClient, buffered_io_supported
 
 _logger = logging.getLogger(__name__)
+
+
+def default_client_id(settings: dict, agent_source: str) -> str:
+    # A stable client id is what makes the session persistent across restarts.
+    return settings.get("client_id") or ("mfg-edge-" + agent_source.replace("/", "-"))[:23]
 
 
 class MqttSource:
@@ -33,9 +38,10 @@ class MqttSource:
         self.clock = clock
         self.metrics = metrics
         self.agent_source = agent_source
-        # A stable client id is what makes the session persistent across restarts.
-        client_id = settings.get("client_id") or ("mfg-edge-" + agent_source.replace("/", "-"))[:23]
-        self.client = mqtt.Client(
+        client_id = default_client_id(settings, agent_source)
+        buffered = settings.get("buffered_io", True) and buffered_io_supported()
+        client_class = BufferedClient if buffered else mqtt.Client
+        self.client = client_class(
             CallbackAPIVersion.VERSION2,
             client_id=client_id,
             clean_session=False,
@@ -51,6 +57,8 @@ class MqttSource:
         self._lock = threading.Lock()
         self.connected = False
         self.session_present: bool | None = None
+        self._stopping = False
+        self.on_state = None  # called after a connect or disconnect (a shard reports it)
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
         self.client.on_connect_fail = self._on_connect_fail
@@ -73,6 +81,7 @@ class MqttSource:
         self.client.loop_start()
 
     def stop(self) -> None:
+        self._stopping = True
         self.client.disconnect()
         self.client.loop_stop()
         self.connected = False
@@ -100,12 +109,18 @@ class MqttSource:
         if topics:
             client.subscribe([(topic, 1) for topic in topics])
             _logger.info("MQTT subscribed (QoS 1) to %s", ", ".join(topics))
+        if self.on_state:
+            self.on_state()
 
     def _on_disconnect(self, client, userdata, flags, reason_code, properties):
-        if self.connected:
+        if self._stopping:
+            _logger.info("MQTT disconnected (%s)", reason_code)
+        elif self.connected:
             _logger.warning("MQTT disconnected (%s); reconnecting with backoff", reason_code)
         self.connected = False
         self._set_next_delay()
+        if self.on_state:
+            self.on_state()
 
     def _on_connect_fail(self, client, userdata):
         self.connected = False
@@ -123,7 +138,7 @@ class MqttSource:
         events, dead = [], []
         topic = message.topic
         try:
-            payload = json.loads(message.payload)
+            payload = loads(message.payload)
         except (ValueError, UnicodeDecodeError) as exc:
             payload = None
             dead.append(

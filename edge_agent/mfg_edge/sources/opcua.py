@@ -182,7 +182,7 @@ class OpcUaSource:
     async def _consume(self) -> None:
         while True:
             item = await self.queue.get()
-            while self.ingestor.queue.full():
+            while self.ingestor.full():
                 # Never block the event loop: asyncua's keep-alives run on it.
                 await asyncio.sleep(0.05)
             self._normalise(*item)

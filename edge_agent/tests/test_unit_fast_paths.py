@@ -1,0 +1,158 @@
+"""The hot-path rewrites give the same answers as the plain code they replaced, and the
+shard configuration is checked (filters covering topics, no overlap between shards)."""
+
+from __future__ import annotations
+
+import copy
+import json
+import socket
+import uuid
+from datetime import UTC, datetime
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from test_unit_config import GOOD
+
+from mfg_edge import rules
+from mfg_edge.config import ConfigError, parse_config
+from mfg_edge.rules import (
+    EVENT_NAMESPACE,
+    dumps_compact,
+    event_id,
+    filter_covers,
+    filters_overlap,
+    format_timestamp,
+    loads,
+    topic_matches,
+)
+from mfg_edge.sources.mqtt_client import BufferedSocket
+from mfg_edge.sources.mqtt_shards import assign_shards, shard_client_id
+from mfg_edge.store import utc_day
+
+LEVEL = st.sampled_from(["a", "b", "+"])
+FILTER = st.lists(LEVEL, min_size=1, max_size=4).flatmap(
+    lambda levels: st.sampled_from(["/".join(levels), "/".join([*levels, "#"])])
+)
+TOPIC = st.lists(st.sampled_from(["a", "b", "c"]), min_size=1, max_size=5).map("/".join)
+
+
+@given(st.binary(max_size=64), st.text(max_size=20))
+def test_event_id_equals_uuid5(payload, discriminator):
+    import hashlib
+
+    name = "|".join(("s", "t.x.y", "o", hashlib.sha256(payload).hexdigest(), discriminator))
+    assert event_id("s", "t.x.y", "o", payload, discriminator) == str(
+        uuid.uuid5(EVENT_NAMESPACE, name)
+    )
+
+
+@given(st.floats(min_value=0, max_value=4_000_000_000, allow_nan=False))
+def test_format_timestamp_and_utc_day_match_datetime(epoch):
+    rules._SECONDS_TEXT.clear()
+    rounded = round(epoch * 1000) / 1000
+    expected = datetime.fromtimestamp(round(epoch * 1000) // 1000, tz=UTC)
+    assert format_timestamp(epoch) == expected.strftime("%Y-%m-%dT%H:%M:%S") + (
+        f".{round(epoch * 1000) % 1000:03d}Z"
+    )
+    assert format_timestamp(epoch) == format_timestamp(rounded)  # cached second, same text
+    assert utc_day(epoch) == datetime.fromtimestamp(epoch, tz=UTC).strftime("%Y-%m-%d")
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        {"a": "é ü", "n": 25, "f": 2.5, "big": 2**70, "nested": [1, None, True]},
+        {"x": float("1e16")},
+        "plain",
+    ],
+)
+def test_json_helpers_round_trip_like_the_json_module(value):
+    text = dumps_compact(value)
+    assert json.loads(text) == value
+    assert loads(text.encode()) == value
+
+
+def test_loads_keeps_the_json_module_behaviour_for_what_orjson_refuses():
+    assert loads(b'{"v": NaN}')["v"] != loads(b'{"v": NaN}')["v"]  # NaN, as json.loads gives
+    assert loads('{"v": 1}'.encode("utf-16")) == {"v": 1}
+    with pytest.raises(ValueError):
+        loads(b"{not json")
+
+
+@given(FILTER, FILTER, st.lists(TOPIC, min_size=1, max_size=30))
+def test_filter_relations_agree_with_topic_matching(outer, inner, topics):
+    for topic in topics:
+        if topic_matches(inner, topic) and filter_covers(outer, inner):
+            assert topic_matches(outer, topic)
+        if topic_matches(inner, topic) and topic_matches(outer, topic):
+            assert filters_overlap(outer, inner)
+
+
+def test_filter_relations_examples():
+    assert filter_covers("plant1/line1/#", "plant1/line1/mes/completed")
+    assert not filter_covers("plant1/line1/#", "plant1/+/mes/completed")
+    assert filter_covers("a/#", "a")
+    assert not filter_covers("a/+", "a/#")
+    assert filters_overlap("plant1/+/mes/completed", "plant1/line1/#")
+    assert not filters_overlap("plant1/line2/#", "plant1/line1/#")
+
+
+def test_assign_shards_puts_each_topic_in_one_shard_and_reports_problems():
+    assigned, problems = assign_shards(
+        [["plant1/line1/#"], ["plant1/line2/#"]],
+        ["plant1/line1/mes/completed", "plant1/line2/mes/started"],
+    )
+    assert assigned == [["plant1/line1/mes/completed"], ["plant1/line2/mes/started"]]
+    assert problems == []
+    # A wildcard rule spans both lines: no shard covers it; it gets its own connection.
+    assigned, problems = assign_shards(
+        [["plant1/line1/#"], ["plant1/line2/#"]],
+        ["plant1/+/mes/completed", "plant1/line2/mes/completed"],
+    )
+    assert assigned[-1] == ["plant1/+/mes/completed"]
+    assert any("covered by no shard" in p for p in problems)
+    assert any("overlap" in p for p in problems)
+    assert len(shard_client_id("mfg-edge-plant1-gw-0001", 15)) <= 23
+
+
+def test_config_refuses_shards_that_do_not_cover_the_rules():
+    document = copy.deepcopy(GOOD)
+    document["mqtt"]["shards"] = [{"topics": ["plant1/line1/#"]}]
+    with pytest.raises(ConfigError) as error:
+        parse_config(document)
+    assert any(e.startswith("/mqtt/shards: ") and "no shard" in e for e in error.value.errors)
+    document["mqtt"]["shards"] = [{"topics": ["plant1/#"]}]
+    assert parse_config(document).mqtt["shards"] == [{"topics": ["plant1/#"]}]
+
+
+def test_buffered_socket_serves_small_reads_from_one_recv_and_coalesces_writes():
+    left, right = socket.socketpair()
+    try:
+        left.setblocking(False)
+        wrapped = BufferedSocket(left)
+        right.sendall(b"\x30\x05hello\x40\x02\x00\x01")
+        assert wrapped.recv(1) == b"\x30"
+        assert wrapped.pending() == 10  # the rest is buffered: paho must not wait in select
+        assert wrapped.recv(1) == b"\x05"
+        assert wrapped.recv(5) == b"hello"
+        assert wrapped.recv(100) == b"\x40\x02\x00\x01"  # a short read, as sockets do
+        assert wrapped.pending() == 0
+        with pytest.raises(BlockingIOError):
+            wrapped.recv(1)
+        for mid in (1, 2, 3):
+            assert wrapped.send(bytes([0x40, 2, 0, mid])) == 4
+        right.setblocking(False)
+        with pytest.raises(BlockingIOError):
+            right.recv(100)  # nothing on the wire before the flush
+        right.setblocking(True)
+        assert wrapped.has_output()
+        wrapped.flush()
+        assert not wrapped.has_output()
+        assert right.recv(100) == b"\x40\x02\x00\x01\x40\x02\x00\x02\x40\x02\x00\x03"
+        right.sendall(b"x")
+        assert wrapped.recv(1) == b"x"
+        right.close()
+        assert wrapped.recv(1) == b""  # the peer closed
+    finally:
+        left.close()
