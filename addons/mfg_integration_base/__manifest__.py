@@ -16,13 +16,23 @@
         "data/queue_job_data.xml",
         "data/ir_cron_data.xml",
         "data/mfg_integration_contract_data.xml",
+        "data/mail_activity_type_data.xml",
         "views/mfg_integration_system_views.xml",
         "views/mfg_integration_contract_views.xml",
         "views/mfg_integration_mapping_views.xml",
         "views/mfg_integration_event_views.xml",
         "views/mfg_integration_exception_views.xml",
+        "views/res_config_settings_views.xml",
         "views/mfg_integration_menus.xml",
     ],
+    "assets": {
+        "web.assets_backend": [
+            "mfg_integration_base/static/src/**/*",
+        ],
+        "web.assets_tests": [
+            "mfg_integration_base/static/tests/tours/**/*",
+        ],
+    },
     "demo": ["demo/mfg_integration_demo.xml"],
     "installable": True,
     "application": True,

@@ -7,3 +7,9 @@ from . import mfg_integration_exception
 from . import mfg_integration_rate_window
 from . import mfg_integration_sent_count
 from . import mfg_integration_edge_rule
+from . import mfg_integration_traffic
+from . import mfg_integration_problem
+from . import mfg_integration_metrics
+from . import res_config_settings
+from . import mfg_integration_contract_usage
+from . import mfg_integration_unmapped_code

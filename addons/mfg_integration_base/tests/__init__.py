@@ -3,3 +3,7 @@ from . import test_contract
 from . import test_ingest
 from . import test_processing
 from . import test_api
+from . import test_exception_actions
+from . import test_overview
+from . import test_metrics
+from . import test_exception_tour
