@@ -1,10 +1,22 @@
-from odoo.tests import HttpCase, new_test_user, tagged
+import unittest
+
+from odoo.tests import HttpCase, common, new_test_user, tagged
 
 from .planner_common import create_partner_contract, partner_envelope, receive
 
 
 @tagged("post_install", "-at_install")
 class TestMissingMappingTour(HttpCase):
+    def setUp(self):
+        super().setUp()
+        # Odoo skips browser tests quietly without these; here a missing browser is a failure
+        if common.websocket is None:
+            self.fail("websocket-client is missing: setup/requirements-project.txt installs it.")
+        try:
+            common._find_executable()
+        except unittest.SkipTest:
+            self.fail("No Chromium found: setup/test.sh installs it (ensure_chromium).")
+
     def test_planner_maps_a_code_in_three_clicks(self):
         contract = create_partner_contract(self.env)
         system = self.env["mfg.integration.system"].create(
