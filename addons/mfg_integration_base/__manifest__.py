@@ -17,6 +17,7 @@
         "data/ir_cron_data.xml",
         "data/mfg_integration_contract_data.xml",
         "data/mail_activity_type_data.xml",
+        "data/mfg_integration_traffic_cron.xml",
         "views/mfg_integration_system_views.xml",
         "views/mfg_integration_contract_views.xml",
         "views/mfg_integration_mapping_views.xml",

@@ -187,6 +187,13 @@ def main():
             env.cr.rollback()
 
         server = OdooServer(args.db, args.conf, args.venv, args.port, workers=1)
+        # no job runner, no crons: the scrape alone is measured, not the requeueing of the
+        # loaded backlog
+        text_conf = server.conf.read_text()
+        text_conf = text_conf.replace(
+            "server_wide_modules = base,web,queue_job", "server_wide_modules = base,web"
+        ).replace("max_cron_threads = 1", "max_cron_threads = 0")
+        server.conf.write_text(text_conf)
         server.start()
         try:
             scrape_http(server.url, token)  # warm-up: routing map, registry

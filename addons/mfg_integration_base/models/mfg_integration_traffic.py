@@ -8,7 +8,10 @@ class MfgIntegrationTraffic(models.Model):
 
     The overview and /mfg/v1/metrics read these few rows instead of counting a table of
     millions of events; being sums, they also survive the retention purge, so Prometheus
-    counters never go down. Written set-based: one upsert per API batch and per job chunk.
+    counters never go down. Append-only: each API batch and each job chunk inserts its own
+    small delta rows (no shared row to lock, so concurrent requests never wait on each other
+    or fail to serialise); readers sum, and an hourly cron folds past hours into one row
+    per system, contract and hour.
     """
 
     _name = "mfg.integration.traffic"
@@ -31,12 +34,10 @@ class MfgIntegrationTraffic(models.Model):
     )
 
     def init(self):
-        # contract_id is NULL for refused events of an unknown contract: NULLS NOT DISTINCT
-        # (PostgreSQL 15) keeps one row per hour for them too.
         self.env.cr.execute(
             """
-            CREATE UNIQUE INDEX IF NOT EXISTS mfg_integration_traffic_key
-                ON mfg_integration_traffic (system_id, contract_id, hour) NULLS NOT DISTINCT
+            CREATE INDEX IF NOT EXISTS mfg_integration_traffic_hour
+                ON mfg_integration_traffic (hour, system_id, contract_id)
             """
         )
         # Pending events by system and contract: the overview's and the metrics' backlog and
@@ -71,7 +72,6 @@ class MfgIntegrationTraffic(models.Model):
               FROM mfg_integration_event
              WHERE direction = 'inbound' AND received_at IS NOT NULL
              GROUP BY 1, 2, 3
-            ON CONFLICT DO NOTHING
             """
         )
 
@@ -87,11 +87,8 @@ class MfgIntegrationTraffic(models.Model):
             f"""
             INSERT INTO mfg_integration_traffic (system_id, contract_id, hour, {column})
             VALUES %s
-            ON CONFLICT (system_id, contract_id, hour)
-            DO UPDATE SET {column} = mfg_integration_traffic.{column} + EXCLUDED.{column}
             """,
-            # a fixed row order: concurrent batches lock the same rows in the same order
-            [(system, contract, n) for (system, contract), n in sorted(counts.items(), key=_key)],
+            [(system_id, contract_id, n) for (system_id, contract_id), n in counts.items()],
             template="(%s, %s, date_trunc('hour', now() at time zone 'utc'), %s)",
         )
 
@@ -115,16 +112,33 @@ class MfgIntegrationTraffic(models.Model):
               FROM mfg_integration_event
              WHERE id = ANY(%s) AND state IN ('done', 'failed', 'dead')
              GROUP BY system_id, contract_id
-             ORDER BY system_id, contract_id
-            ON CONFLICT (system_id, contract_id, hour) DO UPDATE
-               SET done = mfg_integration_traffic.done + EXCLUDED.done,
-                   failed = mfg_integration_traffic.failed + EXCLUDED.failed,
-                   latency_sum = mfg_integration_traffic.latency_sum + EXCLUDED.latency_sum
             """,
             [list(event_ids)],
         )
 
-
-def _key(item):
-    (system_id, contract_id), _count = item
-    return system_id, contract_id or 0
+    @api.model
+    def _cron_compact(self):
+        """Fold the delta rows of past hours into one row per system, contract and hour."""
+        self.env.flush_all()
+        self.env.cr.execute(
+            """
+            WITH moved AS (
+                DELETE FROM mfg_integration_traffic t
+                 WHERE t.hour < date_trunc('hour', now() at time zone 'utc')
+                   AND (t.system_id, COALESCE(t.contract_id, 0), t.hour) IN (
+                       SELECT system_id, COALESCE(contract_id, 0), hour
+                         FROM mfg_integration_traffic
+                        WHERE hour < date_trunc('hour', now() at time zone 'utc')
+                        GROUP BY 1, 2, 3 HAVING COUNT(*) > 1)
+                RETURNING t.*
+            )
+            INSERT INTO mfg_integration_traffic
+                   (system_id, contract_id, hour, received, duplicates, rejected, done, failed,
+                    latency_sum)
+            SELECT system_id, contract_id, hour, SUM(received), SUM(duplicates), SUM(rejected),
+                   SUM(done), SUM(failed), SUM(latency_sum)
+              FROM moved
+             GROUP BY system_id, contract_id, hour
+            """
+        )
+        return self.env.cr.rowcount

@@ -103,3 +103,22 @@ class TestOverview(IntegrationCase):
         )
         wizard.action_deprecate()
         self.assertEqual((self.contract.state, self.contract.sunset_date), ("deprecated", tomorrow))
+
+    def test_counters_are_folded_per_hour_without_changing_totals(self):
+        self._traffic_day()
+        Traffic = self.env["mfg.integration.traffic"]
+        self.env.cr.execute(
+            """
+            INSERT INTO mfg_integration_traffic (system_id, contract_id, hour, received, done)
+            SELECT %s, %s, date_trunc('hour', now() at time zone 'utc') - interval '2 hours',
+                   n, n - 1
+              FROM generate_series(1, 4) n
+            """,
+            [self.system.id, self.contract.id],
+        )
+        domain = [("system_id", "=", self.system.id)]
+        before = Traffic._read_group(domain, [], ["received:sum", "done:sum", "__count"])[0]
+        Traffic._cron_compact()
+        after = Traffic._read_group(domain, [], ["received:sum", "done:sum", "__count"])[0]
+        self.assertEqual(after[:2], before[:2])
+        self.assertEqual(after[2], before[2] - 3)
