@@ -5,6 +5,9 @@ from datetime import timedelta
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError
 
+from ..services.humanize import age
+from .mfg_integration_mapping import MAPPING_KINDS
+
 
 class MfgIntegrationException(models.Model):
     _name = "mfg.integration.exception"
@@ -167,6 +170,12 @@ class MfgIntegrationException(models.Model):
     is_late = fields.Boolean(
         string="Past SLA", compute="_compute_is_late", search="_search_is_late"
     )
+    due = fields.Char(
+        string="Resolve By",
+        compute="_compute_is_late",
+        help="Time left before the deadline the contract's SLA gives, or how late it is.",
+    )
+    mapping_kind_label = fields.Char(string="Code Of", compute="_compute_can_create_mapping")
     can_create_mapping = fields.Boolean(compute="_compute_can_create_mapping")
     event_payload = fields.Text(related="event_id.payload_pretty", string="Data")
 
@@ -189,11 +198,16 @@ class MfgIntegrationException(models.Model):
     def _compute_is_late(self):
         now = fields.Datetime.now()
         for exception in self:
-            exception.is_late = bool(
-                exception.deadline
-                and exception.deadline < now
-                and exception.state in ("open", "in_progress")
-            )
+            pending = exception.deadline and exception.state in ("open", "in_progress")
+            exception.is_late = bool(pending and exception.deadline < now)
+            if not pending:
+                exception.due = False
+            elif exception.is_late:
+                exception.due = _(
+                    "late by %(age)s", age=age((now - exception.deadline).total_seconds())
+                )
+            else:
+                exception.due = _("in %(age)s", age=age((exception.deadline - now).total_seconds()))
 
     def _search_is_late(self, operator, value):
         if operator not in ("=", "!=") or not isinstance(value, bool):
@@ -212,6 +226,11 @@ class MfgIntegrationException(models.Model):
                 and exception.mapping_kind
                 and exception.external_code
                 and exception.state in ("open", "in_progress")
+            )
+            exception.mapping_kind_label = (
+                MAPPING_KINDS.get(exception.mapping_kind, (False, exception.mapping_kind))[1]
+                if exception.mapping_kind
+                else False
             )
 
     def _close(self, state, resolution, body):

@@ -4,6 +4,8 @@ import re
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError, ValidationError
 
+from ..services.humanize import age
+
 _logger = logging.getLogger(__name__)
 
 API_KEY_SCOPE = "mfg_integration"
@@ -296,9 +298,9 @@ class MfgIntegrationSystem(models.Model):
             ):
                 system[name] = int(row.get(name) or 0)
             system.latency_p95_s = row.get("latency_p95_s") or 0.0
-            system.oldest_waiting = _age(system.oldest_waiting_s) if system.backlog else "-"
+            system.oldest_waiting = age(system.oldest_waiting_s) if system.backlog else "-"
             system.last_seen = (
-                _("%(age)s ago", age=_age((now - system.last_seen_at).total_seconds()))
+                _("%(age)s ago", age=age((now - system.last_seen_at).total_seconds()))
                 if system.last_seen_at
                 else _("never")
             )
@@ -309,15 +311,3 @@ class MfgIntegrationSystem(models.Model):
                 system.health = "warning"
             else:
                 system.health = "ok"
-
-
-def _age(seconds):
-    """'45 s', '12 min', '3 h 05', '2 d 4 h': an age a planner reads at a glance."""
-    seconds = max(0, int(seconds))
-    if seconds < 120:
-        return f"{seconds} s"
-    if seconds < 7200:
-        return f"{seconds // 60} min"
-    if seconds < 172800:
-        return f"{seconds // 3600} h {seconds % 3600 // 60:02d}"
-    return f"{seconds // 86400} d {seconds % 86400 // 3600} h"

@@ -7,3 +7,4 @@ from . import test_exception_actions
 from . import test_overview
 from . import test_metrics
 from . import test_exception_tour
+from . import test_planner_services
