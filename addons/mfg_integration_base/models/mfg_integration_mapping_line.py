@@ -150,6 +150,11 @@ class MfgIntegrationMappingLine(models.Model):
                 ),
             )
 
+    def action_save_and_reload(self):
+        """Dialog 'Save' (the record is saved before this runs): the list behind it shows
+        the retried exceptions gone."""
+        return {"type": "ir.actions.client", "tag": "soft_reload"}
+
     @api.model
     def get_import_templates(self):
         return [

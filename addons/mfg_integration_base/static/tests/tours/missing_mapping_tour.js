@@ -1,12 +1,13 @@
 import { registry } from "@web/core/registry";
 
-// A planner fixes a missing mapping from the exception queue in three clicks:
-// "Create Mapping" on the row, the Odoo record in the dropdown, "Save".
+// A planner fixes a missing mapping from the exception queue in three clicks: "Create
+// Mapping" on the problem's line (the queue opens grouped by problem, folded), the Odoo
+// record in the dropdown, "Save".
 registry.category("web_tour.tours").add("mfg_integration_missing_mapping", {
     steps: () => [
         {
-            content: "Click 1: Create Mapping on the exception's row",
-            trigger: '.o_data_row:contains("ACME-7") button[name="action_create_mapping"]',
+            content: "Click 1: Create Mapping on the line of the problem (2 exceptions)",
+            trigger: '.o_group_header:contains("ACME-7"):contains("(2)") button[name="action_create_mapping"]',
             run: "click",
         },
         {
@@ -24,12 +25,12 @@ registry.category("web_tour.tours").add("mfg_integration_missing_mapping", {
         },
         {
             content: "Click 3: Save (retries every exception waiting on ACME-7)",
-            trigger: ".modal .o_form_button_save",
+            trigger: '.modal button[name="action_save_and_reload"]',
             run: "click",
         },
         {
-            content: "The exceptions waiting on ACME-7 left the queue; BOLT-1 is still there",
-            trigger: '.o_list_view:not(:has(.o_data_row:contains("ACME-7"))) .o_data_row:contains("BOLT-1")',
+            content: "The queue reloads: nothing waits on ACME-7 any more; BOLT-1 still does",
+            trigger: '.o_group_header:contains("ACME-7"):contains("(0)") ~ .o_group_header:contains("BOLT-1"):contains("(1)"), .o_group_header:contains("BOLT-1"):contains("(1)") ~ .o_group_header:contains("ACME-7"):contains("(0)")',
         },
     ],
 });
