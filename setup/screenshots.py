@@ -20,12 +20,14 @@ from pathlib import Path
 import websocket
 
 REPO = Path(__file__).resolve().parents[1]
-# (file, path after the base URL, CSS selector that tells the page is drawn)
+# (file, path after the base URL, CSS selector that tells the page is drawn, and optionally
+# what to click before the shot: here, unfold the first problem a planner can fix at once)
 PAGES = [
     (
         "exception-queue.png",
         "/odoo/action-mfg_integration_base.action_mfg_integration_exception",
         ".o_list_view .o_group_header",
+        ".o_group_header:has(button[name=action_create_mapping]) .o_group_name",
     ),
     (
         "exception-form.png",
@@ -141,6 +143,12 @@ class Browser:
             time.sleep(0.3)
         raise SystemExit(f"The page never showed {selector!r}.")
 
+    def click(self, selector):
+        self.call(
+            "Runtime.evaluate", expression=f"document.querySelector({json.dumps(selector)}).click()"
+        )
+        time.sleep(1.5)
+
     def close(self):
         self.socket.close()
         self.process.terminate()
@@ -167,9 +175,11 @@ def main():
     try:
         host = args.url.split("//")[1].split(":")[0].split("/")[0]
         browser.call("Network.setCookie", name="session_id", value=session, domain=host, path="/")
-        for name, path, ready in PAGES:
+        for name, path, ready, *click in PAGES:
             browser.call("Page.navigate", url=args.url + path.format(exception=exception))
             browser.wait_for(ready)
+            if click:
+                browser.click(click[0])
             shot = browser.call("Page.captureScreenshot", format="png")
             (out / name).write_bytes(base64.b64decode(shot["data"]))
             print(f"{out / name}")

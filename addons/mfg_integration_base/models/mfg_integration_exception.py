@@ -175,7 +175,7 @@ class MfgIntegrationException(models.Model):
         compute="_compute_is_late",
         help="Time left before the deadline the contract's SLA gives, or how late it is.",
     )
-    mapping_kind_label = fields.Char(string="Code Of", compute="_compute_can_create_mapping")
+    mapping_kind_label = fields.Char(string="Code Type", compute="_compute_can_create_mapping")
     can_create_mapping = fields.Boolean(compute="_compute_can_create_mapping")
     event_payload = fields.Text(related="event_id.payload_pretty", string="Data")
 
