@@ -13,3 +13,4 @@ from . import mfg_integration_metrics
 from . import res_config_settings
 from . import mfg_integration_contract_usage
 from . import mfg_integration_unmapped_code
+from . import mfg_integration_event_analysis

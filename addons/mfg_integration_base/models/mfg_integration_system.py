@@ -311,3 +311,13 @@ class MfgIntegrationSystem(models.Model):
                 system.health = "warning"
             else:
                 system.health = "ok"
+
+    def action_view_event_analysis(self):
+        """The system's events by hour and state (graph and pivot)."""
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id(
+            "mfg_integration_base.action_mfg_integration_event_analysis"
+        )
+        action["domain"] = [("system_id", "=", self.id)]
+        action["display_name"] = _("Traffic of %(name)s", name=self.name)
+        return action

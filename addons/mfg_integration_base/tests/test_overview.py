@@ -122,3 +122,16 @@ class TestOverview(IntegrationCase):
         after = Traffic._read_group(domain, [], ["received:sum", "done:sum", "__count"])[0]
         self.assertEqual(after[:2], before[:2])
         self.assertEqual(after[2], before[2] - 3)
+
+    def test_event_analysis_by_hour_contract_and_state(self):
+        self._traffic_day()
+        groups = self.env["mfg.integration.event.analysis"]._read_group(
+            [("system_id", "=", self.system.id)], ["hour", "contract_id", "state"], ["__count"]
+        )
+        counts = {(contract, state): count for _hour, contract, state, count in groups}
+        self.assertEqual(counts[self.contract, "done"], 20)
+        self.assertEqual(counts[self.contract, "failed"], 1)
+        hours = {hour for hour, *_rest in groups}
+        self.assertTrue(all(len(hour) == 16 and hour.endswith(":00") for hour in hours), hours)
+        action = self.system.action_view_event_analysis()
+        self.assertEqual(action["res_model"], "mfg.integration.event.analysis")
