@@ -1,6 +1,6 @@
 """Bulk retry benchmark: a planner retries 1,000 grouped exceptions at once.
 
-    .venv/bin/python tests/bench/bench_bulk_retry.py --source-db dev_mfg [--exceptions 1000]
+    .venv/bin/python tests/bench/bench_bulk_retry.py --source-db mfg_demo [--exceptions 1000]
 
 Copies ``--source-db`` (addons installed, no open sessions) to a scratch database, opens
 the exceptions as processing does (1,000 events of one contract failing the same way, so

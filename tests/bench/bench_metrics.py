@@ -1,6 +1,6 @@
 """Metrics benchmark: GET /mfg/v1/metrics on a database of 1,000,000 events.
 
-    .venv/bin/python tests/bench/bench_metrics.py --source-db dev_mfg [--events 1000000]
+    .venv/bin/python tests/bench/bench_metrics.py --source-db mfg_demo [--events 1000000]
 
 Copies ``--source-db`` (a database with the addons installed and no open sessions) to a
 scratch database, loads the events set-based (generate_series: 3 systems, 4 contracts,

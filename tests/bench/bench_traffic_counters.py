@@ -1,6 +1,6 @@
 """What the traffic counters cost the ingest: batches of 500 events with and without them.
 
-    .venv/bin/python tests/bench/bench_traffic_counters.py --source-db dev_mfg
+    .venv/bin/python tests/bench/bench_traffic_counters.py --source-db mfg_demo
 
 Copies ``--source-db`` (addons installed, no open sessions) to a scratch database and
 ingests batches of 500 valid events in process (validated, stored, enqueued as jobs),
