@@ -27,6 +27,7 @@ from ..services.envelope import (
 )
 from ..services.errors import BusinessError, PrerequisiteMissing
 from ..services.handlers import registry as handler_registry
+from ..services.humanize import duration
 
 _logger = logging.getLogger(__name__)
 
@@ -1033,7 +1034,8 @@ def _timeline_html(env, steps, latency, state):
         if not moment:
             continue
         delta = (
-            Markup(' <span class="text-muted">+%s</span>') % _duration(moment - previous)
+            Markup(' <span class="text-muted">+%s</span>')
+            % duration((moment - previous).total_seconds())
             if previous
             else Markup()
         )
@@ -1049,22 +1051,11 @@ def _timeline_html(env, steps, latency, state):
         previous = moment
     summary = (
         Markup('<p class="mb-1">%s <b>%s</b></p>')
-        % (_("Latency from occurrence to Odoo:"), _duration(timedelta(seconds=latency)))
+        % (_("Latency from occurrence to Odoo:"), duration(latency))
         if latency and state == "done"
         else Markup()
     )
     return summary + Markup('<ul class="list-group list-group-flush">%s</ul>') % rows
-
-
-def _duration(delta):
-    seconds = delta.total_seconds()
-    if seconds < 1:
-        return f"{seconds * 1000:.0f} ms"
-    if seconds < 120:
-        return f"{seconds:.1f} s"
-    if seconds < 7200:
-        return f"{seconds / 60:.0f} min"
-    return f"{seconds / 3600:.1f} h"
 
 
 def _text(value, limit):

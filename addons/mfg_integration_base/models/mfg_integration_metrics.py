@@ -8,6 +8,19 @@ from odoo import api, fields, models
 HASH_PARAMETER = "mfg_integration_base.metrics_token_sha256"
 PENDING = ("received", "queued", "processing", "waiting")
 QUANTILES = (0.5, 0.9, 0.95, 0.99)
+# The overview's figures per system, in the order _system_overview selects them; all but
+# the latency are counts.
+OVERVIEW_FIGURES = (
+    "received_24h",
+    "done_24h",
+    "failed_24h",
+    "duplicates_24h",
+    "backlog",
+    "oldest_waiting_s",
+    "latency_p95_s",
+    "sla_breaches_24h",
+    "open_exceptions",
+)
 # (metric, help, column of the hourly traffic counters)
 TRAFFIC_COUNTERS = [
     ("mfg_integration_events_received_total", "Events accepted by the API.", "received"),
@@ -94,18 +107,10 @@ class MfgIntegrationMetrics(models.AbstractModel):
                 "pending": PENDING,
             },
         )
-        names = (
-            "received_24h",
-            "done_24h",
-            "failed_24h",
-            "duplicates_24h",
-            "backlog",
-            "oldest_waiting_s",
-            "latency_p95_s",
-            "sla_breaches_24h",
-            "open_exceptions",
-        )
-        return {row[0]: dict(zip(names, row[1:], strict=True)) for row in self.env.cr.fetchall()}
+        return {
+            row[0]: dict(zip(OVERVIEW_FIGURES, row[1:], strict=True))
+            for row in self.env.cr.fetchall()
+        }
 
     # -- Prometheus ---------------------------------------------------------------------
 

@@ -5,6 +5,7 @@ from odoo import _, api, fields, models
 from odoo.exceptions import UserError, ValidationError
 
 from ..services.humanize import age
+from .mfg_integration_metrics import OVERVIEW_FIGURES
 
 _logger = logging.getLogger(__name__)
 
@@ -287,16 +288,9 @@ class MfgIntegrationSystem(models.Model):
         now = fields.Datetime.now()
         for system in self:
             row = stats.get(system.id, {})
-            for name in (
-                "received_24h",
-                "done_24h",
-                "failed_24h",
-                "duplicates_24h",
-                "backlog",
-                "oldest_waiting_s",
-                "sla_breaches_24h",
-            ):
-                system[name] = int(row.get(name) or 0)
+            for name in OVERVIEW_FIGURES:
+                if name in self._fields and name != "latency_p95_s":
+                    system[name] = int(row.get(name) or 0)
             system.latency_p95_s = row.get("latency_p95_s") or 0.0
             system.oldest_waiting = age(system.oldest_waiting_s) if system.backlog else "-"
             system.last_seen = (

@@ -1,8 +1,9 @@
-from odoo import api, fields, models
+from odoo import fields, models
 
 
 class MfgIntegrationAssignWizard(models.TransientModel):
     _name = "mfg.integration.assign.wizard"
+    _inherit = ["mfg.integration.exception.selection"]
     _description = "Assign Integration Exceptions"
 
     exception_ids = fields.Many2many("mfg.integration.exception", string="Exceptions")
@@ -20,13 +21,6 @@ class MfgIntegrationAssignWizard(models.TransientModel):
         ],
         default=lambda self: self.env.user,
     )
-
-    @api.model
-    def default_get(self, fields_list):
-        values = super().default_get(fields_list)
-        if self.env.context.get("active_model") == "mfg.integration.exception":
-            values["exception_ids"] = [(6, 0, self.env.context.get("active_ids", []))]
-        return values
 
     def action_assign(self):
         self.exception_ids._check_open()

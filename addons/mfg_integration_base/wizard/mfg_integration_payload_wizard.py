@@ -18,6 +18,7 @@ class MfgIntegrationPayloadWizard(models.TransientModel):
     """
 
     _name = "mfg.integration.payload.wizard"
+    _inherit = ["mfg.integration.exception.selection"]
     _description = "Edit Payload and Retry"
 
     exception_ids = fields.Many2many("mfg.integration.exception", string="Exceptions")
@@ -34,10 +35,8 @@ class MfgIntegrationPayloadWizard(models.TransientModel):
     @api.model
     def default_get(self, fields_list):
         values = super().default_get(fields_list)
-        if self.env.context.get("active_model") == "mfg.integration.exception":
-            ids = self.env.context.get("active_ids") or []
-            values["exception_ids"] = [(6, 0, ids)]
-            exceptions = self.env["mfg.integration.exception"].browse(ids)
+        if values.get("exception_ids"):
+            exceptions = self.env["mfg.integration.exception"].browse(values["exception_ids"][0][2])
             if len(exceptions) == 1 and exceptions.event_id.payload is not None:
                 values["payload"] = json.dumps(
                     exceptions.event_id.payload, indent=2, ensure_ascii=False
