@@ -4,6 +4,7 @@ from datetime import timedelta
 
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError
+from odoo.osv import expression
 
 from ..services.humanize import age
 from .mfg_integration_mapping import MAPPING_KINDS
@@ -341,3 +342,24 @@ class MfgIntegrationException(models.Model):
             "res_id": self.event_id.id,
             "view_mode": "form",
         }
+
+    def action_map_codes(self):
+        """From a selection: map the codes the selected exceptions wait on. One code opens
+        its mapping line; several open the list of those codes, each with Create Mapping."""
+        fixable = self.filtered("can_create_mapping")
+        if not fixable:
+            raise UserError(_("None of the selected exceptions waits on a missing mapping."))
+        keys = {(x.system_id.id, x.mapping_kind, x.external_code) for x in fixable}
+        if len(keys) == 1:
+            return fixable[0].action_create_mapping()
+        domain = expression.OR(
+            [
+                [("system_id", "=", system), ("kind", "=", kind), ("external_code", "=", code)]
+                for system, kind, code in sorted(keys)
+            ]
+        )
+        action = self.env["ir.actions.act_window"]._for_xml_id(
+            "mfg_integration_base.action_mfg_integration_unmapped_code"
+        )
+        action["domain"] = domain
+        return action

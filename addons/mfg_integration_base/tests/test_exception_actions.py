@@ -127,6 +127,20 @@ class TestExceptionActions(IntegrationCase):
         self.assertEqual(acme_events[0].result_res_id, self.customer.id)
         self.assertEqual((events - acme_events).state, "failed")
 
+    def test_map_codes_of_a_selection(self):
+        exceptions = self._fail("ACME-7", "ACME-7", "BOLT-1").mapped("exception_id")
+        acme = exceptions.filtered(lambda x: x.external_code == "ACME-7")
+        one = acme.with_user(self.planner).action_map_codes()
+        self.assertEqual(one["res_model"], "mfg.integration.mapping.line")
+        self.assertEqual(one["context"]["default_external_code"], "ACME-7")
+        several = exceptions.with_user(self.planner).action_map_codes()
+        self.env.flush_all()
+        codes = self.env[several["res_model"]].search(several["domain"])
+        self.assertEqual(sorted(codes.mapped("external_code")), ["ACME-7", "BOLT-1"])
+        self.assertEqual(sorted(codes.mapped("exception_count")), [1, 2])
+        with self.assertRaises(UserError):
+            self._widget_failures(1).exception_id.action_map_codes()
+
     def test_codes_without_mapping_list(self):
         self._fail("ACME-7", "ACME-7", "BOLT-1")
         self.env.flush_all()
