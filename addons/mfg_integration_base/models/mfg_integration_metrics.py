@@ -175,7 +175,7 @@ class MfgIntegrationMetrics(models.AbstractModel):
         cr.execute(
             """
             SELECT s.code, c.code, c.version, COUNT(*),
-                   EXTRACT(EPOCH FROM now() at time zone 'utc' - MIN(e.received_at))
+                   GREATEST(0, EXTRACT(EPOCH FROM %s - MIN(e.received_at)))
               FROM mfg_integration_event e
               JOIN mfg_integration_system s ON s.id = e.system_id
               JOIN mfg_integration_contract c ON c.id = e.contract_id
@@ -183,7 +183,8 @@ class MfgIntegrationMetrics(models.AbstractModel):
              GROUP BY s.code, c.code, c.version
              ORDER BY s.code, c.code, c.version
             """,
-            [PENDING],
+            # the clock that stamped received_at: PostgreSQL's now() is the transaction's start
+            [fields.Datetime.now(), PENDING],
         )
         pending = cr.fetchall()
         _family(out, "mfg_integration_backlog_events", "gauge", "Events received, not yet applied.")
