@@ -456,6 +456,16 @@ EOF
     done
 }
 
+# Headless Chromium: Odoo's browser tests (the exception queue tour) and the README
+# screenshots drive it. Installed once with apt-get when no Chrome/Chromium is on the PATH.
+ensure_chromium() {
+    local bin
+    for bin in chromium chromium-browser google-chrome google-chrome-stable; do
+        command -v "$bin" >/dev/null 2>&1 && return 0
+    done
+    apt_install chromium
+}
+
 # ---------------------------------------------------------------------------------------------
 # Python environments
 # ---------------------------------------------------------------------------------------------

@@ -190,6 +190,7 @@ install_everything() {
     install_python_envs
     ensure_postgres
     ensure_mosquitto
+    ensure_chromium
 }
 
 cmd_start() {

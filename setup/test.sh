@@ -302,6 +302,7 @@ install_everything_for_tests() {
     MOSQUITTO_WAS_RUNNING=0
     is_running mosquitto && MOSQUITTO_WAS_RUNNING=1
     ensure_mosquitto
+    ensure_chromium
 }
 
 # At exit: drop the test database; stop the broker if this run started it (a demo's stays up).

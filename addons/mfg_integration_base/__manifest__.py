@@ -18,11 +18,14 @@
         "data/queue_job_data.xml",
         "data/ir_cron_data.xml",
         "data/mfg_integration_contract_data.xml",
+        "data/mail_activity_type_data.xml",
+        "data/mfg_integration_traffic_cron.xml",
         "views/mfg_integration_system_views.xml",
         "views/mfg_integration_contract_views.xml",
         "views/mfg_integration_mapping_views.xml",
         "views/mfg_integration_event_views.xml",
         "views/mfg_integration_exception_views.xml",
+        "views/res_config_settings_views.xml",
         "views/mfg_integration_menus.xml",
         "data/mfg_integration_reconciliation_data.xml",
         "views/mfg_integration_reconciliation_views.xml",
@@ -35,6 +38,14 @@
         "demo/mfg_integration_demo.xml",
         "demo/mfg_integration_reconciliation_demo.xml",
     ],
+    "assets": {
+        "web.assets_backend": [
+            "mfg_integration_base/static/src/**/*",
+        ],
+        "web.assets_tests": [
+            "mfg_integration_base/static/tests/tours/**/*",
+        ],
+    },
     "installable": True,
     "application": True,
 }

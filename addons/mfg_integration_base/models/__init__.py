@@ -16,3 +16,10 @@ from . import mfg_integration_reconciliation_line
 from . import mfg_integration_outbound_sequence
 from . import mfg_integration_event_outbound
 from . import mfg_integration_exception_outbound
+from . import mfg_integration_traffic
+from . import mfg_integration_problem
+from . import mfg_integration_metrics
+from . import res_config_settings
+from . import mfg_integration_contract_usage
+from . import mfg_integration_unmapped_code
+from . import mfg_integration_event_analysis

@@ -438,3 +438,84 @@ class MfgIntegrationContract(models.Model):
         return max(
             candidates, key=lambda c: (c.state == "active", c.version_major, c.version_minor)
         )
+
+    # -- governance UI: versions side by side, who sends which version ------------------
+
+    other_version_ids = fields.Many2many(
+        "mfg.integration.contract",
+        compute="_compute_other_version_ids",
+        string="Other Versions",
+    )
+    received_total = fields.Integer(
+        string="Events Received",
+        compute="_compute_received_total",
+        help="Events of this version accepted by the API (all systems, since the start).",
+    )
+    usage_ids = fields.Many2many(
+        "mfg.integration.contract.usage",
+        compute="_compute_usage_ids",
+        string="Senders",
+    )
+
+    def _compute_other_version_ids(self):
+        siblings = self.with_context(active_test=False).search(
+            [("code", "in", list(set(self.mapped("code"))))]
+        )
+        for contract in self:
+            contract.other_version_ids = siblings.filtered(
+                lambda c, contract=contract: c.code == contract.code and c.id != contract.id
+            )
+
+    def _compute_received_total(self):
+        groups = self.env["mfg.integration.traffic"]._read_group(
+            [("contract_id", "in", self.ids)], ["contract_id"], ["received:sum"]
+        )
+        totals = {contract.id: total for contract, total in groups}
+        for contract in self:
+            contract.received_total = totals.get(contract.id, 0)
+
+    def _compute_usage_ids(self):
+        Usage = self.env["mfg.integration.contract.usage"]
+        usages = Usage.search([("contract_code", "in", list(set(self.mapped("code"))))])
+        for contract in self:
+            contract.usage_ids = usages.filtered(
+                lambda u, contract=contract: u.contract_code == contract.code
+            )
+
+    def action_request_approval(self):
+        """Ask the other Integration Managers to review this draft (the author cannot
+        approve it)."""
+        managers = self.env.ref("mfg_integration_base.group_mfg_integration_manager").users
+        for contract in self:
+            if contract.state != "draft":
+                raise UserError(_("Only a draft contract is submitted for approval."))
+            reviewers = managers.filtered(
+                lambda user, contract=contract: user != contract.author_id and not user.share
+                and user.active
+            )  # fmt: skip
+            if not reviewers:
+                raise UserError(
+                    _("No other Integration Manager exists to approve %(name)s.",
+                      name=contract.display_name)
+                )  # fmt: skip
+            for reviewer in reviewers:
+                contract.activity_schedule(
+                    "mail.mail_activity_data_todo",
+                    summary=_("Approve contract %(name)s", name=contract.display_name),
+                    user_id=reviewer.id,
+                )
+            contract.message_post(
+                body=_("%(user)s submitted this version for approval.", user=self.env.user.name)
+            )
+        return True
+
+    def action_open_deprecate_wizard(self):
+        self.ensure_one()
+        return {
+            "type": "ir.actions.act_window",
+            "name": _("Deprecate %(name)s", name=self.display_name),
+            "res_model": "mfg.integration.deprecate.wizard",
+            "view_mode": "form",
+            "target": "new",
+            "context": {"default_contract_id": self.id},
+        }

@@ -2,13 +2,16 @@ import json
 import logging
 import traceback
 import uuid
+from collections import Counter
 from datetime import timedelta
 
+from markupsafe import Markup
 from psycopg2.extensions import AsIs
 from psycopg2.extras import execute_values
 
 from odoo import SUPERUSER_ID, _, api, fields, models
 from odoo.exceptions import UserError
+from odoo.tools.misc import format_datetime
 
 from odoo.addons.queue_job.job import Job
 
@@ -25,6 +28,7 @@ from ..services.envelope import (
 )
 from ..services.errors import BusinessError, PrerequisiteMissing
 from ..services.handlers import registry as handler_registry
+from ..services.humanize import duration
 
 _logger = logging.getLogger(__name__)
 
@@ -224,6 +228,7 @@ class MfgIntegrationEvent(models.Model):
         candidates = []  # (index, row) to insert
         batch_keys = {}  # idempotency key -> (index, hash) inside this batch
         refused = []  # (index, envelope, error dict)
+        duplicate_rows = []  # rows of resends, counted for the overview and metrics
 
         for index, envelope in enumerate(envelopes):
             try:
@@ -239,6 +244,7 @@ class MfgIntegrationEvent(models.Model):
                 first_index, first_hash = batch_keys[key]
                 if first_hash == row["payload_hash"]:
                     results[index] = {"status": "duplicate", "id": row["event_uid"]}
+                    duplicate_rows.append(row)
                 else:
                     refused.append((index, envelope, _key_reused_error(first_index)))
                 continue
@@ -263,6 +269,7 @@ class MfgIntegrationEvent(models.Model):
             known_hash = existing.get(key)
             if known_hash == row["payload_hash"]:
                 results[index] = {"status": "duplicate", "id": row["event_uid"]}
+                duplicate_rows.append(row)
             else:
                 refused.append((index, envelopes[index], _key_reused_error(None)))
         for index, envelope, problem in refused:
@@ -277,6 +284,7 @@ class MfgIntegrationEvent(models.Model):
             )
 
         self._store_chunk_jobs(chunks, inserted)
+        self._count_traffic(system, candidates, inserted, duplicate_rows, len(refused))
         return results
 
     @api.model
@@ -521,6 +529,7 @@ class MfgIntegrationEvent(models.Model):
         """A whole request refused (malformed, too large): keep its first bytes."""
         now = fields.Datetime.now()
         self._log_refused(system, [(raw_body, {"code": code, "message": message})], now)
+        self.env["mfg.integration.traffic"]._add({(system.id, None): 1}, "rejected")
 
     def _enqueue_in_chunks(self):
         """One job per chunk of events; a subject's events stay together and in order."""
@@ -591,6 +600,8 @@ class MfgIntegrationEvent(models.Model):
         released -= held_subjects
         if released:
             self._release_subjects(released)
+        self.flush_model()
+        self.env["mfg.integration.traffic"]._add_outcomes(claimed.ids)
         return f"{len(claimed)} events processed"
 
     def _blocked_by_earlier(self):
@@ -1001,6 +1012,105 @@ class MfgIntegrationEvent(models.Model):
         except _ShadowRollback:
             pass
         return effects
+
+    # -- planner UI: corrected payloads, timeline ----------------------------------------
+
+    original_payload = fields.Json(
+        readonly=True, help="The data as first received, kept when a person corrected it."
+    )
+    original_payload_pretty = fields.Text(
+        compute="_compute_original_payload_pretty", string="Data as Received"
+    )
+    timeline = fields.Html(compute="_compute_timeline", sanitize=False)
+
+    @api.depends("original_payload")
+    def _compute_original_payload_pretty(self):
+        for event in self:
+            event.original_payload_pretty = (
+                json.dumps(event.original_payload, indent=2, ensure_ascii=False, sort_keys=True)
+                if event.original_payload
+                else False
+            )
+
+    def _compute_timeline(self):
+        jobs = (
+            self.env["queue.job"]
+            .sudo()
+            .search([("uuid", "in", [uuid_ for uuid_ in self.mapped("job_uuid") if uuid_])])
+        )
+        by_uuid = {job.uuid: job for job in jobs}
+        for event in self:
+            job = by_uuid.get(event.job_uuid)
+            steps = [
+                (_("Occurred at the source"), event.occurred_at, ""),
+                (_("Received by Odoo"), event.received_at, ""),
+                (_("Queued"), job and job.date_created, (job and job.state) or ""),
+                (_("Job started"), job and job.date_started, ""),
+                (
+                    _("Processed"),
+                    event.processed_at,
+                    _("%(n)s attempt(s)", n=event.attempts) if event.attempts else "",
+                ),
+            ]
+            if event.next_attempt_at:
+                steps.append((_("Next attempt"), event.next_attempt_at, ""))
+            event.timeline = _timeline_html(self.env, steps, event.latency_s, event.state)
+
+    # -- traffic counters (overview, metrics) -------------------------------------------
+
+    @api.model
+    def _count_traffic(self, system, candidates, inserted, duplicate_rows, refused_count):
+        """Add one API batch to the hourly counters: at most three small upserts."""
+        Traffic = self.env["mfg.integration.traffic"]
+        received, duplicates = Counter(), Counter()
+        for _index, row in candidates:
+            if (row["source"], row["event_uid"]) in inserted:
+                received[system.id, row["contract_id"]] += 1
+        for row in duplicate_rows:
+            duplicates[system.id, row["contract_id"]] += 1
+        Traffic._add(received, "received")
+        Traffic._add(duplicates, "duplicates")
+        Traffic._add({(system.id, None): refused_count}, "rejected")
+        # record-only contracts are done once stored
+        Traffic._add(
+            Counter(
+                (system.id, row["contract_id"])
+                for _index, row in candidates
+                if row["mode"] == "record" and (row["source"], row["event_uid"]) in inserted
+            ),
+            "done",
+        )
+
+
+def _timeline_html(env, steps, latency, state):
+    rows = Markup()
+    previous = None
+    for label, moment, note in steps:
+        if not moment:
+            continue
+        delta = (
+            Markup(' <span class="text-muted">+%s</span>')
+            % duration((moment - previous).total_seconds())
+            if previous
+            else Markup()
+        )
+        rows += Markup(
+            '<li class="list-group-item d-flex justify-content-between py-1">'
+            "<span><b>%s</b>%s%s</span><span>%s</span></li>"
+        ) % (
+            label,
+            delta,
+            Markup(' <span class="badge text-bg-light">%s</span>') % note if note else Markup(),
+            format_datetime(env, moment, dt_format="medium"),
+        )
+        previous = moment
+    summary = (
+        Markup('<p class="mb-1">%s <b>%s</b></p>')
+        % (_("Latency from occurrence to Odoo:"), duration(latency))
+        if latency and state == "done"
+        else Markup()
+    )
+    return summary + Markup('<ul class="list-group list-group-flush">%s</ul>') % rows
 
 
 def _text(value, limit):

@@ -5,6 +5,8 @@ from odoo import _, api, fields, models
 from odoo.exceptions import UserError, ValidationError
 
 from ..services import adapters as delivery_adapters
+from ..services.humanize import age
+from .mfg_integration_metrics import OVERVIEW_FIGURES
 
 _logger = logging.getLogger(__name__)
 
@@ -438,3 +440,72 @@ class MfgIntegrationSystem(models.Model):
                 )
             )
         self.write(values)
+
+    # -- overview: the last 24 hours per system, one query for every card ----------------
+
+    received_24h = fields.Integer(string="Received (24 h)", compute="_compute_overview")
+    done_24h = fields.Integer(string="Done (24 h)", compute="_compute_overview")
+    failed_24h = fields.Integer(string="Failed (24 h)", compute="_compute_overview")
+    duplicates_24h = fields.Integer(string="Duplicates (24 h)", compute="_compute_overview")
+    backlog = fields.Integer(
+        compute="_compute_overview", help="Events received but not yet applied."
+    )
+    oldest_waiting_s = fields.Integer(
+        string="Oldest Waiting (s)",
+        compute="_compute_overview",
+        help="Age of the oldest event not yet applied.",
+    )
+    oldest_waiting = fields.Char(string="Oldest Waiting", compute="_compute_overview")
+    latency_p95_s = fields.Float(
+        string="p95 Latency (s)",
+        compute="_compute_overview",
+        digits=(16, 2),
+        help="95% of the events applied in the last 24 h took at most this long from "
+        "occurrence to Odoo.",
+    )
+    sla_breaches_24h = fields.Integer(
+        string="SLA Breaches (24 h)",
+        compute="_compute_overview",
+        help="Events of the last 24 h applied later than their contract's SLA, plus "
+        "events still waiting past it.",
+    )
+    last_seen = fields.Char(
+        compute="_compute_overview", help="How long ago the system last called."
+    )
+    health = fields.Selection(
+        [("ok", "Healthy"), ("warning", "Needs attention"), ("danger", "Failing")],
+        compute="_compute_overview",
+    )
+
+    def _compute_overview(self):
+        stats = self.env["mfg.integration.metrics"]._system_overview(self.ids)
+        now = fields.Datetime.now()
+        for system in self:
+            row = stats.get(system.id, {})
+            for name in OVERVIEW_FIGURES:
+                if name in self._fields and name != "latency_p95_s":
+                    system[name] = int(row.get(name) or 0)
+            system.latency_p95_s = row.get("latency_p95_s") or 0.0
+            system.oldest_waiting = age(system.oldest_waiting_s) if system.backlog else "-"
+            system.last_seen = (
+                _("%(age)s ago", age=age((now - system.last_seen_at).total_seconds()))
+                if system.last_seen_at
+                else _("never")
+            )
+            open_exceptions = row.get("open_exceptions") or 0
+            if system.circuit_state == "open" or (open_exceptions and system.failed_24h):
+                system.health = "danger"
+            elif open_exceptions or system.sla_breaches_24h or system.circuit_state != "closed":
+                system.health = "warning"
+            else:
+                system.health = "ok"
+
+    def action_view_event_analysis(self):
+        """The system's events by hour and state (graph and pivot)."""
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id(
+            "mfg_integration_base.action_mfg_integration_event_analysis"
+        )
+        action["domain"] = [("system_id", "=", self.id)]
+        action["display_name"] = _("Traffic of %(name)s", name=self.name)
+        return action

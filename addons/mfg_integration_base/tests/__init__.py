@@ -7,3 +7,8 @@ from . import test_reconciliation
 from . import test_shadow
 from . import test_outbound_services
 from . import test_outbound
+from . import test_exception_actions
+from . import test_overview
+from . import test_metrics
+from . import test_exception_tour
+from . import test_planner_services

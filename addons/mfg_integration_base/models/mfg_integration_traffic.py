@@ -1,0 +1,144 @@
+from psycopg2.extras import execute_values
+
+from odoo import api, fields, models
+
+
+class MfgIntegrationTraffic(models.Model):
+    """Event counters per system, contract and hour, kept by the ingest and processing paths.
+
+    The overview and /mfg/v1/metrics read these few rows instead of counting a table of
+    millions of events; being sums, they also survive the retention purge, so Prometheus
+    counters never go down. Append-only: each API batch and each job chunk inserts its own
+    small delta rows (no shared row to lock, so concurrent requests never wait on each other
+    or fail to serialise); readers sum, and an hourly cron folds past hours into one row
+    per system, contract and hour.
+    """
+
+    _name = "mfg.integration.traffic"
+    _description = "Integration Traffic per Hour"
+    _order = "hour desc, system_id, contract_id"
+    _log_access = False
+
+    system_id = fields.Many2one(
+        "mfg.integration.system", required=True, ondelete="cascade", readonly=True
+    )
+    contract_id = fields.Many2one("mfg.integration.contract", ondelete="cascade", readonly=True)
+    hour = fields.Datetime(required=True, readonly=True, help="Start of the hour (UTC).")
+    received = fields.Integer(readonly=True, help="Events accepted by the API.")
+    duplicates = fields.Integer(readonly=True, help="Resends of events already received.")
+    rejected = fields.Integer(readonly=True, help="Events refused by the API.")
+    done = fields.Integer(readonly=True, help="Events applied in Odoo.")
+    failed = fields.Integer(readonly=True, help="Events that became an exception.")
+    latency_sum = fields.Float(
+        readonly=True, help="Sum of the latencies of the events applied (seconds)."
+    )
+
+    def init(self):
+        self.env.cr.execute(
+            """
+            CREATE INDEX IF NOT EXISTS mfg_integration_traffic_hour
+                ON mfg_integration_traffic (hour, system_id, contract_id)
+            """
+        )
+        # Pending events by system and contract: the overview's and the metrics' backlog and
+        # oldest age read this small partial index instead of the whole event table.
+        self.env.cr.execute(
+            """
+            CREATE INDEX IF NOT EXISTS mfg_integration_event_pending_by_system
+                ON mfg_integration_event (system_id, contract_id, received_at)
+             WHERE state IN ('received', 'queued', 'processing', 'waiting')
+            """
+        )
+        for column in ("received", "duplicates", "rejected", "done", "failed", "latency_sum"):
+            self.env.cr.execute(
+                f"ALTER TABLE mfg_integration_traffic ALTER COLUMN {column} SET DEFAULT 0"
+            )
+        self.env.cr.execute("SELECT 1 FROM mfg_integration_traffic LIMIT 1")
+        if not self.env.cr.fetchone():
+            self._backfill()
+
+    def _backfill(self):
+        """Counters of the events stored before this table existed (duplicates unknown)."""
+        self.env.cr.execute(
+            """
+            INSERT INTO mfg_integration_traffic
+                   (system_id, contract_id, hour, received, rejected, done, failed, latency_sum)
+            SELECT system_id, contract_id, date_trunc('hour', received_at),
+                   COUNT(*) FILTER (WHERE state <> 'rejected'),
+                   COUNT(*) FILTER (WHERE state = 'rejected'),
+                   COUNT(*) FILTER (WHERE state = 'done'),
+                   COUNT(*) FILTER (WHERE state IN ('failed', 'dead')),
+                   COALESCE(SUM(latency_s) FILTER (WHERE state = 'done'), 0)
+              FROM mfg_integration_event
+             WHERE direction = 'inbound' AND received_at IS NOT NULL
+             GROUP BY 1, 2, 3
+            """
+        )
+
+    @api.model
+    def _add(self, counts, column):
+        """Add ``counts`` {(system_id, contract_id): n} to ``column`` of the current hour."""
+        counts = {key: n for key, n in counts.items() if n}
+        if not counts:
+            return
+        assert column in ("received", "duplicates", "rejected", "done")
+        execute_values(
+            self.env.cr._obj,
+            f"""
+            INSERT INTO mfg_integration_traffic (system_id, contract_id, hour, {column})
+            VALUES %s
+            """,
+            [(system_id, contract_id, n) for (system_id, contract_id), n in counts.items()],
+            template="(%s, %s, date_trunc('hour', now() at time zone 'utc'), %s)",
+        )
+
+    @api.model
+    def _add_outcomes(self, event_ids):
+        """Count the events among ``event_ids`` that are now done or failed (one statement).
+
+        Called at the end of a processing chunk: its events were claimed while pending, so
+        a done, failed or dead state now is this chunk's outcome.
+        """
+        if not event_ids:
+            return
+        self.env.cr.execute(
+            """
+            INSERT INTO mfg_integration_traffic
+                   (system_id, contract_id, hour, done, failed, latency_sum)
+            SELECT system_id, contract_id, date_trunc('hour', now() at time zone 'utc'),
+                   COUNT(*) FILTER (WHERE state = 'done'),
+                   COUNT(*) FILTER (WHERE state IN ('failed', 'dead')),
+                   COALESCE(SUM(latency_s) FILTER (WHERE state = 'done'), 0)
+              FROM mfg_integration_event
+             WHERE id = ANY(%s) AND state IN ('done', 'failed', 'dead')
+             GROUP BY system_id, contract_id
+            """,
+            [list(event_ids)],
+        )
+
+    @api.model
+    def _cron_compact(self):
+        """Fold the delta rows of past hours into one row per system, contract and hour."""
+        self.env.flush_all()
+        self.env.cr.execute(
+            """
+            WITH moved AS (
+                DELETE FROM mfg_integration_traffic t
+                 WHERE t.hour < date_trunc('hour', now() at time zone 'utc')
+                   AND (t.system_id, COALESCE(t.contract_id, 0), t.hour) IN (
+                       SELECT system_id, COALESCE(contract_id, 0), hour
+                         FROM mfg_integration_traffic
+                        WHERE hour < date_trunc('hour', now() at time zone 'utc')
+                        GROUP BY 1, 2, 3 HAVING COUNT(*) > 1)
+                RETURNING t.*
+            )
+            INSERT INTO mfg_integration_traffic
+                   (system_id, contract_id, hour, received, duplicates, rejected, done, failed,
+                    latency_sum)
+            SELECT system_id, contract_id, hour, SUM(received), SUM(duplicates), SUM(rejected),
+                   SUM(done), SUM(failed), SUM(latency_sum)
+              FROM moved
+             GROUP BY system_id, contract_id, hour
+            """
+        )
+        return self.env.cr.rowcount

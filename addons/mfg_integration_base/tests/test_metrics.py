@@ -1,0 +1,75 @@
+import re
+
+from odoo.tests import HttpCase, tagged
+
+from .common import create_widget_contract
+
+
+@tagged("post_install", "-at_install")
+class TestMetrics(HttpCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.contract = create_widget_contract(cls.env)
+        cls.system = cls.env["mfg.integration.system"].create(
+            {
+                "name": "Metrics MES",
+                "code": "metrics_mes",
+                "allowed_contract_ids": [(6, 0, cls.contract.ids)],
+            }
+        )
+        cls.token = cls.env["mfg.integration.metrics"]._new_token()
+
+    def _scrape(self, token):
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        return self.url_open("/mfg/v1/metrics", headers=headers)
+
+    def _events(self, count, start=0, **data):
+        return [
+            {
+                "specversion": "1.0",
+                "id": f"m-{start + i}",
+                "source": "plant1/line1",
+                "type": "test.widget.made",
+                "subject": f"WO-{start + i}",
+                "data": dict({"widget": "W", "qty": 1}, **data),
+            }
+            for i in range(count)
+        ]
+
+    def test_refused_without_the_metrics_token(self):
+        self.assertEqual(self._scrape(None).status_code, 401)
+        wrong = self._scrape("not-the-token")
+        self.assertEqual(wrong.status_code, 401)
+        self.assertEqual(wrong.json()["error"]["code"], "invalid_metrics_token")
+        self.env["mfg.integration.metrics"]._revoke_token()
+        self.assertEqual(self._scrape(self.token).status_code, 401)
+
+    def test_prometheus_exposition(self):
+        Event = self.env["mfg.integration.event"].sudo()
+        Event._ingest(self.system, self._events(3))
+        Event._ingest(self.system, self._events(1))  # a resend
+        Event._ingest(self.system, [{"specversion": "1.0", "type": "nope"}])
+        response = self._scrape(self.token)
+        self.assertEqual(response.status_code, 200)
+        self.assertTrue(response.headers["Content-Type"].startswith("text/plain; version=0.0.4"))
+        text = response.text
+        labels = 'system="metrics_mes",contract="test.widget.made",version="1.0"'
+        self.assertIn(f"mfg_integration_events_received_total{{{labels}}} 3\n", text)
+        self.assertIn(f"mfg_integration_events_duplicates_total{{{labels}}} 1\n", text)
+        self.assertIn(f"mfg_integration_events_done_total{{{labels}}} 0\n", text)
+        self.assertIn(f"mfg_integration_backlog_events{{{labels}}} 3\n", text)
+        self.assertIn('mfg_integration_events_rejected_total{system="metrics_mes"} 1\n', text)
+        self.assertIn(
+            'mfg_integration_circuit_state{system="metrics_mes",state="closed"} 1\n', text
+        )
+        self.assertIn('mfg_integration_circuit_state{system="metrics_mes",state="open"} 0\n', text)
+        self.assertRegex(
+            text, rf"mfg_integration_oldest_waiting_age_seconds\{{{re.escape(labels)}\}} [0-9.]+\n"
+        )
+        # every family is announced once, every sample line is well formed
+        self.assertEqual(text.count("# TYPE mfg_integration_events_received_total counter"), 1)
+        sample = re.compile(r'^[a-z_]+(\{([a-z_]+="[^"]*",?)*\})? (-?[0-9.e+]+|NaN)$')
+        for line in text.splitlines():
+            if not line.startswith("#"):
+                self.assertRegex(line, sample)

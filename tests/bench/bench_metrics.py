@@ -1,0 +1,228 @@
+"""Metrics benchmark: GET /mfg/v1/metrics on a database of 1,000,000 events.
+
+    .venv/bin/python tests/bench/bench_metrics.py --source-db mfg_demo [--events 1000000]
+
+Copies ``--source-db`` (a database with the addons installed and no open sessions) to a
+scratch database, loads the events set-based (generate_series: 3 systems, 4 contracts,
+30 days; 0.1 % still pending, from the last 7 hours; 2 % failed), fills the hourly
+counters as the ingest and processing paths would have, vacuums as autovacuum would, then
+prints side by side:
+
+* ours: the whole scrape, over HTTP (one Odoo worker) and the SQL alone, in process;
+* ours without the partial index of pending events (what that index buys);
+* the naive way: one ORM read_group per metric over the event table, and the latency
+  quantiles computed in Python from the latencies read back.
+
+The scratch database is dropped at the end (--keep keeps it).
+"""
+
+import argparse
+import statistics
+import subprocess
+import sys
+import time
+import urllib.request
+from datetime import timedelta
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.bench_common import REPO, drop, odoo_env, scratch_copy
+from odoo_server.server import OdooServer
+
+SYSTEMS = ("bench_mes1", "bench_mes2", "bench_sap")
+QUANTILES = (0.5, 0.9, 0.95, 0.99)
+
+
+def load(env, events):
+    """Systems, contracts and ``events`` events, set-based; counters backfilled."""
+    cr = env.cr
+    contracts = env["mfg.integration.contract"].search(
+        [("direction", "=", "inbound"), ("state", "in", ("active", "deprecated"))], limit=4
+    )
+    systems = env["mfg.integration.system"].create(
+        [
+            {"name": code, "code": code, "allowed_contract_ids": [(6, 0, contracts.ids)]}
+            for code in SYSTEMS
+        ]
+    )
+    env.flush_all()
+    started = time.perf_counter()
+    cr.execute(
+        """
+        INSERT INTO mfg_integration_event (
+            direction, system_id, contract_id, event_type, contract_version, event_uid, source,
+            subject, occurred_at, received_at, processed_at, latency_s, payload, payload_hash,
+            state, attempts, create_date, write_date)
+        SELECT 'inbound', s.ids[1 + g %% 3], c.ids[1 + (g / 3) %% %(ncontracts)s],
+               'bench', '1.0', 'bench-' || g, 'bench/src', 'WO-' || (g %% 5000),
+               t.at - interval '2 seconds', t.at,
+               CASE WHEN st.state = 'done' THEN t.at + interval '1 second' END,
+               CASE WHEN st.state = 'done' THEN 0.2 + (g %% 1000) / 100.0 END,
+               jsonb_build_object('n', g), md5(g::text), st.state,
+               1, t.at, t.at
+          FROM generate_series(1, %(events)s) AS g
+         CROSS JOIN (SELECT %(systems)s::int[] AS ids) s
+         CROSS JOIN (SELECT %(contracts)s::int[] AS ids) c
+         CROSS JOIN LATERAL (
+               SELECT now() at time zone 'utc'
+                      - (%(events)s - g) * interval '30 days' / %(events)s AS at) t
+         CROSS JOIN LATERAL (
+               SELECT CASE WHEN g > %(events)s - %(events)s / 100 AND g %% 10 = 0 THEN
+                               (ARRAY['queued', 'received', 'waiting'])[1 + g %% 3]
+                           WHEN g %% 67 = 0 THEN 'failed'
+                           WHEN g %% 199 = 0 THEN 'dead'
+                           ELSE 'done' END AS state) st
+        """,
+        {
+            "events": events,
+            "systems": systems.ids,
+            "contracts": contracts.ids,
+            "ncontracts": len(contracts),
+        },
+    )
+    cr.execute(
+        """
+        INSERT INTO mfg_integration_exception (
+            name, event_id, system_id, contract_id, category, reason_code, fingerprint, state,
+            create_date, write_date)
+        SELECT 'Bench failure', e.id, e.system_id, e.contract_id,
+               CASE WHEN e.state = 'dead' THEN 'technical' ELSE 'business' END,
+               'bench', md5(e.contract_id::text), 'open', e.received_at, e.received_at
+          FROM mfg_integration_event e
+         WHERE e.state IN ('failed', 'dead') AND e.event_type = 'bench'
+        """
+    )
+    cr.execute("DELETE FROM mfg_integration_traffic")
+    env["mfg.integration.traffic"]._backfill()
+    cr.execute("UPDATE mfg_integration_traffic SET duplicates = received / 50")
+    loaded = time.perf_counter() - started
+    return systems, loaded
+
+
+def best_of(runs, function):
+    times = []
+    for _run in range(runs):
+        started = time.perf_counter()
+        function()
+        times.append(time.perf_counter() - started)
+    return min(times), statistics.median(times)
+
+
+def naive_scrape(env):
+    """What a first version would do: the ORM per metric, quantiles in Python."""
+    from odoo import fields
+
+    Event = env["mfg.integration.event"]
+    group = ["system_id", "contract_id"]
+    lines = []
+    for label, domain in (
+        ("received", [("state", "!=", "rejected")]),
+        ("done", [("state", "=", "done")]),
+        ("failed", [("state", "in", ("failed", "dead"))]),
+        ("backlog", [("state", "in", ("received", "queued", "processing", "waiting"))]),
+    ):
+        for system, contract, count in Event._read_group(domain, group, ["__count"]):
+            lines.append((label, system.code, contract.code, count))
+    pending = [("state", "in", ("received", "queued", "processing", "waiting"))]
+    for system, contract, oldest in Event._read_group(pending, group, ["received_at:min"]):
+        lines.append(("oldest", system.code, contract.code, oldest))
+    since = fields.Datetime.now() - timedelta(hours=1)
+    recent = Event.search_read(
+        [("state", "=", "done"), ("received_at", ">=", since)],
+        ["system_id", "contract_id", "latency_s"],
+    )
+    by_group = {}
+    for row in recent:
+        by_group.setdefault((row["system_id"][0], row["contract_id"][0]), []).append(
+            row["latency_s"]
+        )
+    for key, values in by_group.items():
+        values.sort()
+        for quantile in QUANTILES:
+            lines.append(("latency", key, quantile, values[int(quantile * (len(values) - 1))]))
+    for system, category, count in env["mfg.integration.exception"]._read_group(
+        [("state", "in", ("open", "in_progress"))], ["system_id", "category"], ["__count"]
+    ):
+        lines.append(("exceptions", system.code, category, count))
+    return lines
+
+
+def scrape_http(url, token):
+    request = urllib.request.Request(
+        f"{url}/mfg/v1/metrics", headers={"Authorization": f"Bearer {token}"}
+    )
+    with urllib.request.urlopen(request, timeout=60) as response:
+        body = response.read()
+        if response.status != 200:
+            raise SystemExit(f"metrics answered {response.status}")
+    return body
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--source-db", required=True)
+    parser.add_argument("--db", default="mfg_bench_metrics")
+    parser.add_argument("--conf", default=str(REPO / "run" / "odoo-test.conf"))
+    parser.add_argument("--venv", default=str(REPO / ".venv"))
+    parser.add_argument("--port", type=int, default=8198)
+    parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--keep", action="store_true")
+    args = parser.parse_args()
+
+    scratch_copy(args.source_db, args.db)
+    try:
+        with odoo_env(args.db, args.conf) as env:
+            _systems, loaded = load(env, args.events)
+            token = env["mfg.integration.metrics"]._new_token()
+            env.cr.commit()
+            # what autovacuum does to a table after a bulk load: statistics, visibility map
+            tables = (
+                "mfg_integration_event",
+                "mfg_integration_traffic",
+                "mfg_integration_exception",
+            )
+            subprocess.run(
+                ["vacuumdb", "--analyze", "--quiet", *(f"--table={t}" for t in tables), args.db],
+                check=True,
+            )
+            Metrics = env["mfg.integration.metrics"]
+            text = Metrics._render()
+            sql_best, sql_median = best_of(5, Metrics._render)
+            env.cr.execute("DROP INDEX mfg_integration_event_pending_by_system")
+            no_index_best, _median = best_of(3, Metrics._render)
+            env.cr.rollback()
+            naive_best, _median = best_of(2, lambda: naive_scrape(env))
+            env.cr.rollback()
+
+        server = OdooServer(args.db, args.conf, args.venv, args.port, workers=1)
+        # no job runner, no crons: the scrape alone is measured, not the requeueing of the
+        # loaded backlog
+        text_conf = server.conf.read_text()
+        text_conf = text_conf.replace(
+            "server_wide_modules = base,web,queue_job", "server_wide_modules = base,web"
+        ).replace("max_cron_threads = 1", "max_cron_threads = 0")
+        server.conf.write_text(text_conf)
+        server.start()
+        try:
+            scrape_http(server.url, token)  # warm-up: routing map, registry
+            http_best, http_median = best_of(5, lambda: scrape_http(server.url, token))
+        finally:
+            server.stop()
+    finally:
+        if not args.keep:
+            drop(args.db)
+
+    samples = sum(1 for line in text.splitlines() if not line.startswith("#"))
+    print(f"metrics benchmark: {args.events} events loaded in {loaded:.1f} s, {samples} samples")
+    print(
+        f"  GET /mfg/v1/metrics over HTTP     best {http_best:7.3f} s  median {http_median:.3f} s"
+    )
+    print(f"  ours, SQL in process              best {sql_best:7.3f} s  median {sql_median:.3f} s")
+    print(f"  ours without the pending index    best {no_index_best:7.3f} s")
+    print(f"  naive ORM read_group per metric   best {naive_best:7.3f} s")
+    print(f"  naive / ours (in process)         {naive_best / sql_best:7.1f} x")
+
+
+if __name__ == "__main__":
+    main()
