@@ -175,11 +175,7 @@ class MfgIntegrationEvent(models.Model):
     @api.depends("payload")
     def _compute_payload_pretty(self):
         for event in self:
-            event.payload_pretty = (
-                json.dumps(event.payload, indent=2, ensure_ascii=False, sort_keys=True)
-                if event.payload is not None
-                else False
-            )
+            event.payload_pretty = _pretty_json(event.payload)
 
     # -- helpers for handlers --------------------------------------------------------------
 
@@ -983,11 +979,7 @@ class MfgIntegrationEvent(models.Model):
     @api.depends("shadow_effects")
     def _compute_shadow_effects_pretty(self):
         for event in self:
-            event.shadow_effects_pretty = (
-                json.dumps(event.shadow_effects, indent=2, ensure_ascii=False, sort_keys=True)
-                if event.shadow_effects
-                else False
-            )
+            event.shadow_effects_pretty = _pretty_json(event.shadow_effects or None)
 
     def _run_in_shadow(self, handler):
         """Run ``handler`` in a savepoint that is rolled back; return what it would have done.
@@ -1026,11 +1018,7 @@ class MfgIntegrationEvent(models.Model):
     @api.depends("original_payload")
     def _compute_original_payload_pretty(self):
         for event in self:
-            event.original_payload_pretty = (
-                json.dumps(event.original_payload, indent=2, ensure_ascii=False, sort_keys=True)
-                if event.original_payload
-                else False
-            )
+            event.original_payload_pretty = _pretty_json(event.original_payload or None)
 
     def _compute_timeline(self):
         jobs = (
@@ -1080,6 +1068,13 @@ class MfgIntegrationEvent(models.Model):
             ),
             "done",
         )
+
+
+def _pretty_json(value):
+    """JSON for people: indented, keys sorted, non-ASCII kept; False for no value."""
+    if value is None:
+        return False
+    return json.dumps(value, indent=2, ensure_ascii=False, sort_keys=True)
 
 
 def _timeline_html(env, steps, latency, state):
