@@ -388,6 +388,10 @@ class MfgIntegrationEvent(models.Model):
             "envelope_extra": json.dumps(extra, ensure_ascii=False) if extra else None,
             "payload_hash": payload_hash(envelope, data_json),
             "mode": contract.processing_mode,
+            # record-only events are done once stored: their latency is the arrival's
+            "latency_s": max(0.0, (now - occurred).total_seconds())
+            if contract.processing_mode == "record"
+            else None,
         }
 
     @api.model
@@ -423,6 +427,7 @@ class MfgIntegrationEvent(models.Model):
                 row["payload_hash"],
                 INITIAL_STATE[row["mode"]],
                 row["received_at"] if row["mode"] == "record" else None,
+                row["latency_s"],
             )
             for row in rows
         ]
@@ -433,7 +438,8 @@ class MfgIntegrationEvent(models.Model):
                 id, job_uuid, create_uid, create_date, write_uid, write_date, direction, system_id,
                 contract_id, event_type, contract_version, event_uid, source, subject,
                 sequence, correlation_id, causation_id, clock_quality, occurred_at,
-                received_at, payload, envelope_extra, payload_hash, state, processed_at, attempts)
+                received_at, payload, envelope_extra, payload_hash, state, processed_at, latency_s,
+                attempts)
             VALUES %s
             ON CONFLICT (system_id, source, event_uid)
                WHERE direction = 'inbound' AND state <> 'rejected'
@@ -443,7 +449,7 @@ class MfgIntegrationEvent(models.Model):
             values,
             template=(
                 "(%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,"
-                "%s::jsonb,%s::jsonb,%s,%s,%s,0)"
+                "%s::jsonb,%s::jsonb,%s,%s,%s,%s,0)"
             ),
             page_size=len(values),
             fetch=True,
@@ -1060,14 +1066,13 @@ class MfgIntegrationEvent(models.Model):
         Traffic._add(duplicates, "duplicates")
         Traffic._add({(system.id, None): refused_count}, "rejected")
         # record-only contracts are done once stored
-        Traffic._add(
-            Counter(
-                (system.id, row["contract_id"])
-                for _index, row in candidates
-                if row["mode"] == "record" and (row["source"], row["event_uid"]) in inserted
-            ),
-            "done",
-        )
+        done, latency = Counter(), Counter()
+        for _index, row in candidates:
+            if row["mode"] == "record" and (row["source"], row["event_uid"]) in inserted:
+                done[system.id, row["contract_id"]] += 1
+                latency[system.id, row["contract_id"]] += row["latency_s"]
+        Traffic._add(done, "done")
+        Traffic._add(latency, "latency_sum")
 
 
 def _pretty_json(value):

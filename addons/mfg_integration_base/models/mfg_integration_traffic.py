@@ -81,7 +81,7 @@ class MfgIntegrationTraffic(models.Model):
         counts = {key: n for key, n in counts.items() if n}
         if not counts:
             return
-        assert column in ("received", "duplicates", "rejected", "done")
+        assert column in ("received", "duplicates", "rejected", "done", "latency_sum")
         execute_values(
             self.env.cr._obj,
             f"""

@@ -124,3 +124,20 @@ class TestIngest(IntegrationCase):
         self.assertFalse(queue.enqueued())
         self.Event._cron_process_batch_contracts()
         self.assertEqual((event.state, event.job_uuid), ("done", False))
+
+    def test_record_only_event_has_its_arrival_latency(self):
+        self.contract.processing_mode = "record"
+        self._ingest([self.envelope(event_id="rec-lat")])
+        event = self.Event.search([("event_uid", "=", "rec-lat")])
+        expected = (event.received_at - event.occurred_at).total_seconds()
+        self.assertGreater(expected, 0)
+        self.assertAlmostEqual(event.latency_s, expected, delta=1)
+        # the hourly counters behind the overview and the metrics carry the same latency
+        self.env.cr.execute(
+            "SELECT SUM(done), SUM(latency_sum) FROM mfg_integration_traffic"
+            " WHERE system_id = %s AND contract_id = %s",
+            [self.system.id, self.contract.id],
+        )
+        done, latency_sum = self.env.cr.fetchone()
+        self.assertEqual(done, 1)
+        self.assertAlmostEqual(latency_sum, expected, delta=1)
