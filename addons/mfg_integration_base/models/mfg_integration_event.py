@@ -2,7 +2,7 @@ import json
 import logging
 import traceback
 import uuid
-from collections import Counter
+from collections import Counter, defaultdict
 from datetime import timedelta
 
 from markupsafe import Markup
@@ -531,7 +531,7 @@ class MfgIntegrationEvent(models.Model):
         """A whole request refused (malformed, too large): keep its first bytes."""
         now = fields.Datetime.now()
         self._log_refused(system, [(raw_body, {"code": code, "message": message})], now)
-        self.env["mfg.integration.traffic"]._add({(system.id, None): 1}, "rejected")
+        self.env["mfg.integration.traffic"]._add({(system.id, None): {"rejected": 1}})
 
     def _enqueue_in_chunks(self):
         """One job per chunk of events; a subject's events stay together and in order."""
@@ -1054,25 +1054,20 @@ class MfgIntegrationEvent(models.Model):
 
     @api.model
     def _count_traffic(self, system, candidates, inserted, duplicate_rows, refused_count):
-        """Add one API batch to the hourly counters: at most three small upserts."""
-        Traffic = self.env["mfg.integration.traffic"]
-        received, duplicates = Counter(), Counter()
+        """Add one API batch to the hourly counters: one insert, a row per contract."""
+        counts = defaultdict(Counter)
         for _index, row in candidates:
             if (row["source"], row["event_uid"]) in inserted:
-                received[system.id, row["contract_id"]] += 1
+                key = (system.id, row["contract_id"])
+                counts[key]["received"] += 1
+                # record-only contracts are done once stored
+                if row["mode"] == "record":
+                    counts[key]["done"] += 1
+                    counts[key]["latency_sum"] += row["latency_s"]
         for row in duplicate_rows:
-            duplicates[system.id, row["contract_id"]] += 1
-        Traffic._add(received, "received")
-        Traffic._add(duplicates, "duplicates")
-        Traffic._add({(system.id, None): refused_count}, "rejected")
-        # record-only contracts are done once stored
-        done, latency = Counter(), Counter()
-        for _index, row in candidates:
-            if row["mode"] == "record" and (row["source"], row["event_uid"]) in inserted:
-                done[system.id, row["contract_id"]] += 1
-                latency[system.id, row["contract_id"]] += row["latency_s"]
-        Traffic._add(done, "done")
-        Traffic._add(latency, "latency_sum")
+            counts[system.id, row["contract_id"]]["duplicates"] += 1
+        counts[system.id, None]["rejected"] += refused_count
+        self.env["mfg.integration.traffic"]._add(counts)
 
 
 def _pretty_json(value):

@@ -2,6 +2,9 @@ from psycopg2.extras import execute_values
 
 from odoo import api, fields, models
 
+# the columns the ingest path adds to (processing outcomes: _add_outcomes)
+ADDED = ("received", "duplicates", "rejected", "done", "latency_sum")
+
 
 class MfgIntegrationTraffic(models.Model):
     """Event counters per system, contract and hour, kept by the ingest and processing paths.
@@ -76,20 +79,28 @@ class MfgIntegrationTraffic(models.Model):
         )
 
     @api.model
-    def _add(self, counts, column):
-        """Add ``counts`` {(system_id, contract_id): n} to ``column`` of the current hour."""
-        counts = {key: n for key, n in counts.items() if n}
-        if not counts:
+    def _add(self, counts):
+        """Add ``counts`` {(system_id, contract_id): {column: n}} to the current hour, in one
+        statement (a row per system and contract)."""
+        unknown = {column for values in counts.values() for column in values} - set(ADDED)
+        assert not unknown, unknown
+        rows = [
+            (system_id, contract_id, *(values.get(column, 0) for column in ADDED))
+            for (system_id, contract_id), values in counts.items()
+            if any(values.values())
+        ]
+        if not rows:
             return
-        assert column in ("received", "duplicates", "rejected", "done", "latency_sum")
         execute_values(
             self.env.cr._obj,
             f"""
-            INSERT INTO mfg_integration_traffic (system_id, contract_id, hour, {column})
+            INSERT INTO mfg_integration_traffic (system_id, contract_id, hour, {", ".join(ADDED)})
             VALUES %s
             """,
-            [(system_id, contract_id, n) for (system_id, contract_id), n in counts.items()],
-            template="(%s, %s, date_trunc('hour', now() at time zone 'utc'), %s)",
+            rows,
+            template="(%s, %s, date_trunc('hour', now() at time zone 'utc'), "
+            + ", ".join(["%s"] * len(ADDED))
+            + ")",
         )
 
     @api.model
