@@ -3,14 +3,16 @@ shard configuration is checked (filters covering topics, no overlap between shar
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
+import select
 import socket
 import uuid
 from datetime import UTC, datetime
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_unit_config import GOOD
 
@@ -156,3 +158,147 @@ def test_buffered_socket_serves_small_reads_from_one_recv_and_coalesces_writes()
         assert wrapped.recv(1) == b""  # the peer closed
     finally:
         left.close()
+
+
+# ---------------------------------------------------------------------------- MQTT fast path
+def _publish_packet(topic: bytes, payload: bytes, qos: int, mid: int, dup: bool, retain: bool):
+    body = len(topic).to_bytes(2, "big") + topic + (mid.to_bytes(2, "big") if qos else b"")
+    body += payload
+    length, remaining = len(body), bytearray()
+    while True:
+        digit, length = length % 128, length // 128
+        remaining.append(digit | (0x80 if length else 0))
+        if not length:
+            break
+    return bytes([0x30 | (0x08 if dup else 0) | (qos << 1) | retain]) + remaining + body
+
+
+def _drive(client_class, chunks: list[bytes], manual_ack: bool):
+    """Feed the byte chunks to a client as if from a broker; what it delivered and wrote."""
+    import paho.mqtt.client as mqtt
+    from paho.mqtt.client import _ConnectionState
+    from paho.mqtt.enums import CallbackAPIVersion
+
+    from mfg_edge.sources.mqtt_client import BufferedClient
+
+    left, right = socket.socketpair()
+    left.setblocking(False)
+    right.settimeout(5)
+    client = client_class(CallbackAPIVersion.VERSION2, client_id="t", manual_ack=manual_ack)
+    client._sock = BufferedSocket(left) if client_class is BufferedClient else left
+    client._state = _ConnectionState.MQTT_CS_CONNECTED
+    seen = []
+    client.on_message = lambda _c, _u, m: seen.append(
+        (m.topic, m.payload, m.qos, m.mid, m.dup, m.retain)
+    )
+    try:
+        for chunk in chunks:
+            right.sendall(chunk)
+            # Read until the socket is drained (paho reads a packet per call, ours many).
+            while select.select([left], [], [], 0)[0] or (
+                isinstance(client._sock, BufferedSocket) and client._sock.pending() > 0
+            ):
+                assert client.loop_read() == mqtt.MQTT_ERR_SUCCESS
+        while client.want_write():
+            client.loop_write()
+        written = b""
+        right.setblocking(False)
+        with contextlib.suppress(BlockingIOError):
+            written = right.recv(1 << 20)
+        return seen, written
+    finally:
+        left.close()
+        right.close()
+
+
+PACKET = st.one_of(
+    st.tuples(
+        st.text(min_size=1, max_size=30).map(str.encode),
+        st.one_of(st.binary(max_size=300), st.just(b"x" * 20000)),  # 1-, 2- and 3-byte lengths
+        st.sampled_from([0, 1, 1, 1, 2]),
+        st.integers(1, 65535),
+        st.booleans(),
+        st.booleans(),
+    ).map(lambda args: _publish_packet(*args)),
+    st.just(b"\xd0\x00"),  # PINGRESP: paho's own path
+)
+
+
+@settings(deadline=None, max_examples=80)
+@given(
+    st.lists(PACKET, min_size=1, max_size=12),
+    st.lists(st.integers(1, 400), min_size=1, max_size=8),
+    st.booleans(),
+)
+def test_buffered_client_delivers_exactly_what_paho_delivers(packets, cuts, manual_ack):
+    """Whole packets, packets split across reads at any byte, QoS 0/1/2, 1-3 byte lengths:
+    the same messages (topic, payload, qos, mid, dup, retain) in the same order, and the same
+    bytes written back (PUBACK when paho acks itself, PUBREC for QoS 2)."""
+    import paho.mqtt.client as mqtt
+
+    from mfg_edge.sources.mqtt_client import BufferedClient
+
+    stream = b"".join(packets)
+    chunks, position = [], 0
+    smallest = len(stream) // 100  # at most ~100 reads: the point is where the cuts fall
+    for cut in cuts * (len(stream) // max(1, sum(cuts)) + 1):
+        if position >= len(stream):
+            break
+        cut = max(cut, smallest)  # noqa: PLW2901
+        chunks.append(stream[position : position + cut])
+        position += cut
+    if position < len(stream):
+        chunks.append(stream[position:])
+    assert _drive(BufferedClient, chunks, manual_ack) == _drive(mqtt.Client, chunks, manual_ack)
+
+
+def test_ack_many_writes_the_pubacks_paho_writes_in_the_same_order():
+    import paho.mqtt.client as mqtt
+    from paho.mqtt.client import _ConnectionState
+    from paho.mqtt.enums import CallbackAPIVersion
+
+    from mfg_edge.sources.mqtt_client import BufferedClient
+
+    mids = [7, 1, 65535, 300, 2]
+    outputs = []
+    for batched in (False, True):
+        left, right = socket.socketpair()
+        client_class = BufferedClient if batched else mqtt.Client
+        client = client_class(CallbackAPIVersion.VERSION2, client_id="t", manual_ack=True)
+        client._sock = BufferedSocket(left) if batched else left
+        client._state = _ConnectionState.MQTT_CS_CONNECTED
+        if batched:
+            client.ack_many(mids)
+        else:
+            for mid in mids:
+                client.ack(mid, 1)
+        while client.want_write():
+            client.loop_write()
+        outputs.append(right.recv(100))
+        left.close()
+        right.close()
+    assert outputs[0] == outputs[1] == b"".join(bytes([0x40, 2, m >> 8, m & 255]) for m in mids)
+
+
+def test_malformed_publish_is_a_protocol_error_not_a_message():
+    import paho.mqtt.client as mqtt
+
+    from mfg_edge.sources.mqtt_client import BufferedClient
+
+    for client_class in (BufferedClient, mqtt.Client):
+        left, right = socket.socketpair()
+        left.setblocking(False)
+        client = client_class(mqtt.CallbackAPIVersion.VERSION2, client_id="t", manual_ack=True)
+        client._sock = BufferedSocket(left) if client_class is BufferedClient else left
+        seen = []
+        client.on_message = lambda _c, _u, m, seen=seen: seen.append(m)
+        right.sendall(b"\x32\x04\x00\x00\x00\x01")  # QoS 1 PUBLISH with an empty topic
+        rc = mqtt.MQTT_ERR_SUCCESS
+        for _ in range(4):
+            rc = client._packet_read()
+            if rc != mqtt.MQTT_ERR_AGAIN:
+                break
+        assert rc == mqtt.MQTT_ERR_PROTOCOL, client_class
+        assert seen == []
+        left.close()
+        right.close()

@@ -14,7 +14,7 @@ import time
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
-from ..ingest import Pending
+from ..ingest import Ingestor, Pending
 from ..rules import RuleError, loads
 from ..sender import Backoff
 from ..store import RawDeadLetter
@@ -59,6 +59,10 @@ class MqttSource:
         self.session_present: bool | None = None
         self._stopping = False
         self.on_state = None  # called after a connect or disconnect (a shard reports it)
+        # Acks of one group commit, sent together by flush_acks() (one write, in order).
+        self._ack_batch: list[int] = []
+        self._ack_batch_generation = 0
+        self._ack_many = getattr(self.client, "ack_many", None)
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
         self.client.on_connect_fail = self._on_connect_fail
@@ -73,6 +77,8 @@ class MqttSource:
         self.client.reconnect_delay_set(delay, delay)
 
     def start(self) -> None:
+        if isinstance(self.ingestor, Ingestor):  # a shard's forwarder flushes them itself
+            self.ingestor.after_acks.append(self.flush_acks)
         self.client.connect_async(
             self.settings["host"],
             int(self.settings.get("port", 1883)),
@@ -82,6 +88,8 @@ class MqttSource:
 
     def stop(self) -> None:
         self._stopping = True
+        if isinstance(self.ingestor, Ingestor) and self.flush_acks in self.ingestor.after_acks:
+            self.ingestor.after_acks.remove(self.flush_acks)
         self.client.disconnect()
         self.client.loop_stop()
         self.connected = False
@@ -130,7 +138,22 @@ class MqttSource:
         # An ack from before a reconnect would name a packet id of the old connection: skip it,
         # the broker redelivers that message and it is answered as a local duplicate.
         if generation == self._generation and self.connected:
-            self.client.ack(mid, qos)
+            if qos == 1 and self._ack_many is not None:
+                if self._ack_batch_generation != generation:
+                    self._ack_batch = []  # ids of a previous connection: never sent
+                    self._ack_batch_generation = generation
+                self._ack_batch.append(mid)
+            else:
+                self.flush_acks()  # keep the order: what is batched leaves first
+                self.client.ack(mid, qos)
+
+    def flush_acks(self) -> None:
+        """Send the batched PUBACKs (called by the one thread that calls the acks, after a
+        commit's acks: the committer, or a shard's ack reader)."""
+        if self._ack_batch:
+            mids, self._ack_batch = self._ack_batch, []
+            if self._ack_batch_generation == self._generation and self.connected:
+                self._ack_many(mids)
 
     def _on_message(self, client, userdata, message):
         arrived = time.monotonic()

@@ -14,18 +14,28 @@ callbacks, `manual_ack` and `client.ack()` — and only changes how bytes move:
   joined into one `send`, in the order paho wrote them, so acknowledgements still leave in arrival
   order. Bytes the kernel does not take at once stay buffered and `want_write()` says so, so
   paho's loop selects for writability and flushes them next.
+* PUBLISH (MQTT 3.1.1, QoS 0/1), the one packet that comes by the thousand: when a whole packet
+  is in the buffer it is decoded in one step (the same fields and checks as paho's
+  `decode_publish`) into paho's own `MQTTMessage` and handed to `on_message` as paho does. Any
+  other packet, a packet split across reads, MQTT 5 or a QoS 2 publish take paho's own path.
+* `ack_many(mids)`: the PUBACKs of one group commit queued as ONE write in paho's output queue,
+  in the order given, instead of one queued packet (and one loop wake-up) per message.
 
-It depends on paho internals (`_create_socket`, `_packet_write`, `_sock`), checked at import:
-`buffered_io_supported()` is False on a paho without them and the plain client is used.
+It depends on paho internals (`_create_socket`, `_packet_write`, `_packet_read`,
+`_packet_queue`, `_sock`, `_in_packet`), checked at import: `buffered_io_supported()` is False on
+a paho without them and the plain client is used.
 """
 
 from __future__ import annotations
 
 import logging
 import socket
+import struct
+import time
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import MQTTErrorCode
+from paho.mqtt.enums import MQTTErrorCode, MQTTProtocolVersion
+from paho.mqtt.exception import MalformedPacket
 
 _logger = logging.getLogger(__name__)
 
@@ -33,12 +43,23 @@ READ_SIZE = 65536
 # How many buffered packets one loop_read handles before paho's loop runs its housekeeping
 # (keepalive, queued writes) again.
 MAX_PACKETS_PER_READ = 256
+_PUBLISH = 0x30
+_PUBACK = struct.Struct("!BBH")
+_UINT16 = struct.Struct("!H")
 
 
 def buffered_io_supported() -> bool:
     return all(
         callable(getattr(mqtt.Client, name, None))
-        for name in ("_create_socket", "_packet_write", "loop_read", "want_write")
+        for name in (
+            "_create_socket",
+            "_packet_write",
+            "_packet_read",
+            "_packet_queue",
+            "_handle_on_message",
+            "loop_read",
+            "want_write",
+        )
     )
 
 
@@ -73,6 +94,37 @@ class BufferedSocket:
         if buffered > 0:
             return buffered
         return self.sock.pending() if self._has_inner_pending else 0
+
+    def next_frame(self):
+        """A whole MQTT packet from the buffer as (first byte, body), reading once from the
+        socket when nothing is buffered; None when the buffered bytes are not a whole packet
+        (paho's own reader then takes them as they come). b"" when the peer closed.
+        BlockingIOError (nothing to read) and OSError go to the caller."""
+        data, start = self._in, self._pos
+        if len(data) - start <= 0:
+            data = self.sock.recv(READ_SIZE)
+            if not data:
+                return b""
+            self._in, self._pos, start = data, 0, 0
+        end_of_data = len(data)
+        # Remaining length: 1 to 4 bytes of 7 bits, least significant first.
+        position = start + 1
+        length = 0
+        shift = 0
+        while True:
+            if position >= end_of_data or shift > 21:
+                return None  # split across reads, or malformed: paho's path decides
+            byte = data[position]
+            position += 1
+            length |= (byte & 0x7F) << shift
+            shift += 7
+            if not byte & 0x80:
+                break
+        end = position + length
+        if end > end_of_data:
+            return None
+        self._pos = end
+        return data[start], data[position:end]
 
     # writes -----------------------------------------------------------------------------
     def send(self, data) -> int:
@@ -116,6 +168,104 @@ class BufferedClient(mqtt.Client):
     handled): an MQTT shard process forwards what those packets became in one write."""
 
     after_read = None
+    _filtered_callbacks = False  # message_callback_add() used: paho's own dispatch
+
+    def message_callback_add(self, sub, callback) -> None:
+        self._filtered_callbacks = True
+        super().message_callback_add(sub, callback)
+
+    def _packet_read(self) -> MQTTErrorCode:
+        sock = self._sock
+        if (
+            type(sock) is not BufferedSocket
+            or self._in_packet["command"] != 0
+            or self._protocol == MQTTProtocolVersion.MQTTv5
+        ):
+            return super()._packet_read()
+        try:
+            frame = sock.next_frame()
+        except BlockingIOError:
+            return MQTTErrorCode.MQTT_ERR_AGAIN
+        except OSError as exc:
+            _logger.warning("MQTT socket read failed: %s", exc)
+            return MQTTErrorCode.MQTT_ERR_CONN_LOST
+        if frame is None:
+            return super()._packet_read()
+        if not frame:
+            return MQTTErrorCode.MQTT_ERR_CONN_LOST
+        command, body = frame
+        self._last_bytes_received = now = time.monotonic()  # paho's keepalive reads this
+        qos = (command & 0x06) >> 1
+        if command & 0xF0 == _PUBLISH and qos < 2:
+            return self._fast_publish(command, qos, body, now)
+        # Anything else: exactly what paho's reader would have built, then paho handles it.
+        self._in_packet.update(
+            command=command,
+            have_remaining=1,
+            remaining_length=len(body),
+            packet=bytearray(body),
+            to_process=0,
+            pos=0,
+        )
+        try:
+            rc = self._packet_handle()
+        except MalformedPacket as exc:
+            _logger.warning("MQTT: malformed packet from the broker: %s", exc)
+            rc = MQTTErrorCode.MQTT_ERR_PROTOCOL
+        self._in_packet = {
+            "command": 0,
+            "have_remaining": 0,
+            "remaining_count": [],
+            "remaining_mult": 1,
+            "remaining_length": 0,
+            "packet": bytearray(b""),
+            "to_process": 0,
+            "pos": 0,
+        }
+        return rc
+
+    def _fast_publish(self, command: int, qos: int, body: bytes, now: float) -> MQTTErrorCode:
+        """paho's _handle_publish for MQTT 3.1.1 QoS 0/1, with its checks (empty topic and a
+        packet shorter than its headers are protocol errors, as MalformedPacket is in paho)."""
+        size = len(body)
+        if size < 2:
+            return MQTTErrorCode.MQTT_ERR_PROTOCOL
+        topic_end = 2 + _UINT16.unpack_from(body)[0]
+        payload_start = topic_end + 2 if qos else topic_end
+        if topic_end == 2 or payload_start > size:
+            _logger.warning("MQTT: malformed PUBLISH from the broker (topic or packet id)")
+            return MQTTErrorCode.MQTT_ERR_PROTOCOL
+        message = mqtt.MQTTMessage(
+            mid=_UINT16.unpack_from(body, topic_end)[0] if qos else 0,
+            topic=body[2:topic_end],
+        )
+        message.dup = bool(command & 0x08)
+        message.qos = qos
+        message.retain = bool(command & 0x01)
+        message.payload = body[payload_start:]
+        message.timestamp = now
+        if self._filtered_callbacks:
+            self._handle_on_message(message)
+        else:
+            on_message = self._on_message
+            if on_message is not None:
+                with self._in_callback_mutex:
+                    try:
+                        on_message(self, self._userdata, message)
+                    except Exception:
+                        _logger.exception("on_message failed")
+                        if not self.suppress_exceptions:
+                            raise
+        if qos == 1 and not self._manual_ack:
+            return self._send_puback(message.mid)
+        return MQTTErrorCode.MQTT_ERR_SUCCESS
+
+    def ack_many(self, mids) -> None:
+        """PUBACK each QoS 1 message id, in the order given, as one queued write."""
+        if mids:
+            self._packet_queue(
+                mqtt.PUBACK, b"".join([_PUBACK.pack(0x40, 2, mid) for mid in mids]), 0, 0
+            )
 
     def _create_socket(self):
         sock = super()._create_socket()
@@ -128,9 +278,15 @@ class BufferedClient(mqtt.Client):
         handled = 1
         while rc == MQTTErrorCode.MQTT_ERR_SUCCESS and handled < MAX_PACKETS_PER_READ:
             sock = self._sock
-            if not isinstance(sock, BufferedSocket) or sock.pending() <= 0:
+            if type(sock) is not BufferedSocket or sock.pending() <= 0:
                 break
-            rc = super().loop_read(max_packets)
+            # What paho's loop_read does for one packet, without its per-call set-up.
+            rc = self._packet_read()
+            if rc > 0:
+                rc = self._loop_rc_handle(rc)
+            elif rc == MQTTErrorCode.MQTT_ERR_AGAIN:
+                rc = MQTTErrorCode.MQTT_ERR_SUCCESS
+                break
             handled += 1
         if self.after_read is not None:
             self.after_read()

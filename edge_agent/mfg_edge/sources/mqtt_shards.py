@@ -107,6 +107,7 @@ class _Forwarder:
         self.lock = threading.Lock()
         self.acked = threading.Condition()
         self.stopping = False
+        self.acks_done = None  # the source's flush: one write for the acks of one commit
 
     def submit(self, pending: Pending) -> None:
         self.counter += 1
@@ -147,6 +148,8 @@ class _Forwarder:
             _, ack = self.acks.popleft()
             if ack is not None:
                 ack()
+        if self.acks_done is not None:
+            self.acks_done()
         with self.acked:
             self.acked.notify_all()
 
@@ -187,6 +190,7 @@ def shard_main(index: int, params: dict, data_conn, ack_conn) -> None:
     buffered = isinstance(source.client, BufferedClient)
     forwarder = _Forwarder(data_conn, flush_each=not buffered, limit=params["limit"])
     source.ingestor = forwarder
+    forwarder.acks_done = source.flush_acks
     if buffered:
         source.client.after_read = forwarder.flush
     last_state = None
