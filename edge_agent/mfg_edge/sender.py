@@ -175,13 +175,19 @@ class Sender:
         now = time.monotonic()
         if now < self._not_before:
             return self._not_before - now
+        if self.store.count < self.batch_limit:
+            # Let the batch fill a little: one POST per commit would cost more CPU than the data.
+            # Decided on the oldest event's arrival alone: reading a batch only to wait for a
+            # fuller one would read most events twice.
+            oldest = self.store.oldest_received_time()
+            if oldest is None:
+                return 0.5
+            waited = time.time() - oldest
+            if 0 <= waited < self.linger_s:
+                return self.linger_s - waited
         batch = self.store.next_batch(self.batch_limit)
         if not batch:
             return 0.5
-        waited = time.time() - batch[0].received_time
-        if len(batch) < self.batch_limit and 0 <= waited < self.linger_s:
-            # Let the batch fill a little: one POST per commit would cost more CPU than the data.
-            return self.linger_s - waited
         outcome = self._deliver(batch)
         if outcome.kind == "ok":
             if self.state != "ok":

@@ -118,7 +118,7 @@ class RawDeadLetter:
         )
 
 
-@dataclass
+@dataclass(slots=True)
 class StoredEvent:
     seq: int
     id: str
@@ -148,6 +148,82 @@ def utc_day(epoch: float) -> str:
 
 class StoreFull(Exception):
     pass
+
+
+# SQLite allows 32766 bound parameters per statement; a few hundred rows per statement keeps the
+# statement cache small (one shape per chunk size) and is still one step instead of one per row.
+_ROWS_PER_STATEMENT = 250
+_STATEMENTS: dict[tuple[str, int, int], str] = {}
+
+
+def _multirow(head: str, columns: int, rows: int) -> str:
+    """`head VALUES (?,..),(?,..)...` for `rows` rows, cached per shape."""
+    key = (head, columns, rows)
+    text = _STATEMENTS.get(key)
+    if text is None:
+        one = "(" + ",".join("?" * columns) + ")"
+        text = _STATEMENTS[key] = f"{head} VALUES {','.join([one] * rows)}"
+    return text
+
+
+def _execute_rows(db: sqlite3.Connection, head: str, rows: list[tuple]) -> int:
+    """INSERT many rows with one statement per chunk: sqlite3's executemany steps (and releases
+    and re-takes the GIL) once per row. Returns how many rows changed."""
+    changed = 0
+    if not rows:
+        return 0
+    columns = len(rows[0])
+    for start in range(0, len(rows), _ROWS_PER_STATEMENT):
+        chunk = rows[start : start + _ROWS_PER_STATEMENT]
+        params = [value for row in chunk for value in row]
+        changed += db.execute(_multirow(head, columns, len(chunk)), params).rowcount
+    return changed
+
+
+class _Checkpointer:
+    """WAL checkpoints on their own connection and thread, off the commit path.
+
+    With SQLite's automatic checkpoint, the commit that crosses 1,000 WAL pages copies the whole
+    WAL into the database and fsyncs it while the agent waits (the sources' acks and the sender's
+    next batch wait with it). Here the writer connection never checkpoints; this thread runs a
+    PASSIVE checkpoint (it never blocks a writer or a reader) whenever the WAL has grown past
+    `wal_bytes`, and the writer restarts the WAL from the top at its next commit once everything
+    was copied. Durability is unchanged: a committed transaction is in the fsync'd WAL either way,
+    and a checkpoint fsyncs the database before the WAL frames it copied can be reused."""
+
+    def __init__(self, path: Path, wal_bytes: int = 4 << 20, interval_s: float = 0.2):
+        self.path = path
+        self.wal = Path(str(path) + "-wal")
+        self.wal_bytes = wal_bytes
+        self.interval_s = interval_s
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="store-checkpoint", daemon=True)
+        self.checkpoints = 0
+
+    def start(self) -> _Checkpointer:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(10)
+
+    def _run(self) -> None:
+        db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
+        try:
+            db.execute("PRAGMA busy_timeout=10000")
+            while not self._stop.wait(self.interval_s):
+                try:
+                    if self.wal.stat().st_size < self.wal_bytes:
+                        continue
+                    db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+                    self.checkpoints += 1
+                except FileNotFoundError:
+                    continue
+                except Exception as exc:  # busy, I/O: the next round tries again; never die
+                    _logger.warning("WAL checkpoint failed: %s", exc)
+        finally:
+            db.close()
 
 
 class Store:
@@ -183,6 +259,13 @@ class Store:
             self._db.execute(f"PRAGMA synchronous={synchronous}")
             self._db.executescript(SCHEMA)
         self._db.execute("PRAGMA busy_timeout=10000")
+        # 16 MiB of page cache (SQLite's default is 2 MiB): the id indexes that every commit
+        # touches at random stay in memory instead of being read back page by page.
+        self._db.execute("PRAGMA cache_size=-16384")
+        self._checkpointer: _Checkpointer | None = None
+        if not read_only:
+            self._db.execute("PRAGMA wal_autocheckpoint=0")  # see _Checkpointer
+            self._checkpointer = _Checkpointer(self.path).start()
         row = self._db.execute(
             "SELECT COUNT(*), COALESCE(SUM(LENGTH(envelope)), 0), COALESCE(MAX(seq), 0) FROM events"
         ).fetchone()
@@ -195,7 +278,15 @@ class Store:
         self._last_full_log = 0.0
 
     def close(self) -> None:
+        if self._checkpointer is not None:
+            self._checkpointer.stop()
+            self._checkpointer = None
         with self._lock:
+            if not self.read_only:
+                try:  # leave a small file behind: the WAL copied in and truncated
+                    self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                except sqlite3.Error as exc:
+                    _logger.warning("final WAL checkpoint failed: %s", exc)
             self._db.close()
 
     # ----------------------------------------------------------------------------- meta
@@ -273,9 +364,10 @@ class Store:
                     self.count += 1
                     self.bytes += size
                 if rows:
-                    self._db.executemany(
+                    _execute_rows(
+                        self._db,
                         "INSERT INTO events(seq, id, subject, type, event_class, source_time,"
-                        " received_time, envelope) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                        " received_time, envelope)",
                         rows,
                     )
                     result.inserted = len(rows)
@@ -317,8 +409,9 @@ class Store:
             ids,
         )
 
-    def _ids_found(self, query: str, ids: list[str]) -> set[str]:
-        """The ids a query returns, ``{marks}`` standing for each IN list of the ids.
+    def _ids_found(self, query: str, ids: list[str], prefix: list | None = None) -> set[str]:
+        """The ids a query returns, ``{marks}`` standing for each IN list of the ids (after the
+        `prefix` parameters, if any).
 
         SQLite allows 32766 parameters; chunks keep each IN list well below that.
         """
@@ -327,9 +420,8 @@ class Store:
         for start in range(0, len(ids), 900):
             chunk = ids[start : start + 900]
             marks = ",".join("?" * len(chunk))
-            found.update(
-                row[0] for row in self._db.execute(query.format(marks=marks), chunk * repeats)
-            )
+            params = (prefix or []) + chunk * repeats
+            found.update(row[0] for row in self._db.execute(query.format(marks=marks), params))
         return found
 
     def _report_full(self, result: InsertResult) -> None:
@@ -360,6 +452,14 @@ class Store:
         self.bytes = envelope_bytes + count * ROW_OVERHEAD_BYTES
 
     # ----------------------------------------------------------------------------- sending
+    def oldest_received_time(self) -> float | None:
+        """When the oldest queued event arrived (one row by the primary key), None if empty."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT received_time FROM events ORDER BY seq LIMIT 1"
+            ).fetchone()
+        return row[0] if row else None
+
     def next_batch(self, limit: int) -> list[StoredEvent]:
         """The oldest events in sequence order: sending in order keeps each subject in order."""
         with self._lock:
@@ -379,28 +479,11 @@ class Store:
         """In one transaction: drop delivered events (remember their ids, count them per day) and
         move rejected ones to the dead-letter table. Returns how many ids were newly counted."""
         now = time.time() if now is None else now
-        newly_counted = 0
+        gone = list(delivered) + [r[0] for r in rejected]
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:
-                counts: dict[tuple[str, str], int] = {}
-                already = self._delivered_among([event.id for event in delivered])
-                fresh = []
-                for event in delivered:
-                    if event.id in already:
-                        continue
-                    already.add(event.id)
-                    fresh.append((event.id, now))
-                    if not event.type.startswith("integration."):
-                        key = (utc_day(event.source_time), event.type)
-                        counts[key] = counts.get(key, 0) + 1
-                        newly_counted += 1
-                self._db.executemany("INSERT INTO delivered(id, delivered_at) VALUES (?, ?)", fresh)
-                self._db.executemany(
-                    "INSERT INTO daily_counts(day, type, count) VALUES (?, ?, ?) "
-                    "ON CONFLICT(day, type) DO UPDATE SET count = count + excluded.count",
-                    [(day, kind, n) for (day, kind), n in counts.items()],
-                )
+                newly_counted = self._remember_delivered(delivered, now)
                 for event, error, status in rejected:
                     self._db.execute(
                         "INSERT OR REPLACE INTO dead_letters(id, seq, kind, subject, type,"
@@ -422,8 +505,12 @@ class Store:
                             now,
                         ),
                     )
-                gone = list(delivered) + [r[0] for r in rejected]
-                self._db.executemany("DELETE FROM events WHERE seq = ?", [(e.seq,) for e in gone])
+                seqs = [e.seq for e in gone]
+                for start in range(0, len(seqs), 900):
+                    chunk = seqs[start : start + 900]
+                    self._db.execute(
+                        f"DELETE FROM events WHERE seq IN ({','.join('?' * len(chunk))})", chunk
+                    )
                 if delivered:
                     self._set_meta_in_tx({"last_send_ok": now})
                 self._db.execute("COMMIT")
@@ -434,8 +521,48 @@ class Store:
             self.bytes -= sum(len(e.envelope) + ROW_OVERHEAD_BYTES for e in gone)
         return newly_counted
 
-    def _delivered_among(self, ids: list[str]) -> set[str]:
-        return self._ids_found("SELECT id FROM delivered WHERE id IN ({marks})", ids)
+    def _remember_delivered(self, delivered: list[StoredEvent], now: float) -> int:
+        """Record the delivered ids and count them per day, each id once (in a transaction).
+
+        An id in the queue is never in `delivered` (insert refuses such an id; a replay takes it
+        out), so the ids are written without looking first, and the number of rows written
+        proves it. Were it ever short, the rows this call wrote are the ones stamped `now`, and
+        only those are counted."""
+        unique = list({event.id: event for event in delivered}.values())
+        written = _execute_rows(
+            self._db,
+            "INSERT OR IGNORE INTO delivered(id, delivered_at)",
+            [(event.id, now) for event in unique],
+        )
+        if written != len(unique):
+            _logger.warning(
+                "%d of %d delivered ids were recorded before: counting each id once",
+                len(unique) - written,
+                len(unique),
+            )
+            mine = self._ids_found(
+                "SELECT id FROM delivered WHERE delivered_at = ? AND id IN ({marks})",
+                [event.id for event in unique],
+                prefix=[now],
+            )
+            unique = [event for event in unique if event.id in mine]
+        return self._count_days(unique)
+
+    def _count_days(self, events: list[StoredEvent]) -> int:
+        """Add the events to the per-day counts (by source time); integration.* are not counted."""
+        counts: dict[tuple[str, str], int] = {}
+        counted = 0
+        for event in events:
+            if not event.type.startswith("integration."):
+                key = (utc_day(event.source_time), event.type)
+                counts[key] = counts.get(key, 0) + 1
+                counted += 1
+        self._db.executemany(
+            "INSERT INTO daily_counts(day, type, count) VALUES (?, ?, ?) "
+            "ON CONFLICT(day, type) DO UPDATE SET count = count + excluded.count",
+            [(day, kind, n) for (day, kind), n in counts.items()],
+        )
+        return counted
 
     def prune_delivered(self, retention_s: float, now: float | None = None) -> int:
         now = time.time() if now is None else now

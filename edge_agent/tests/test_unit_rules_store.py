@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 from hypothesis import given
@@ -152,4 +153,69 @@ def test_store_sequences_survive_reopen_and_ids_deduplicate(tmp_path):
     journal = reopened._db.execute("PRAGMA journal_mode").fetchone()[0]
     synchronous = reopened._db.execute("PRAGMA synchronous").fetchone()[0]
     assert journal == "wal" and synchronous == 2  # 2 = FULL
+    reopened.close()
+
+
+def _events(count: int, tag: str) -> list:
+    return [
+        _build({"wo": f"W{n % 7}", "qty": n, "id": f"{tag}-{n}", "ts": 1_790_000_000 + n})
+        for n in range(count)
+    ]
+
+
+def test_store_writes_many_rows_per_statement_and_completes_exactly(tmp_path):
+    """More rows than one multi-row statement holds; a partial completion (some events not
+    answered) leaves exactly the others queued; each delivered id is counted once per day."""
+    store = Store(tmp_path / "s.sqlite3")
+    events = _events(1234, "m")
+    assert store.insert(events).inserted == 1234
+    batch = store.next_batch(2000)
+    assert [e.id for e in batch] == [e.id for e in events]
+    delivered = batch[:600] + batch[601:1000]  # #600 and #1000.. not answered: they stay
+    counted = store.complete(delivered)
+    assert counted == 999
+    left = store.next_batch(2000)
+    assert [e.id for e in left] == [batch[600].id] + [e.id for e in batch[1000:]]
+    assert store.count == len(left) == 235
+    days = store._db.execute("SELECT SUM(count) FROM daily_counts").fetchone()[0]
+    assert days == 999
+    store.close()
+
+
+def test_complete_counts_an_id_once_even_when_it_was_recorded_before(tmp_path):
+    """The safety net of the write-without-looking path: an id already in `delivered` (which
+    insert and replay never allow) is neither counted twice nor makes the completion fail."""
+    store = Store(tmp_path / "s.sqlite3")
+    store.insert(_events(5, "d"))
+    batch = store.next_batch(10)
+    store._db.execute("INSERT INTO delivered(id, delivered_at) VALUES (?, 1.0)", (batch[2].id,))
+    assert store.complete(batch) == 4
+    assert store._db.execute("SELECT SUM(count) FROM daily_counts").fetchone()[0] == 4
+    assert store._db.execute("SELECT COUNT(*) FROM delivered").fetchone()[0] == 5
+    assert store.count == 0
+    store.close()
+
+
+def test_wal_is_checkpointed_off_the_commit_path_and_stays_bounded(tmp_path):
+    """The writer never checkpoints; the checkpoint thread keeps the WAL near its threshold
+    while commits go on, and closing leaves the data in the database file."""
+    path = tmp_path / "s.sqlite3"
+    store = Store(path)
+    assert store._db.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 0
+    store._checkpointer.wal_bytes = 256 * 1024
+    store._checkpointer.interval_s = 0.01
+    wal = tmp_path / "s.sqlite3-wal"
+    largest = 0
+    for round_ in range(40):
+        store.insert(_events(200, f"w{round_}"))
+        store.complete(store.next_batch(200))
+        largest = max(largest, wal.stat().st_size)
+        time.sleep(0.02)
+    assert store._checkpointer.checkpoints > 0
+    # Without checkpoints, these 8,000 events through insert and delete leave ~20 MB of WAL.
+    assert largest < 8 * 1024 * 1024, largest
+    store.close()
+    assert not wal.exists() or wal.stat().st_size == 0
+    reopened = Store(path)
+    assert reopened._db.execute("SELECT COUNT(*) FROM delivered").fetchone()[0] == 8000
     reopened.close()
