@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 
 import pytest
 from hypothesis import given
@@ -198,7 +197,9 @@ def test_complete_counts_an_id_once_even_when_it_was_recorded_before(tmp_path):
 
 def test_wal_is_checkpointed_off_the_commit_path_and_stays_bounded(tmp_path):
     """The writer never checkpoints; the checkpoint thread keeps the WAL near its threshold
-    while commits go on, and closing leaves the data in the database file."""
+    even while commits follow each other without a pause (a PASSIVE checkpoint alone never
+    catches up with such a writer: the WAL would grow without bound), and closing leaves the
+    data in the database file."""
     path = tmp_path / "s.sqlite3"
     store = Store(path)
     assert store._db.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 0
@@ -210,10 +211,10 @@ def test_wal_is_checkpointed_off_the_commit_path_and_stays_bounded(tmp_path):
         store.insert(_events(200, f"w{round_}"))
         store.complete(store.next_batch(200))
         largest = max(largest, wal.stat().st_size)
-        time.sleep(0.02)
     assert store._checkpointer.checkpoints > 0
-    # Without checkpoints, these 8,000 events through insert and delete leave ~20 MB of WAL.
-    assert largest < 8 * 1024 * 1024, largest
+    # Measured: 1.1-1.7 MB here; ~9 MB with the PASSIVE step alone (it never catches up with
+    # this writer); ~20 MB with no checkpoint at all.
+    assert largest < 4 * 1024 * 1024, largest
     store.close()
     assert not wal.exists() or wal.stat().st_size == 0
     reopened = Store(path)
