@@ -30,6 +30,12 @@ class Pending:
     ack: Callable[[], None] | None = None
     arrived: float = field(default_factory=time.monotonic)
     source: str = "other"
+    # Several source messages handed over together (what an MQTT shard forwards in one pipe
+    # write): how many, with `ack` acknowledging all of them and `arrived` the first one's
+    # arrival; `split` gives one Pending per message, used when only some of them fit in a
+    # full store (each message is acknowledged only when all its events are stored).
+    messages: int = 1
+    split: Callable[[], list[Pending]] | None = None
 
 
 class Ingestor:
@@ -108,23 +114,24 @@ class Ingestor:
                     return
                 continue
             batch = [first]
+            messages = first.messages
             # Never WAIT for more than max_messages (19): Mosquitto sends at most 20 unacked
             # messages, so waiting for a 20th would stall until the timer. Messages that are
             # already here are taken up to burst_messages: one fsync for all of them.
             deadline = time.monotonic() + self.max_s
-            while len(batch) < self.burst_messages:
+            while messages < self.burst_messages:
                 try:
-                    batch.append(self.queue.get_nowait())
-                    continue
+                    pending = self.queue.get_nowait()
                 except queue.Empty:
-                    pass
-                remaining = deadline - time.monotonic()
-                if len(batch) >= self.max_messages or remaining <= 0:
-                    break
-                try:
-                    batch.append(self.queue.get(timeout=remaining))
-                except queue.Empty:
-                    break
+                    remaining = deadline - time.monotonic()
+                    if messages >= self.max_messages or remaining <= 0:
+                        break
+                    try:
+                        pending = self.queue.get(timeout=remaining)
+                    except queue.Empty:
+                        break
+                batch.append(pending)
+                messages += pending.messages
             self._commit(batch)
 
     def _commit(self, batch: list[Pending]) -> None:
@@ -138,6 +145,10 @@ class Ingestor:
             self._held = batch + self._held
             self._stop.wait(1.0)
             return
+        if result.blocked and any(pending.split for pending in batch):
+            # Only some of it was stored: decide message by message (the stored events of a
+            # message held back are answered as duplicates when it is retried).
+            batch = [part for p in batch for part in (p.split() if p.split else (p,))]
         blocked_ids = {event.id for event in result.blocked}
         done = 0
         for pending in batch:
@@ -151,7 +162,10 @@ class Ingestor:
                     pending.ack()
                 except Exception:  # a lost ack only means a redelivery, answered as duplicate
                     _logger.exception("acknowledging a source message failed")
-            self.latencies.append(now - pending.arrived)
+            if pending.messages == 1:
+                self.latencies.append(now - pending.arrived)
+            else:  # each message of a group counted with the first one's (longest) wait
+                self.latencies.extend([now - pending.arrived] * pending.messages)
         for flush in self.after_acks:
             try:
                 flush()
@@ -164,7 +178,7 @@ class Ingestor:
             pending.events = [e for e in pending.events if e.id not in result.shed_ids]
         received: dict[str, int] = {}
         for pending in batch[:done]:
-            received[pending.source] = received.get(pending.source, 0) + 1
+            received[pending.source] = received.get(pending.source, 0) + pending.messages
         for source, count in received.items():
             # Counted per commit, not per message: a lock per message costs throughput.
             self.metrics.inc("mfg_edge_messages_received_total", count, source=source)

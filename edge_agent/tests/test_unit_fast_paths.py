@@ -173,6 +173,12 @@ def _publish_packet(topic: bytes, payload: bytes, qos: int, mid: int, dup: bool,
     return bytes([0x30 | (0x08 if dup else 0) | (qos << 1) | retain]) + remaining + body
 
 
+def _set_slots(message) -> list[str]:
+    """The attributes a message has (paho's MQTTMessage uses __slots__): all of them, or the
+    fast path forgot one that paho's constructor sets."""
+    return [name for name in type(message).__slots__ if hasattr(message, name)]
+
+
 def _drive(client_class, chunks: list[bytes], manual_ack: bool):
     """Feed the byte chunks to a client as if from a broker; what it delivered and wrote."""
     import paho.mqtt.client as mqtt
@@ -189,7 +195,7 @@ def _drive(client_class, chunks: list[bytes], manual_ack: bool):
     client._state = _ConnectionState.MQTT_CS_CONNECTED
     seen = []
     client.on_message = lambda _c, _u, m: seen.append(
-        (m.topic, m.payload, m.qos, m.mid, m.dup, m.retain)
+        (m.topic, m.payload, m.qos, m.mid, m.dup, m.retain, m.properties, _set_slots(m))
     )
     try:
         for chunk in chunks:

@@ -220,3 +220,57 @@ def test_wal_is_checkpointed_off_the_commit_path_and_stays_bounded(tmp_path):
     reopened = Store(path)
     assert reopened._db.execute("SELECT COUNT(*) FROM delivered").fetchone()[0] == 8000
     reopened.close()
+
+
+def test_a_group_of_messages_is_acknowledged_message_by_message_when_the_store_fills(tmp_path):
+    """An MQTT shard forwards several messages as one group. When the store takes only part
+    of it (full, transactional events), only the messages whose events are ALL stored are
+    acknowledged, in order; the rest are held and acknowledged once space frees."""
+    from mfg_edge.ingest import Ingestor, Pending
+    from mfg_edge.metrics import Metrics
+
+    store = Store(tmp_path / "s.sqlite3", max_events=5)
+    ingestor = Ingestor(store, Metrics())
+    events = _events(8, "g")
+    acked: list[str] = []
+
+    def message(n: int) -> Pending:
+        return Pending(events[2 * n : 2 * n + 2], ack=lambda: acked.append(f"m{n}"), messages=1)
+
+    group = Pending(
+        list(events),
+        ack=lambda: acked.append("group"),
+        messages=4,
+        split=lambda: [message(n) for n in range(4)],
+    )
+    ingestor._commit([group])
+    assert acked == ["m0", "m1"], "message 2 has one of its two events stored: not acknowledged"
+    assert [len(p.events) for p in ingestor._held] == [2, 2]
+    store.complete(store.next_batch(5))  # Odoo took them: space again
+    ingestor._commit(ingestor._held)
+    assert acked == ["m0", "m1", "m2", "m3"]
+    assert store.count == 3  # m2's second event and m3's two; m2's first was a duplicate
+    assert sorted(e.id for e in store.next_batch(10)) == sorted(e.id for e in events[5:])
+    store.close()
+
+
+def test_a_group_that_fits_is_one_acknowledgement_and_counts_every_message(tmp_path):
+    from mfg_edge.ingest import Ingestor, Pending
+    from mfg_edge.metrics import Metrics
+
+    store = Store(tmp_path / "s.sqlite3")
+    metrics = Metrics()
+    ingestor = Ingestor(store, metrics)
+    acked = []
+    group = Pending(
+        _events(6, "h"),
+        ack=lambda: acked.append("group"),
+        messages=3,
+        source="mqtt",
+        split=lambda: pytest.fail("a group that fits is never split"),
+    )
+    ingestor._commit([group])
+    assert acked == ["group"] and store.count == 6
+    assert len(ingestor.latencies) == 3
+    assert 'mfg_edge_messages_received_total{source="mqtt"} 3' in metrics.render()
+    store.close()

@@ -46,6 +46,7 @@ MAX_PACKETS_PER_READ = 256
 _PUBLISH = 0x30
 _PUBACK = struct.Struct("!BBH")
 _UINT16 = struct.Struct("!H")
+_new_message = mqtt.MQTTMessage.__new__
 
 
 def buffered_io_supported() -> bool:
@@ -235,15 +236,19 @@ class BufferedClient(mqtt.Client):
         if topic_end == 2 or payload_start > size:
             _logger.warning("MQTT: malformed PUBLISH from the broker (topic or packet id)")
             return MQTTErrorCode.MQTT_ERR_PROTOCOL
-        message = mqtt.MQTTMessage(
-            mid=_UINT16.unpack_from(body, topic_end)[0] if qos else 0,
-            topic=body[2:topic_end],
-        )
+        # paho's MQTTMessage with the attributes its __init__ sets, but without the
+        # MQTTMessageInfo (and its threading.Condition) that only a message WE publish uses.
+        message = _new_message(mqtt.MQTTMessage)
+        message.timestamp = now
+        message.state = mqtt.mqtt_ms_invalid
         message.dup = bool(command & 0x08)
+        message.mid = _UINT16.unpack_from(body, topic_end)[0] if qos else 0
+        message._topic = body[2:topic_end]
+        message.payload = body[payload_start:]
         message.qos = qos
         message.retain = bool(command & 0x01)
-        message.payload = body[payload_start:]
-        message.timestamp = now
+        message.info = None
+        message.properties = None
         if self._filtered_callbacks:
             self._handle_on_message(message)
         else:

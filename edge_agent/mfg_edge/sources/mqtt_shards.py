@@ -315,19 +315,41 @@ class _ShardLink:
             if kind == "state":
                 self.connected, self.session_present = body
                 continue
-            for k, events, raw_dead, arrived in body:
-                ingestor.submit(
-                    Pending(
-                        [
-                            Event(i, t, subj, cls, None, st, rt, text)
-                            for i, t, subj, cls, text, st, rt in events
-                        ],
-                        raw_dead,
-                        functools.partial(acked, generation, k),
-                        arrived,
-                        "mqtt",
-                    )
+            if len(body) == 1:
+                ingestor.submit(self._pending(generation, *body[0]))
+                continue
+            # One Pending for the whole pipe write: acknowledged up to its last message once
+            # all of it is stored; split per message only if the store takes part of it.
+            ingestor.submit(
+                Pending(
+                    [
+                        Event(i, t, subj, cls, None, st, rt, text)
+                        for _k, events, _dead, _arrived in body
+                        for i, t, subj, cls, text, st, rt in events
+                    ],
+                    [dead for _k, _events, raw_dead, _arrived in body for dead in raw_dead],
+                    functools.partial(acked, generation, body[-1][0]),
+                    body[0][3],
+                    "mqtt",
+                    len(body),
+                    functools.partial(self._split, generation, body),
                 )
+            )
+
+    def _pending(self, generation: int, k: int, events, raw_dead, arrived: float) -> Pending:
+        return Pending(
+            [
+                Event(i, t, subj, cls, None, st, rt, text)
+                for i, t, subj, cls, text, st, rt in events
+            ],
+            raw_dead,
+            functools.partial(self._acked, generation, k),
+            arrived,
+            "mqtt",
+        )
+
+    def _split(self, generation: int, body: list) -> list[Pending]:
+        return [self._pending(generation, *message) for message in body]
 
     def _acked(self, generation: int, k: int) -> None:
         # Acks come in order; the flush sends the highest. Called by the committer thread only.
