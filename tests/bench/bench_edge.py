@@ -103,6 +103,30 @@ def load() -> str:
     return f"load average {one:.2f} {five:.2f} {fifteen:.2f} on {os.cpu_count()} CPUs"
 
 
+def calibrate(count: int = 20000) -> float:
+    """Microseconds of CPU to turn one message into an event (the rule, single-threaded, no
+    I/O): the same fixed work every run, so two runs' figures can be compared. On this shared
+    2-core machine it varied from 10 to 22 us between runs minutes apart."""
+    from mfg_edge.rules import loads
+
+    rule = RuleSet(line_rules()).match_topic("plant1/line0/mes/completed")[0]
+    bodies = [payload(n, "calibrate") for n in range(count)]
+    topic = "plant1/line0/mes/completed"
+    started = time.process_time()
+    for body in bodies:
+        context = {"payload": loads(body), "topic": topic, "topic_segments": topic.split("/")}
+        rule.build(
+            agent_source="plant1/gw-bench",
+            context=context,
+            origin=topic,
+            payload=body,
+            discriminator="",
+            received_time=time.time(),
+            clock_quality=None,
+        ).envelope_json()
+    return (time.process_time() - started) / count * 1e6
+
+
 # ---------------------------------------------------------------------------- helper processes
 def _blaster_main(port: int, count: int, rate: float, tag: str, done) -> None:
     done.value = blast(port, messages(count, tag), rate=rate, client_id=f"bench-pub-{tag}"[:23])
@@ -549,6 +573,12 @@ def main() -> int:
     parser.add_argument(
         "--only", choices=["e2e", "ingest", "drain", "rss"], help="run one section only"
     )
+    parser.add_argument(
+        "--e2e-messages",
+        type=int,
+        default=150000,
+        help="messages per end-to-end run (default 150,000: about 15 s at the target rate)",
+    )
     args = parser.parse_args()
     scale = 0.1 if args.quick else 1.0
     inflight = args.inflight
@@ -556,11 +586,21 @@ def main() -> int:
     print(f"work directory {work}; python {sys.version.split()[0]}; {load()}")
     print(f"Mosquitto max_inflight_messages {inflight or '20 (default)'}; synchronous=FULL")
     report: dict = {}
+    report["calibration_us"] = [calibrate()]
+    print(
+        f"machine speed: {report['calibration_us'][0]:.1f} us of CPU per message for the rule"
+        " alone (fixed work; lower = faster machine)"
+    )
     count = int(50000 * scale)
+    # End to end runs longer: the delivered-id index grows as it runs (its cost per event grows
+    # with it), so a few seconds would flatter the sustained rate.
+    e2e_count = int(args.e2e_messages * scale)
 
     if args.only in (None, "e2e"):
         print("\n1. MQTT -> durable store -> HTTP, the real `mfg-edge run` process, end to end")
-        print(f"   {count:,} QoS 1 messages on 2 topics; CPU = the agent and its shard processes")
+        print(
+            f"   {e2e_count:,} QoS 1 messages on 2 topics; CPU = the agent and its shard processes"
+        )
         print(f"   {'':44} {'msgs/s':>8} {'agent CPU us/msg':>17}  load (1 min)")
         rows = []
         for preload in (True, False):
@@ -569,13 +609,13 @@ def main() -> int:
                 ("buffered", "ours: buffered I/O, one process"),
                 ("shards", "ours: 2 MQTT shard processes"),
             ):
-                row = bench_end_to_end(work, count, mode, preload, inflight)
+                row = bench_end_to_end(work, e2e_count, mode, preload, inflight)
                 rows.append(row)
                 when = "broker pre-loaded" if preload else "publisher live"
                 print(
                     f"   {when + ', ' + title:44} {row['rate']:>8,.0f}"
                     f" {row['agent_cpu_us_per_msg']:>17,.0f}  {row['load'][0]:.2f}"
-                    + ("" if row["applied"] == count else f"  ONLY {row['applied']:,} applied")
+                    + ("" if row["applied"] == e2e_count else f"  ONLY {row['applied']:,} applied")
                 )
         report["end_to_end"] = rows
         peak = max(row["agent_peak_rss_mb"] for row in rows)
@@ -636,7 +676,9 @@ def main() -> int:
         )
         report["buffered"] = buffered
 
-    print("\nTargets: >= 10,000 msgs/s sustained durable, >= 20,000 events/s drain,")
+    report["calibration_us"].append(calibrate())
+    print(f"\nmachine speed at the end: {report['calibration_us'][-1]:.1f} us per message")
+    print("Targets: >= 10,000 msgs/s sustained durable, >= 20,000 events/s drain,")
     print("         p99 arrival-to-durable <= 100 ms, RSS < 150 MB")
     print(f"finished; {load()}")
     print(json.dumps(report, default=str))
