@@ -240,7 +240,7 @@ class _Checkpointer:
             busy, frames, copied = db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
             self.longest_pause_s = max(self.longest_pause_s, time.monotonic() - started)
         self.checkpoints += 1
-        if busy or copied < frames:
+        if frames >= 0 and (busy or copied < frames):  # -1: the file is not in WAL mode
             _logger.warning("WAL checkpoint incomplete (%d of %d frames)", copied, frames)
 
 

@@ -77,33 +77,44 @@ def paho_read(buffered: bool, count: int, chunk: int = 400) -> float:
     return spent / count * 1e6
 
 
-def paho_acks(buffered: bool, count: int, per_commit: int = 19) -> float:
-    """client.ack() for every message, written after each commit of `per_commit`."""
+def paho_acks(mode: str, count: int, per_commit: int = 19) -> float:
+    """PUBACK every message, written after each commit of `per_commit`. mode: 'paho' (paho's
+    client.ack() per message, paho's socket), 'buffered' (client.ack() per message, one send
+    per commit), 'ack_many' (what the agent does: one queued write of a commit's PUBACKs)."""
     left, right = socket.socketpair()
     left.setblocking(False)
-    kind = BufferedClient if buffered else mqtt.Client
+    kind = mqtt.Client if mode == "paho" else BufferedClient
     client = kind(CallbackAPIVersion.VERSION2, client_id="stages", manual_ack=True)
-    client._sock = BufferedSocket(left) if buffered else left
+    client._sock = left if mode == "paho" else BufferedSocket(left)
     client._thread = threading.current_thread()
     drained = [0]
 
     def drain():
-        while drained[0] < count * 4:
-            chunk = right.recv(65536)
-            if not chunk:
-                return
-            drained[0] += len(chunk)
+        try:
+            while drained[0] < count * 4:
+                chunk = right.recv(65536)
+                if not chunk:
+                    return
+                drained[0] += len(chunk)
+        except OSError:  # closed at the end of the stage
+            return
 
     reader = threading.Thread(target=drain, daemon=True)
     reader.start()
 
     def run():
         for start in range(0, count, per_commit):
-            for n in range(start, min(count, start + per_commit)):
-                client.ack(n % 65535 + 1, 1)
-            client.loop_write()
+            mids = [n % 65535 + 1 for n in range(start, min(count, start + per_commit))]
+            if mode == "ack_many":
+                client.ack_many(mids)
+            else:
+                for mid in mids:
+                    client.ack(mid, 1)
+            while client.want_write():
+                client.loop_write()
 
     result = cpu_us(run, count)
+    reader.join(5)
     left.close()
     right.close()
     return result
@@ -125,8 +136,9 @@ def main() -> int:
     rows = [
         ("paho read+parse+callback, paho's socket I/O", paho_read(False, count)),
         ("paho read+parse+callback, buffered I/O", paho_read(True, count)),
-        ("paho PUBACK write, one send per ack", paho_acks(False, count)),
-        ("paho PUBACK write, one send per commit (19)", paho_acks(True, count)),
+        ("paho PUBACK write, one send per ack", paho_acks("paho", count)),
+        ("paho PUBACK write, one send per commit (19)", paho_acks("buffered", count)),
+        ("PUBACKs queued as one write per commit (ack_many)", paho_acks("ack_many", count)),
     ]
     messages = []
     for n in range(count):
