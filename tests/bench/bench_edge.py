@@ -1,6 +1,6 @@
 """Edge agent benchmark (a script, not a test): run with the edge venv's python.
 
-    .venv-edge/bin/python tests/bench/bench_edge.py            # full run, 3-8 minutes
+    .venv-edge/bin/python tests/bench/bench_edge.py            # full run, 10-13 minutes
     .venv-edge/bin/python tests/bench/bench_edge.py --quick    # smoke run, about 1 minute
 
 Measures, each next to the naive way in the same run, and prints the load average with each
