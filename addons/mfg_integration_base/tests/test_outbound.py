@@ -164,11 +164,14 @@ class TestDelivery(OutboundCase):
         self.assertEqual(len(self.receiver.requests), 3, "nothing is delivered twice")
 
     def test_technical_failure_retries_and_holds_later_events(self):
+        # A retry delay of at least a minute: with the class's 1 s, a slow run reached the
+        # second dispatch after the retry was due, and "still waits" was a race.
+        self.contract.sudo().write({"retry_base_seconds": 60, "retry_max_seconds": 120})
         first, later, other = self.emit("W-1"), self.emit("W-2"), self.emit("W-3", subject="SO-2")
         self.receiver.script = [(503, {}, 0)]
         self.dispatch()
         self.assertEqual((first.state, first.attempts), ("queued", 1))
-        self.assertTrue(first.next_attempt_at)
+        self.assertGreater(first.next_attempt_at, fields.Datetime.now() + timedelta(seconds=30))
         self.assertEqual((later.state, later.attempts), ("queued", 0))
         self.assertEqual(other.state, "done")
         self.assertNotIn(later.event_uid, self.received_ids(), "never overtakes a failed one")
