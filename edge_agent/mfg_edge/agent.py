@@ -87,6 +87,11 @@ class Agent:
         )
         self.metrics.set("mfg_edge_dead_letters", lambda: self.store.stats()["dead_letters"])
         self.metrics.set("mfg_edge_store_bytes", self.store.file_bytes)
+        self.metrics.set("mfg_edge_store_checkpoints", lambda: self.store.checkpoint_stats()[0])
+        self.metrics.set(
+            "mfg_edge_store_checkpoint_pause_seconds_max",
+            lambda: self.store.checkpoint_stats()[1],
+        )
         self.metrics.set("mfg_edge_clock_synchronised", lambda: int(self.clock.synchronised()))
 
     def health(self) -> dict:

@@ -302,11 +302,9 @@ class Store:
             self._checkpointer.stop()
             self._checkpointer = None
         with self._lock:
-            if not self.read_only:
-                try:  # leave a small file behind: the WAL copied in and truncated
-                    self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-                except sqlite3.Error as exc:
-                    _logger.warning("final WAL checkpoint failed: %s", exc)
+            # The last connection to close copies the WAL in and removes it (SQLite does that
+            # itself). No explicit TRUNCATE checkpoint: when `mfg-edge replay-dead` closes its
+            # store while the agent runs, it would hold the agent's commits while it copies.
             self._db.close()
 
     # ----------------------------------------------------------------------------- meta
@@ -726,6 +724,13 @@ class Store:
             "events_shed_total": int(meta.get("events_shed_total") or 0),
             "store_bytes": self.file_bytes(),
         }
+
+    def checkpoint_stats(self) -> tuple[int, float]:
+        """(WAL checkpoints done, longest time commits waited for one, in seconds)."""
+        checkpointer = self._checkpointer
+        if checkpointer is None:
+            return 0, 0.0
+        return checkpointer.checkpoints, checkpointer.longest_pause_s
 
     def file_bytes(self) -> int:
         total = 0

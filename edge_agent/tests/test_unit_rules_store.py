@@ -212,6 +212,8 @@ def test_wal_is_checkpointed_off_the_commit_path_and_stays_bounded(tmp_path):
         store.complete(store.next_batch(200))
         largest = max(largest, wal.stat().st_size)
     assert store._checkpointer.checkpoints > 0
+    done, pause = store.checkpoint_stats()
+    assert done == store._checkpointer.checkpoints and 0 < pause < 1.0
     # Measured: 1.1-1.7 MB here; ~9 MB with the PASSIVE step alone (it never catches up with
     # this writer); ~20 MB with no checkpoint at all.
     assert largest < 4 * 1024 * 1024, largest
