@@ -704,15 +704,13 @@ class Store:
                 if self.read_only
                 else self.count
             )
-            oldest = self._db.execute(
-                "SELECT received_time FROM events ORDER BY seq LIMIT 1"
-            ).fetchone()
+            oldest = self.oldest_received_time()
             dead = self._db.execute("SELECT COUNT(*) FROM dead_letters").fetchone()[0]
             meta = dict(self._db.execute("SELECT key, value FROM meta").fetchall())
         last_ok = meta.get("last_send_ok")
         return {
             "backlog": backlog,
-            "oldest_event_age_s": round(max(0.0, now - oldest[0]), 3) if oldest else 0.0,
+            "oldest_event_age_s": round(max(0.0, now - oldest), 3) if oldest is not None else 0.0,
             "dead_letters": dead,
             "last_send_ok": float(last_ok) if last_ok else None,
             "last_error": meta.get("last_error"),

@@ -179,9 +179,9 @@ def _set_slots(message) -> list[str]:
     return [name for name in type(message).__slots__ if hasattr(message, name)]
 
 
-def _drive(client_class, chunks: list[bytes], manual_ack: bool):
-    """Feed the byte chunks to a client as if from a broker; what it delivered and wrote."""
-    import paho.mqtt.client as mqtt
+def _connected_client(client_class, manual_ack: bool):
+    """A paho client (ours or paho's own) "connected" to a socket pair: (client, our end of
+    the pair for reading and writing, the broker's end)."""
     from paho.mqtt.client import _ConnectionState
     from paho.mqtt.enums import CallbackAPIVersion
 
@@ -189,10 +189,18 @@ def _drive(client_class, chunks: list[bytes], manual_ack: bool):
 
     left, right = socket.socketpair()
     left.setblocking(False)
-    right.settimeout(5)
     client = client_class(CallbackAPIVersion.VERSION2, client_id="t", manual_ack=manual_ack)
     client._sock = BufferedSocket(left) if client_class is BufferedClient else left
     client._state = _ConnectionState.MQTT_CS_CONNECTED
+    return client, left, right
+
+
+def _drive(client_class, chunks: list[bytes], manual_ack: bool):
+    """Feed the byte chunks to a client as if from a broker; what it delivered and wrote."""
+    import paho.mqtt.client as mqtt
+
+    client, left, right = _connected_client(client_class, manual_ack)
+    right.settimeout(5)
     seen = []
     client.on_message = lambda _c, _u, m: seen.append(
         (m.topic, m.payload, m.qos, m.mid, m.dup, m.retain, m.properties, _set_slots(m))
@@ -260,19 +268,14 @@ def test_buffered_client_delivers_exactly_what_paho_delivers(packets, cuts, manu
 
 def test_ack_many_writes_the_pubacks_paho_writes_in_the_same_order():
     import paho.mqtt.client as mqtt
-    from paho.mqtt.client import _ConnectionState
-    from paho.mqtt.enums import CallbackAPIVersion
 
     from mfg_edge.sources.mqtt_client import BufferedClient
 
     mids = [7, 1, 65535, 300, 2]
     outputs = []
     for batched in (False, True):
-        left, right = socket.socketpair()
-        client_class = BufferedClient if batched else mqtt.Client
-        client = client_class(CallbackAPIVersion.VERSION2, client_id="t", manual_ack=True)
-        client._sock = BufferedSocket(left) if batched else left
-        client._state = _ConnectionState.MQTT_CS_CONNECTED
+        client, left, right = _connected_client(BufferedClient if batched else mqtt.Client, True)
+        right.settimeout(5)
         if batched:
             client.ack_many(mids)
         else:
@@ -292,10 +295,7 @@ def test_malformed_publish_is_a_protocol_error_not_a_message():
     from mfg_edge.sources.mqtt_client import BufferedClient
 
     for client_class in (BufferedClient, mqtt.Client):
-        left, right = socket.socketpair()
-        left.setblocking(False)
-        client = client_class(mqtt.CallbackAPIVersion.VERSION2, client_id="t", manual_ack=True)
-        client._sock = BufferedSocket(left) if client_class is BufferedClient else left
+        client, left, right = _connected_client(client_class, True)
         seen = []
         client.on_message = lambda _c, _u, m, seen=seen: seen.append(m)
         right.sendall(b"\x32\x04\x00\x00\x00\x01")  # QoS 1 PUBLISH with an empty topic

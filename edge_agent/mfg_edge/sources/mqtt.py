@@ -14,7 +14,7 @@ import time
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
-from ..ingest import Ingestor, Pending
+from ..ingest import Pending
 from ..rules import RuleError, loads
 from ..sender import Backoff
 from ..store import RawDeadLetter
@@ -77,8 +77,8 @@ class MqttSource:
         self.client.reconnect_delay_set(delay, delay)
 
     def start(self) -> None:
-        if isinstance(self.ingestor, Ingestor):  # a shard's forwarder flushes them itself
-            self.ingestor.after_acks.append(self.flush_acks)
+        # The ingestor (or a shard's forwarder) calls this after each commit's acks.
+        self.ingestor.after_acks.append(self.flush_acks)
         self.client.connect_async(
             self.settings["host"],
             int(self.settings.get("port", 1883)),
@@ -88,7 +88,7 @@ class MqttSource:
 
     def stop(self) -> None:
         self._stopping = True
-        if isinstance(self.ingestor, Ingestor) and self.flush_acks in self.ingestor.after_acks:
+        if self.flush_acks in self.ingestor.after_acks:
             self.ingestor.after_acks.remove(self.flush_acks)
         self.client.disconnect()
         self.client.loop_stop()

@@ -107,7 +107,9 @@ class _Forwarder:
         self.lock = threading.Lock()
         self.acked = threading.Condition()
         self.stopping = False
-        self.acks_done = None  # the source's flush: one write for the acks of one commit
+        # Called after each "ack up to k" (the source's flush: one write for those acks), as
+        # the Ingestor's own after_acks in one process.
+        self.after_acks: list = []
 
     def submit(self, pending: Pending) -> None:
         self.counter += 1
@@ -148,8 +150,8 @@ class _Forwarder:
             _, ack = self.acks.popleft()
             if ack is not None:
                 ack()
-        if self.acks_done is not None:
-            self.acks_done()
+        for flush in self.after_acks:
+            flush()
         with self.acked:
             self.acked.notify_all()
 
@@ -190,7 +192,6 @@ def shard_main(index: int, params: dict, data_conn, ack_conn) -> None:
     buffered = isinstance(source.client, BufferedClient)
     forwarder = _Forwarder(data_conn, flush_each=not buffered, limit=params["limit"])
     source.ingestor = forwarder
-    forwarder.acks_done = source.flush_acks
     if buffered:
         source.client.after_read = forwarder.flush
     last_state = None
@@ -220,6 +221,11 @@ def shard_main(index: int, params: dict, data_conn, ack_conn) -> None:
 
 
 # ------------------------------------------------------------------------------ agent side
+def _events(rows) -> list[Event]:
+    """The events of one message as a shard sent them (the envelope already JSON text)."""
+    return [Event(i, t, subj, cls, None, st, rt, text) for i, t, subj, cls, text, st, rt in rows]
+
+
 class _ShardLink:
     """The agent's end of one shard: starts (and restarts) the process, feeds the ingestor."""
 
@@ -322,11 +328,7 @@ class _ShardLink:
             # all of it is stored; split per message only if the store takes part of it.
             ingestor.submit(
                 Pending(
-                    [
-                        Event(i, t, subj, cls, None, st, rt, text)
-                        for _k, events, _dead, _arrived in body
-                        for i, t, subj, cls, text, st, rt in events
-                    ],
+                    [event for _k, events, _dead, _arrived in body for event in _events(events)],
                     [dead for _k, _events, raw_dead, _arrived in body for dead in raw_dead],
                     functools.partial(acked, generation, body[-1][0]),
                     body[0][3],
@@ -338,10 +340,7 @@ class _ShardLink:
 
     def _pending(self, generation: int, k: int, events, raw_dead, arrived: float) -> Pending:
         return Pending(
-            [
-                Event(i, t, subj, cls, None, st, rt, text)
-                for i, t, subj, cls, text, st, rt in events
-            ],
+            _events(events),
             raw_dead,
             functools.partial(self._acked, generation, k),
             arrived,
