@@ -1,6 +1,8 @@
 """The outbox: emit in the business transaction, deliver in order, retry, breaker, replay."""
 
+import random
 from datetime import timedelta
+from unittest.mock import patch
 
 from odoo import fields
 from odoo.exceptions import AccessError, UserError, ValidationError
@@ -164,12 +166,14 @@ class TestDelivery(OutboundCase):
         self.assertEqual(len(self.receiver.requests), 3, "nothing is delivered twice")
 
     def test_technical_failure_retries_and_holds_later_events(self):
-        # A retry delay of at least a minute: with the class's 1 s, a slow run reached the
-        # second dispatch after the retry was due, and "still waits" was a race.
+        # A retry delay of a minute, the jitter drawn at its top: with the class's 1 s (or a
+        # low draw), a slow run reached the second dispatch after the retry was due, and
+        # "still waits" was a race.
         self.contract.sudo().write({"retry_base_seconds": 60, "retry_max_seconds": 120})
         first, later, other = self.emit("W-1"), self.emit("W-2"), self.emit("W-3", subject="SO-2")
         self.receiver.script = [(503, {}, 0)]
-        self.dispatch()
+        with patch.object(random, "uniform", side_effect=lambda low, high: high):
+            self.dispatch()
         self.assertEqual((first.state, first.attempts), ("queued", 1))
         self.assertGreater(first.next_attempt_at, fields.Datetime.now() + timedelta(seconds=30))
         self.assertEqual((later.state, later.attempts), ("queued", 0))
