@@ -39,6 +39,11 @@ class Agent:
         self.metrics = Metrics()
         self.clock = ClockWatch(**config.agent["clock"])
         self.store = open_store(config, self.metrics)
+        if "delivered_retention_h" in config.store:
+            _logger.warning(
+                "store.delivered_retention_h is ignored since agent 0.2 (delivered ids are no"
+                " longer kept: Odoo answers a redelivery 'duplicate'); remove it from the file"
+            )
         self.api_key = api_key(config)
         self.started_at = time.time()
         odoo = config.odoo
@@ -60,7 +65,6 @@ class Agent:
             backoff_max_s=odoo["backoff_max_s"],
             auth_retry_s=odoo["auth_retry_s"],
             heartbeat_interval_s=config.agent["heartbeat_interval_s"],
-            delivered_retention_s=config.store["delivered_retention_h"] * 3600,
             started_at=self.started_at,
         )
         self.ingestor = Ingestor(

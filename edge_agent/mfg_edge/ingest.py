@@ -146,8 +146,7 @@ class Ingestor:
             self._stop.wait(1.0)
             return
         if result.blocked and any(pending.split for pending in batch):
-            # Only some of it was stored: decide message by message (the stored events of a
-            # message held back are answered as duplicates when it is retried).
+            # Only some of it was stored: decide message by message.
             batch = [part for p in batch for part in (p.split() if p.split else (p,))]
         blocked_ids = {event.id for event in result.blocked}
         done = 0
@@ -174,8 +173,11 @@ class Ingestor:
         self._window_max = max((now - p.arrived for p in batch[:done]), default=0.0)
         self._held = batch[done:]
         for pending in self._held:
-            # Shed telemetry is decided (and counted) once; a retry must not count it again.
-            pending.events = [e for e in pending.events if e.id not in result.shed_ids]
+            # A retry takes only what was not stored: a message's events already stored (the
+            # sender may even deliver them before the retry) and its raw dead letters are
+            # written, and shed telemetry is decided (and counted) once.
+            pending.events = [e for e in pending.events if e.id in blocked_ids]
+            pending.raw_dead = []
         received: dict[str, int] = {}
         for pending in batch[:done]:
             received[pending.source] = received.get(pending.source, 0) + pending.messages

@@ -18,6 +18,10 @@ _HELP = {
     "mfg_edge_store_full_blocked_total": "Transactional events held at the source, store full",
     "mfg_edge_ingest_dead_letters_total": "Source messages that fit no rule (kept as dead letters)",
     "mfg_edge_events_sent_total": "Events answered accepted or duplicate by the receiver",
+    "mfg_edge_events_redelivered_total": (
+        "Events the receiver already had from an earlier delivery (a source's redelivery after a"
+        " crash or reconnect): answered duplicate, not counted again"
+    ),
     "mfg_edge_events_rejected_total": "Events answered rejected (moved to the dead-letter table)",
     "mfg_edge_send_errors_total": "Failed POSTs by reason",
     "mfg_edge_auth_failures_total": "POSTs answered 401/403",

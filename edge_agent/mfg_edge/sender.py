@@ -3,6 +3,13 @@
 One batch is in flight at a time and a failed batch is retried before anything newer, so a
 subject's later events never overtake an earlier one. Events leave the store only when the
 receiver answered them accepted/duplicate (or rejected: then they move to the dead-letter table).
+
+Counting for the daily summary: an event is counted once, when the receiver applied it because of
+its queue row: answered accepted, or duplicate of that row's own earlier attempt (the answer to
+the attempt was lost: timeout, crash before the store recorded it). The receiver's duplicate
+answer names the sequence of the copy it holds: the row's own sequence means its own attempt; any
+other means a source replayed an event delivered (and counted) before. A receiver that does not
+name it: a duplicate counts if this process saw that row's earlier attempt go unanswered.
 """
 
 from __future__ import annotations
@@ -91,7 +98,6 @@ class Sender:
         backoff_max_s: float = 60.0,
         auth_retry_s: float = 900.0,
         heartbeat_interval_s: float = 60.0,
-        delivered_retention_s: float = 48 * 3600,
         started_at: float | None = None,
     ):
         self.store = store
@@ -104,7 +110,6 @@ class Sender:
         self.timeout_s = timeout_s
         self.auth_retry_s = auth_retry_s
         self.heartbeat_interval_s = heartbeat_interval_s
-        self.delivered_retention_s = delivered_retention_s
         self.backoff = Backoff(backoff_base_s, backoff_max_s)
         self.session = requests.Session()
         self.session.verify = verify
@@ -116,7 +121,8 @@ class Sender:
         self._not_before = 0.0
         self._next_heartbeat = 0.0
         self._next_housekeeping = 0.0
-        self._next_prune = 0.0
+        # Rows posted whose answer never came (the receiver may have applied them).
+        self._unanswered: set[int] = set()
         self._thread: threading.Thread | None = None
         blocked = self.store.get_meta("auth_blocked_until")
         refused_key = self.store.get_meta("auth_blocked_key")
@@ -264,6 +270,7 @@ class Sender:
         try:
             response = self._post(body)
         except requests.RequestException as exc:
+            self._unanswered.update(e.seq for e in events)
             self.metrics.inc("mfg_edge_send_errors_total", reason="connection")
             return Outcome("retry", f"connection error: {type(exc).__name__}")
         status = response.status_code
@@ -282,6 +289,8 @@ class Sender:
                 _parse_retry_after(response.headers.get("Retry-After")),
             )
         if status >= 500:
+            # A proxy's 502/504 can come after the receiver committed.
+            self._unanswered.update(e.seq for e in events)
             self.metrics.inc("mfg_edge_send_errors_total", reason="5xx")
             return Outcome(
                 "retry", f"HTTP {status}", _parse_retry_after(response.headers.get("Retry-After"))
@@ -302,7 +311,7 @@ class Sender:
                 status,
                 message,
             )
-            self.store.complete([], [(events[0], {"code": code, "message": message}, status)])
+            self._complete([], [(events[0], {"code": code, "message": message}, status)])
             self.metrics.inc("mfg_edge_events_rejected_total")
             return OK
         if status == 413:
@@ -324,26 +333,36 @@ class Sender:
         except (ValueError, KeyError, TypeError):
             if response.status_code in (200, 202):
                 # A 2xx without a readable body still means "accepted": the contract says so.
-                self.store.complete(events)
+                self._complete(events)
                 self.metrics.inc("mfg_edge_events_sent_total", len(events))
                 return OK
+            self._unanswered.update(e.seq for e in events)
             return Outcome("retry", f"HTTP {response.status_code} without a results list")
-        delivered, rejected, unanswered = [], [], []
+        delivered, counted, rejected, unanswered = [], [], [], []
         for index, event in enumerate(events):
             result = by_index.get(index)
-            if result is None or result.get("id") not in (None, event.id):
+            status = None if result is None else result.get("status")
+            if status is None or result.get("id") not in (None, event.id):
                 unanswered.append(event)
-            elif result.get("status") in ("accepted", "duplicate"):
+            elif status == "accepted":
                 delivered.append(event)
-            elif result.get("status") == "rejected":
+                counted.append(event)
+            elif status == "duplicate":
+                delivered.append(event)
+                if self._own_attempt(event, result):
+                    counted.append(event)
+            elif status == "rejected":
                 rejected.append((event, result.get("error") or {}, response.status_code))
             else:
                 unanswered.append(event)
         if unanswered and response.status_code in (200, 202):
             delivered.extend(unanswered)
+            counted.extend(unanswered)
             unanswered = []
-        self.store.complete(delivered, rejected)
+        self._complete(delivered, rejected, counted)
         self.metrics.inc("mfg_edge_events_sent_total", len(delivered))
+        if len(counted) < len(delivered):
+            self.metrics.inc("mfg_edge_events_redelivered_total", len(delivered) - len(counted))
         if rejected:
             self.metrics.inc("mfg_edge_events_rejected_total", len(rejected))
             for event, error, _status in rejected[:5]:
@@ -357,8 +376,25 @@ class Sender:
                     error.get("pointer"),
                 )
         if unanswered:
+            self._unanswered.update(e.seq for e in unanswered)
             return Outcome("retry", f"{len(unanswered)} events missing from the results")
         return OK
+
+    def _own_attempt(self, event: StoredEvent, result: dict[str, Any]) -> bool:
+        """Was this duplicate applied because of this very queue row (count it), or is it a
+        replay of an event delivered before (counted then)? See the module docstring."""
+        if "sequence" in result:
+            try:
+                return int(result["sequence"]) == event.seq
+            except (TypeError, ValueError):
+                return False  # held without a sequence: not from this queue
+        return event.seq in self._unanswered
+
+    def _complete(self, delivered, rejected=(), counted=None) -> None:
+        self.store.complete(delivered, rejected, counted=counted)
+        if self._unanswered:
+            self._unanswered.difference_update(e.seq for e in delivered)
+            self._unanswered.difference_update(r[0].seq for r in rejected)
 
     # ------------------------------------------------------------------------ heartbeat, summary
     def _maybe_heartbeat(self) -> None:
@@ -417,51 +453,88 @@ class Sender:
         if now < self._next_housekeeping:
             return
         self._next_housekeeping = now + 60
-        if now >= self._next_prune:
-            # Hourly: a full scan of the delivered ids is cheap once an hour, not every minute.
-            self._next_prune = now + 3600
-            self.store.prune_delivered(self.delivered_retention_s)
         self.emit_due_summaries()
 
     def emit_due_summaries(self, now: float | None = None) -> list[str]:
         """Queue one integration.sent.summary per finished day once that day's backlog is sent
-        (or a day later at the latest, so an outage cannot suppress it forever)."""
+        (or a day later at the latest, so an outage cannot suppress it forever).
+
+        Events of a day can still come after its report: the broker's queue after an agent was
+        down over midnight, a CSV file of yesterday's rows. When a reported day's count grows,
+        a revision is queued once that day's backlog is sent again (Odoo keeps the newest
+        report of a day), so the reconciliation never compares against a stale count."""
         now = time.time() if now is None else now
         today = utc_day(now)
+        reports = self.store.meta_with_prefix("summary")
         emitted = []
-        for day in self.store.counted_days():
-            if day >= today or self.store.get_meta(f"summary_sent:{day}"):
+        for day, total in self.store.counted_days().items():
+            if day >= today:
                 continue
-            day_end = datetime.strptime(day, "%Y-%m-%d").replace(tzinfo=UTC).timestamp() + 86400
-            if self.store.pending_on_or_before(day) and now < day_end + 86400:
+            report = _report_of(reports, day)
+            if report is None:
+                revision = 1
+                day_end = datetime.strptime(day, "%Y-%m-%d").replace(tzinfo=UTC).timestamp() + 86400
+                if self.store.pending_on_or_before(day) and now < day_end + 86400:
+                    continue
+            elif report["count"] is None or report["count"] == total:
+                continue  # up to date (or reported by an agent before 0.2, count unknown)
+            elif self.store.pending_on_or_before(day):
+                continue  # the revision waits until the late events are sent
+            else:
+                revision = report["revision"] + 1
+            counts = self.store.daily_counts(day)
+            if not self._queue_summary(day, revision, counts, now):
                 continue
-            event = Event(
-                id=str(uuid.uuid5(EVENT_NAMESPACE, f"{self.source}|{SUMMARY_TYPE}|{day}")),
-                type=SUMMARY_TYPE,
-                subject=f"summary/{day}",
-                event_class="transactional",
-                envelope={},
-                source_time=now,
-                received_time=now,
+            self.store.set_meta(
+                **{
+                    f"summary:{day}": json.dumps(
+                        {"revision": revision, "count": total, "at": now}, separators=(",", ":")
+                    )
+                }
             )
-            event.envelope = {
-                "specversion": "1.0",
-                "id": event.id,
-                "source": self.source,
-                "type": SUMMARY_TYPE,
-                "dataschema": f"urn:mfg:contract:{SUMMARY_TYPE}:1.0",
-                "time": format_timestamp(now),
-                "subject": event.subject,
-                "datacontenttype": "application/json",
-                "data": {"day": day, "counts": self.store.daily_counts(day)},
-            }
-            result = self.store.insert([event])
-            if result.blocked:
-                continue
-            self.store.set_meta(**{f"summary_sent:{day}": now})
             emitted.append(day)
-            _logger.info("queued the sent summary for %s", day)
+            _logger.info(
+                "queued the sent summary for %s%s (%d events)",
+                day,
+                f", revision {revision}" if revision > 1 else "",
+                total,
+            )
         return emitted
+
+    def _queue_summary(self, day: str, revision: int, counts: list[dict], now: float) -> bool:
+        """Store the report like any transactional event; False if the store is full."""
+        key = f"{self.source}|{SUMMARY_TYPE}|{day}" + (f"|{revision}" if revision > 1 else "")
+        event = Event(
+            id=str(uuid.uuid5(EVENT_NAMESPACE, key)),
+            type=SUMMARY_TYPE,
+            subject=f"summary/{day}",
+            event_class="transactional",
+            envelope={},
+            source_time=now,
+            received_time=now,
+        )
+        event.envelope = {
+            "specversion": "1.0",
+            "id": event.id,
+            "source": self.source,
+            "type": SUMMARY_TYPE,
+            "dataschema": f"urn:mfg:contract:{SUMMARY_TYPE}:1.0",
+            "time": format_timestamp(now),
+            "subject": event.subject,
+            "datacontenttype": "application/json",
+            "data": {"day": day, "counts": counts},
+        }
+        return not self.store.insert([event]).blocked
+
+
+def _report_of(reports: dict[str, str], day: str) -> dict[str, Any] | None:
+    """The last report queued for a day: revision and count (None: never reported)."""
+    text = reports.get(f"summary:{day}")
+    if text:
+        return json.loads(text)
+    if reports.get(f"summary_sent:{day}"):  # written by agents before 0.2: no count kept
+        return {"revision": 1, "count": None}
+    return None
 
 
 def _error_message(response) -> str:

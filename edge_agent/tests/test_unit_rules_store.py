@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 
 import pytest
 from hypothesis import given
@@ -140,7 +141,11 @@ def test_store_sequences_survive_reopen_and_ids_deduplicate(tmp_path):
     assert store.insert([first]).duplicates == 1
     batch = store.next_batch(10)
     store.complete(batch[:1])
-    assert store.insert([first]).duplicates == 1, "recently delivered ids are not queued again"
+    # A delivered id is not remembered: its replay is queued again (the receiver answers it
+    # duplicate and the sender does not count it twice: see test_sender_contract).
+    replay = store.insert([first])
+    assert (replay.inserted, replay.duplicates) == (1, 0)
+    assert store.next_batch(10)[-1].seq > batch[-1].seq, "a replay gets a new sequence"
     store.close()
     reopened = Store(path)
     third = _build({"wo": "W1", "qty": 1, "id": "c", "ts": 1_790_000_000})
@@ -181,18 +186,37 @@ def test_store_writes_many_rows_per_statement_and_completes_exactly(tmp_path):
     store.close()
 
 
-def test_complete_counts_an_id_once_even_when_it_was_recorded_before(tmp_path):
-    """The safety net of the write-without-looking path: an id already in `delivered` (which
-    insert and replay never allow) is neither counted twice nor makes the completion fail."""
+def test_complete_counts_only_the_events_it_is_told_to(tmp_path):
+    """All delivered events leave the queue; only `counted` ones (the sender leaves out replays
+    of events delivered before) go into the per-day counts."""
     store = Store(tmp_path / "s.sqlite3")
     store.insert(_events(5, "d"))
     batch = store.next_batch(10)
-    store._db.execute("INSERT INTO delivered(id, delivered_at) VALUES (?, 1.0)", (batch[2].id,))
-    assert store.complete(batch) == 4
-    assert store._db.execute("SELECT SUM(count) FROM daily_counts").fetchone()[0] == 4
-    assert store._db.execute("SELECT COUNT(*) FROM delivered").fetchone()[0] == 5
-    assert store.count == 0
+    assert store.complete(batch, counted=[batch[0], batch[3]]) == 2
+    assert store._db.execute("SELECT SUM(count) FROM daily_counts").fetchone()[0] == 2
+    assert store.count == 0 and store.next_batch(10) == []
     store.close()
+
+
+def test_a_store_of_an_older_agent_opens_and_loses_only_its_delivered_ids(tmp_path):
+    """Agents before 0.2 kept every delivered id in a `delivered` table: it is dropped at
+    open; the queue, the counts and the sequence go on."""
+    path = tmp_path / "s.sqlite3"
+    store = Store(path)
+    store.insert(_events(3, "o"))
+    store.complete(store.next_batch(1))
+    store.close()
+    with sqlite3.connect(path) as old:
+        old.execute("CREATE TABLE delivered (id TEXT PRIMARY KEY, delivered_at REAL NOT NULL)")
+        old.execute("INSERT INTO delivered VALUES ('x', 1.0)")
+    reopened = Store(path)
+    tables = {row[0] for row in reopened._db.execute("SELECT name FROM sqlite_master")}
+    assert "delivered" not in tables
+    assert reopened.count == 2
+    assert reopened._db.execute("SELECT SUM(count) FROM daily_counts").fetchone()[0] == 1
+    reopened.insert(_events(1, "n"))
+    assert reopened.next_batch(10)[-1].seq == 4
+    reopened.close()
 
 
 def test_wal_is_checkpointed_off_the_commit_path_and_stays_bounded(tmp_path):
@@ -220,7 +244,8 @@ def test_wal_is_checkpointed_off_the_commit_path_and_stays_bounded(tmp_path):
     store.close()
     assert not wal.exists() or wal.stat().st_size == 0
     reopened = Store(path)
-    assert reopened._db.execute("SELECT COUNT(*) FROM delivered").fetchone()[0] == 8000
+    assert reopened._db.execute("SELECT SUM(count) FROM daily_counts").fetchone()[0] == 8000
+    assert reopened.count == 0
     reopened.close()
 
 
@@ -247,11 +272,16 @@ def test_a_group_of_messages_is_acknowledged_message_by_message_when_the_store_f
     )
     ingestor._commit([group])
     assert acked == ["m0", "m1"], "message 2 has one of its two events stored: not acknowledged"
-    assert [len(p.events) for p in ingestor._held] == [2, 2]
+    # Held: what was not stored (m2's second event, m3's two); m2's first is in the store.
+    assert [[e.id for e in p.events] for p in ingestor._held] == [
+        [events[5].id],
+        [events[6].id, events[7].id],
+    ]
     store.complete(store.next_batch(5))  # Odoo took them: space again
     ingestor._commit(ingestor._held)
     assert acked == ["m0", "m1", "m2", "m3"]
-    assert store.count == 3  # m2's second event and m3's two; m2's first was a duplicate
+    # m2's second event and m3's two: m2's first, stored and delivered, is not sent again.
+    assert store.count == 3
     assert sorted(e.id for e in store.next_batch(10)) == sorted(e.id for e in events[5:])
     store.close()
 

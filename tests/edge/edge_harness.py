@@ -21,6 +21,12 @@ MOSQUITTO = shutil.which("mosquitto") or (
     "/usr/sbin/mosquitto" if os.path.exists("/usr/sbin/mosquitto") else None
 )
 API_KEY = "test-key"
+# The agent runs from its own virtualenv, also when a test runs under Odoo's (cross-process).
+EDGE_PYTHON = (
+    str(Path(os.environ["MFG_EDGE_VENV"]) / "bin" / "python")
+    if os.environ.get("MFG_EDGE_VENV")
+    else sys.executable
+)
 
 
 def free_port() -> int:
@@ -232,16 +238,17 @@ def mqtt_agent_config(
 
 
 class AgentProcess:
-    def __init__(self, config_path: Path, log_path: Path):
+    def __init__(self, config_path: Path, log_path: Path, api_key: str = API_KEY):
         self.config_path = config_path
         self.log_path = log_path
+        self.api_key = api_key
         self.process: subprocess.Popen | None = None
 
     def start(self) -> AgentProcess:
-        env = dict(os.environ, MFG_EDGE_API_KEY=API_KEY)
+        env = dict(os.environ, MFG_EDGE_API_KEY=self.api_key)
         self.log = open(self.log_path, "ab")  # noqa: SIM115 - lives with the process
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "mfg_edge.cli", "run", "-c", str(self.config_path)],
+            [EDGE_PYTHON, "-m", "mfg_edge.cli", "run", "-c", str(self.config_path)],
             stdout=self.log,
             stderr=self.log,
             env=env,
@@ -267,7 +274,7 @@ class AgentProcess:
 def cli(config_path: Path, *args: str, timeout: float = 60) -> subprocess.CompletedProcess:
     env = dict(os.environ, MFG_EDGE_API_KEY=API_KEY)
     return subprocess.run(
-        [sys.executable, "-m", "mfg_edge.cli", *args, "-c", str(config_path)],
+        [EDGE_PYTHON, "-m", "mfg_edge.cli", *args, "-c", str(config_path)],
         capture_output=True,
         text=True,
         timeout=timeout,

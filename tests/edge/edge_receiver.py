@@ -2,7 +2,8 @@
 
 It deduplicates on (source, id), records the order in which events of each subject were applied,
 and can be told to misbehave: down (connection refused), 500, 429 + Retry-After, 413 above N
-events, slow answers, 401, or reject chosen events with 422.
+events, slow answers, 401, reject chosen events with 422, or apply a batch and lose the
+answer (504).
 """
 
 from __future__ import annotations
@@ -69,7 +70,9 @@ class Receiver:
         self.status_counts: dict[int, int] = defaultdict(int)
         self.batch_sizes: list[int] = []
         # Faults, changed by tests at any time.
-        self.mode: str | None = None  # None | "500" | "429" | "401" | "slow"
+        # None | "500" | "429" | "401" | "slow" | "lose_answers" (apply, then answer 504)
+        self.mode: str | None = None
+        self.echo_sequence = True  # a duplicate's answer names the held copy's sequence (Odoo's)
         self.retry_after_s = 1
         self.slow_s = 0.0
         self.max_events: int | None = None
@@ -204,8 +207,14 @@ class Receiver:
                 result = {"index": index, "id": envelope.get("id"), "status": status}
                 if error:
                     result["error"] = error
+                if status == "duplicate" and self.echo_sequence:
+                    held = self.envelopes.get((envelope["source"], envelope["id"]))
+                    result["sequence"] = held.get("sequence") if held else None
                 results.append(result)
                 counts[status] += 1
+        if self.mode == "lose_answers":
+            # Applied, then the answer is lost on the way (a proxy's timeout): 504.
+            return 504, {"error": {"code": "gateway_timeout", "message": "injected"}}, {}
         if counts["rejected"] and not (counts["accepted"] or counts["duplicate"]):
             code = 422
         elif counts["rejected"]:

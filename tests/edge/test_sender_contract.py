@@ -200,14 +200,7 @@ def test_heartbeat_bypasses_the_backlog(parts, receiver):
     assert store.count == 30, "heartbeats are not stored"
 
 
-def test_daily_summary_counts_distinct_delivered_events(parts, receiver):
-    store, sender, _ = parts
-    yesterday = time.time() - 86400
-    events = [_event(n, source_time=yesterday) for n in range(6)]
-    store.insert(events)
-    _drain(sender)
-    # The same ids delivered again (a replay) are not counted twice.
-    store.complete(store.next_batch(10))
+def _summary_counts(sender, receiver) -> list[dict]:
     emitted = sender.emit_due_summaries()
     assert len(emitted) == 1
     assert sender.emit_due_summaries() == [], "once per day"
@@ -215,10 +208,92 @@ def test_daily_summary_counts_distinct_delivered_events(parts, receiver):
     summaries = [e for e in receiver.envelopes.values() if e["type"] == "integration.sent.summary"]
     assert len(summaries) == 1
     assert summaries[0]["subject"] == f"summary/{emitted[0]}"
-    assert summaries[0]["data"] == {
-        "day": emitted[0],
-        "counts": [{"type": "mes.production.completed", "count": 6}],
-    }
+    assert summaries[0]["data"]["day"] == emitted[0]
+    return summaries[0]["data"]["counts"]
+
+
+def test_daily_summary_counts_each_event_once_across_replays(parts, receiver):
+    """A source's replay of events delivered before (MQTT redelivery after a crash, a CSV file
+    read again) is queued under new sequences and sent again: the receiver answers duplicate
+    naming the sequence it holds, and the summary does not count them twice."""
+    store, sender, metrics = parts
+    yesterday = time.time() - 86400
+    store.insert([_event(n, source_time=yesterday) for n in range(6)])
+    _drain(sender)
+    assert store.insert([_event(n, source_time=yesterday) for n in range(4)]).inserted == 4
+    _drain(sender)
+    assert store.count == 0 and receiver.duplicates == 4 and receiver.applied_count() == 6
+    assert metrics.value("mfg_edge_events_redelivered_total") == 4
+    assert _summary_counts(sender, receiver) == [{"type": "mes.production.completed", "count": 6}]
+
+
+@pytest.mark.parametrize("echo_sequence", [True, False])
+def test_daily_summary_counts_an_attempt_whose_answer_was_lost(parts, receiver, echo_sequence):
+    """The receiver applied a batch but its answer was lost (504 from a proxy): the retry is
+    answered duplicate and those events are counted then, once. With a receiver that does not
+    name the sequence it holds, the sender remembers which of its attempts went unanswered."""
+    store, sender, metrics = parts
+    receiver.echo_sequence = echo_sequence
+    yesterday = time.time() - 86400
+    store.insert([_event(n, source_time=yesterday) for n in range(5)])
+    receiver.mode = "lose_answers"
+    assert sender._step() > 0 and store.count == 5 and receiver.applied_count() == 5
+    receiver.mode = None
+    _drain(sender)
+    assert store.count == 0 and receiver.duplicates == 5
+    assert metrics.value("mfg_edge_events_redelivered_total") == 0
+    assert _summary_counts(sender, receiver) == [{"type": "mes.production.completed", "count": 5}]
+
+
+def test_answer_lost_and_agent_restarted_is_still_counted_once(tmp_path, receiver):
+    """The answer to an applied batch is lost and the agent restarts before retrying: the
+    new process knows nothing of the attempt, but the receiver's duplicate answer carries the
+    row's own sequence, so the events are counted (and a replay of them would not be)."""
+    metrics = Metrics()
+    path = tmp_path / "events.sqlite3"
+    store = Store(path, metrics=metrics)
+    yesterday = time.time() - 86400
+    store.insert([_event(n, source_time=yesterday) for n in range(3)])
+    receiver.mode = "lose_answers"
+    assert _sender(store, receiver, metrics)._step() > 0
+    store.close()
+    receiver.mode = None
+    store = Store(path, metrics=metrics)
+    try:
+        sender = _sender(store, receiver, metrics)
+        _drain(sender)
+        assert store.count == 0
+        assert _summary_counts(sender, receiver) == [
+            {"type": "mes.production.completed", "count": 3}
+        ]
+    finally:
+        store.close()
+
+
+def test_late_events_of_a_reported_day_send_a_revised_summary(parts, receiver):
+    """Events of a day that come after its report (an agent down over midnight, a CSV file of
+    yesterday's rows) make a revision, queued once they are sent; Odoo keeps the newest."""
+    store, sender, _ = parts
+    yesterday = time.time() - 86400
+    store.insert([_event(n, source_time=yesterday) for n in range(6)])
+    _drain(sender)
+    assert _summary_counts(sender, receiver) == [{"type": "mes.production.completed", "count": 6}]
+    store.insert([_event(n, source_time=yesterday) for n in range(6, 9)])
+    assert sender.emit_due_summaries() == [], "the revision waits for the late events"
+    _drain(sender)
+    day = sender.emit_due_summaries()
+    assert len(day) == 1 and sender.emit_due_summaries() == []
+    _drain(sender)
+    summaries = sorted(
+        (e for e in receiver.envelopes.values() if e["type"] == "integration.sent.summary"),
+        key=lambda e: e["sequence"],
+    )
+    assert [s["data"]["counts"][0]["count"] for s in summaries] == [6, 9]
+    assert len({s["id"] for s in summaries}) == 2 and summaries[1]["subject"] == f"summary/{day[0]}"
+    # A replay of already delivered events changes no count: no third report.
+    store.insert([_event(n, source_time=yesterday) for n in range(3)])
+    _drain(sender)
+    assert sender.emit_due_summaries() == []
 
 
 def test_sequence_is_zero_padded_and_increasing(parts, receiver):

@@ -59,6 +59,12 @@ def build_openapi(contracts, server_url):
             "index": {"type": "integer"},
             "id": {"type": ["string", "null"]},
             "status": {"enum": ["accepted", "duplicate", "rejected"]},
+            "sequence": {
+                "type": ["string", "null"],
+                "description": "With a duplicate: the sequence of the copy Odoo already holds."
+                " A sender that gets its own sequence back knows its earlier attempt was"
+                " applied; another sequence means the event was delivered before (a replay).",
+            },
             "error": {
                 "type": "object",
                 "properties": {

@@ -214,7 +214,9 @@ class MfgIntegrationEvent(models.Model):
 
         Returns one result dict per envelope, in order: ``status`` is accepted,
         duplicate or rejected (with ``error``: code, pointer, message, and
-        ``forbidden`` when the contract is not allowed for the system).
+        ``forbidden`` when the contract is not allowed for the system). A duplicate
+        carries the ``sequence`` of the copy Odoo holds (None if it came without one):
+        a sender tells its own earlier attempt (same sequence) from a source's replay.
         Set-based: one INSERT for the accepted rows, one for the refused ones.
         """
         now = fields.Datetime.now()
@@ -237,14 +239,14 @@ class MfgIntegrationEvent(models.Model):
                 continue
             key = (row["source"], row["event_uid"])
             if key in batch_keys:
-                first_index, first_hash = batch_keys[key]
+                first_index, first_hash, first_sequence = batch_keys[key]
                 if first_hash == row["payload_hash"]:
-                    results[index] = {"status": "duplicate", "id": row["event_uid"]}
+                    results[index] = _duplicate(row, first_sequence)
                     duplicate_rows.append(row)
                 else:
                     refused.append((index, envelope, _key_reused_error(first_index)))
                 continue
-            batch_keys[key] = (index, row["payload_hash"])
+            batch_keys[key] = (index, row["payload_hash"], row["sequence"])
             candidates.append((index, row))
 
         chunks = self._plan_chunks([row for _index, row in candidates]) if candidates else []
@@ -262,9 +264,9 @@ class MfgIntegrationEvent(models.Model):
             if key in inserted:
                 results[index] = {"status": "accepted", "id": row["event_uid"]}
                 continue
-            known_hash = existing.get(key)
+            known_hash, known_sequence = existing.get(key, (None, None))
             if known_hash == row["payload_hash"]:
-                results[index] = {"status": "duplicate", "id": row["event_uid"]}
+                results[index] = _duplicate(row, known_sequence)
                 duplicate_rows.append(row)
             else:
                 refused.append((index, envelopes[index], _key_reused_error(None)))
@@ -459,12 +461,13 @@ class MfgIntegrationEvent(models.Model):
 
     @api.model
     def _existing_keys(self, system, rows):
-        """{(source, event_uid): payload_hash} of already stored events among ``rows``."""
+        """{(source, event_uid): (payload_hash, sequence)} of already stored events among
+        ``rows``."""
         keys = [(row["source"], row["event_uid"]) for row in rows]
         found = execute_values(
             self.env.cr._obj,
             """
-            SELECT e.source, e.event_uid, e.payload_hash
+            SELECT e.source, e.event_uid, e.payload_hash, e.sequence
               FROM mfg_integration_event e
               JOIN (VALUES %s) AS k(source, event_uid)
                 ON e.source = k.source AND e.event_uid = k.event_uid
@@ -476,7 +479,7 @@ class MfgIntegrationEvent(models.Model):
             page_size=len(keys),
             fetch=True,
         )
-        return {(source, uid_): digest for source, uid_, digest in found}
+        return {(source, uid_): (digest, sequence) for source, uid_, digest, sequence in found}
 
     @api.model
     def _log_refused(self, system, refused, now):
@@ -1111,6 +1114,13 @@ def _timeline_html(env, steps, latency, state):
 def _text(value, limit):
     # PostgreSQL text cannot hold NUL: a refused event is logged with U+FFFD in its place
     return value[:limit].replace("\x00", "\ufffd") if isinstance(value, str) else None
+
+
+def _duplicate(row, held_sequence):
+    """The answer to a resend: the ``sequence`` of the copy Odoo holds lets the sender tell
+    its own earlier attempt (same sequence: count it as delivered) from a replay of an event
+    it delivered before (another sequence: already counted)."""
+    return {"status": "duplicate", "id": row["event_uid"], "sequence": held_sequence}
 
 
 def _key_reused_error(first_index):

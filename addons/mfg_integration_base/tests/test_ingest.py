@@ -24,6 +24,25 @@ class TestIngest(IntegrationCase):
         self.assertEqual(len(refused), 1, "the refused resend is logged for a person to see")
         self.assertIn('"qty": 99', refused.raw_body)
 
+    def test_duplicate_answer_names_the_sequence_odoo_holds(self):
+        """A sender retrying its own attempt gets its sequence back; a replay (same event
+        under a new sequence, e.g. after a gateway crash) gets the first one's."""
+        first = self.envelope(event_id="evt-seq", sequence=41)
+        self.assertEqual(self._ingest([first])[0]["status"], "accepted")
+        again = self._ingest([dict(first)])[0]
+        self.assertEqual((again["status"], again["sequence"]), ("duplicate", "000000000041"))
+        replay = dict(first, sequence="000000000977")
+        answer = self._ingest([replay])[0]
+        self.assertEqual((answer["status"], answer["sequence"]), ("duplicate", "000000000041"))
+        twice = self.envelope(event_id="evt-seq-2", sequence=50)
+        results = self._ingest([twice, dict(twice, sequence="000000000051")])
+        self.assertEqual([r["status"] for r in results], ["accepted", "duplicate"])
+        self.assertEqual(results[1]["sequence"], "000000000050", "inside one batch too")
+        unsequenced = self.envelope(event_id="evt-seq-3")
+        self._ingest([unsequenced])
+        answer = self._ingest([dict(unsequenced)])[0]
+        self.assertEqual((answer["status"], answer["sequence"]), ("duplicate", None))
+
     def test_stored_event_keeps_envelope_fields(self):
         envelope = self.envelope(event_id="evt-2", subject="WO-9", sequence=7)
         envelope.update(correlationid="corr-1", causationid="cause-1", clockquality="jumped")
