@@ -398,7 +398,9 @@ ensure_postgres() {
     while read -r version cluster _ status _; do
         if [[ "$status" != online* ]]; then
             info "starting PostgreSQL $version/$cluster"
-            pg_ctlcluster --skip-systemctl-redirect "$version" "$cluster" start ||
+            # 9>&-: the server must not inherit run/.run.lock's descriptor, or it would hold
+            # the lock for as long as it runs and every later run.sh / test.sh would wait.
+            pg_ctlcluster --skip-systemctl-redirect "$version" "$cluster" start 9>&- ||
                 die "PostgreSQL $version/$cluster did not start; see /var/log/postgresql/postgresql-$version-$cluster.log."
         fi
     done < <(pg_lsclusters -h)

@@ -592,8 +592,8 @@ def main() -> int:
         " alone (fixed work; lower = faster machine)"
     )
     count = int(50000 * scale)
-    # End to end runs longer: the delivered-id index grows as it runs (its cost per event grows
-    # with it), so a few seconds would flatter the sustained rate.
+    # End to end runs longer: a few seconds would leave out the WAL checkpoints and the store's
+    # indexes grown to their working size, and flatter the sustained rate.
     e2e_count = int(args.e2e_messages * scale)
 
     if args.only in (None, "e2e"):

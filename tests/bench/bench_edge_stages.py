@@ -9,7 +9,7 @@ the figures add up to roughly the agent's CPU per message (threads and the GIL a
   paho: one PUBACK per message written (one send each vs one send per commit of 19)
   on_message: JSON decode, rule match, fields, id, envelope (what a shard process runs)
   envelope JSON text, store insert + fsync'd commit (19 and 1,000 per commit),
-  sender: read a batch, build the POST body, complete (delete + delivered ids + day counts).
+  sender: read a batch, build the POST body, complete (delete + day counts).
 """
 
 from __future__ import annotations

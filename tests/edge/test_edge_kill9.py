@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import random
+import sqlite3
 import threading
 import time
 
@@ -62,9 +63,14 @@ def test_kill9_during_stream_loses_nothing_and_applies_nothing_twice(tmp_path, b
     ns = sorted(envelope["data"]["n"] for envelope in receiver.envelopes.values())
     assert applied == EVENTS
     assert ns == list(range(EVENTS)), "each published message applied exactly once"
-    # Replays after the kills were answered duplicate, never applied again.
+    # Replays after the kills were answered duplicate, never applied again, and the agent
+    # counted each event once for its daily summary (a batch applied just before a kill is
+    # counted when its resend is answered duplicate with the row's own sequence).
+    with sqlite3.connect(tmp_path / "data" / "events.sqlite3") as db:
+        counted = db.execute("SELECT COALESCE(SUM(count), 0) FROM daily_counts").fetchone()[0]
     print(
         f"kills={kills} (during stream {kills_during_stream}) applied={applied}"
-        f" duplicates_answered={receiver.duplicates}"
+        f" duplicates_answered={receiver.duplicates} counted={counted}"
     )
+    assert counted == EVENTS
     assert not receiver.out_of_order_subjects()

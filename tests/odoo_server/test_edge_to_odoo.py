@@ -2,8 +2,9 @@
 
 Every published message must be in Odoo exactly once, and the agent's daily summary must report
 exactly what Odoo received, although some batches were applied by Odoo while the agent died
-before it recorded the answer (their resend is answered duplicate with the agent's own sequence)
-and the broker redelivered messages that were stored but not yet acknowledged.
+before it recorded the answer (their resend is answered duplicate with the agent's own sequence),
+the broker redelivered messages that were stored but not yet acknowledged, and the MES sent
+messages again long after they were delivered (answered duplicate naming another sequence).
 """
 
 import random
@@ -31,6 +32,7 @@ from edge_harness import (  # the harness lives with the edge tests
 
 MESSAGES = 3000
 KILLS = 6
+REPLAYS = 200
 CONTRACT = "mes.production.completed"
 TOPIC = "plant1/+/mes/completed"
 
@@ -65,6 +67,14 @@ def _received(database, system_id):
         [system_id, CONTRACT],
     )
     return dict(rows)
+
+
+def _duplicates_answered(database, system_id):
+    return query(
+        database,
+        "SELECT COALESCE(SUM(duplicates), 0) FROM mfg_integration_traffic WHERE system_id = %s",
+        [system_id],
+    )[0][0]
 
 
 @pytest.fixture
@@ -122,18 +132,21 @@ def test_agent_to_odoo_kill9_exactly_once_and_the_summary_matches(
     publisher = Publisher(broker.port, client_id=f"mes-e2e-{run}")
     rng = random.Random(18)
 
+    def publish(n):
+        publisher.publish(
+            f"plant1/line{n % 3}/mes/completed",
+            {
+                "msg_id": f"{run}-{n}",
+                "ts": f"{yesterday}T{n // 3600 % 24:02d}:{n // 60 % 60:02d}:{n % 60:02d}Z",
+                "work_order": f"WH/MO/{n % 40:05d}",
+                "qty": 1,
+                "lot": f"L-{n}",
+            },
+        )
+
     def publish_all():
         for n in range(MESSAGES):
-            publisher.publish(
-                f"plant1/line{n % 3}/mes/completed",
-                {
-                    "msg_id": f"{run}-{n}",
-                    "ts": f"{yesterday}T{n // 3600 % 24:02d}:{n // 60 % 60:02d}:{n % 60:02d}Z",
-                    "work_order": f"WH/MO/{n % 40:05d}",
-                    "qty": 1,
-                    "lot": f"L-{n}",
-                },
-            )
+            publish(n)
             if n % 100 == 99:
                 time.sleep(0.25)  # ~400 msgs/s: the kills land inside the stream
 
@@ -152,6 +165,17 @@ def test_agent_to_odoo_kill9_exactly_once_and_the_summary_matches(
         assert wait_until(
             lambda: len(_received(database, system_id)) >= MESSAGES, timeout=180, interval=1
         ), f"Odoo has {len(_received(database, system_id))} of {MESSAGES}"
+        # The MES sends messages again that were delivered long ago (after its own restart):
+        # the agent queues and sends them, Odoo answers duplicate naming another sequence,
+        # and the summary must not count them a second time.
+        answered_before = _duplicates_answered(database, system_id)
+        for n in range(REPLAYS):
+            publish(n)
+        publisher.confirm_all(60)
+        assert wait_until(
+            lambda: _duplicates_answered(database, system_id) >= answered_before + REPLAYS,
+            timeout=60,
+        ), "the replays reached Odoo"
         # A restart runs the summary at once: yesterday's backlog is sent, so it is due now.
         agent.stop()
         agent.start()
@@ -174,12 +198,7 @@ def test_agent_to_odoo_kill9_exactly_once_and_the_summary_matches(
             " WHERE system_id = %s AND day = %s AND event_type = %s",
             [system_id, yesterday, CONTRACT],
         )
-        answers = query(
-            database,
-            "SELECT COALESCE(SUM(duplicates), 0) FROM mfg_integration_traffic"
-            " WHERE system_id = %s",
-            [system_id],
-        )
+        answers = _duplicates_answered(database, system_id)
     finally:
         agent.stop()
         publisher.close()
