@@ -158,7 +158,20 @@ class Publisher:
         self.client.loop_stop()
 
 
-def mes_rules(topic: str = "plant1/+/mes/#") -> list[dict]:
+def kill_during(agent: AgentProcess, stream, kills: int, rng, pause_s=(0.2, 0.9)) -> int:
+    """kill -9 the agent and start it again `kills` times, at random moments; returns how many
+    of the kills landed while `stream` (the publishing thread) was still running."""
+    during = 0
+    for _ in range(kills):
+        time.sleep(rng.uniform(*pause_s))
+        agent.kill9()
+        during += stream.is_alive()
+        agent.start()
+    return during
+
+
+def mes_rules(topic: str = "plant1/+/mes/#", data: dict | None = None) -> list[dict]:
+    """The MES 'production completed' rule; `data` replaces its data fields."""
     return [
         {
             "name": "mes-completed",
@@ -169,7 +182,8 @@ def mes_rules(topic: str = "plant1/+/mes/#") -> list[dict]:
             "subject": "{payload.work_order}",
             "message_id": "payload.msg_id",
             "time": "payload.ts",
-            "data": {
+            "data": data
+            or {
                 "production_ref": "payload.work_order",
                 "qty": {"selector": "payload.qty", "as": "number"},
                 "n": "payload.n",

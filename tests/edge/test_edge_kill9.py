@@ -8,7 +8,7 @@ import sqlite3
 import threading
 import time
 
-from edge_harness import AgentProcess, Publisher, mqtt_agent_config
+from edge_harness import AgentProcess, Publisher, kill_during, mqtt_agent_config
 
 EVENTS = int(os.environ.get("MFG_EDGE_KILL_EVENTS", "10000"))
 KILLS = int(os.environ.get("MFG_EDGE_KILLS", "20"))
@@ -38,16 +38,11 @@ def test_kill9_during_stream_loses_nothing_and_applies_nothing_twice(tmp_path, b
 
     publishing = threading.Thread(target=publish_all)
     publishing.start()
-    kills = 0
-    kills_during_stream = 0
+    kills = kills_during_stream = 0
     try:
         # Kill at random moments while the stream flows and the backlog drains.
-        while kills < KILLS:
-            time.sleep(rng.uniform(0.2, 0.9))
-            agent.kill9()
-            kills += 1
-            kills_during_stream += publishing.is_alive()
-            agent.start()
+        kills_during_stream = kill_during(agent, publishing, KILLS, rng)
+        kills = KILLS
         publishing.join(120)
         publisher.confirm_all(60)
         assert receiver.wait_for(

@@ -27,6 +27,8 @@ from edge_harness import (  # the harness lives with the edge tests
     Broker,
     Publisher,
     agent_config,
+    kill_during,
+    mes_rules,
     prime_session,
 )
 
@@ -35,26 +37,12 @@ KILLS = 6
 REPLAYS = 200
 CONTRACT = "mes.production.completed"
 TOPIC = "plant1/+/mes/completed"
-
-
-def _rules():
-    return [
-        {
-            "name": "mes-completed",
-            "source": "mqtt",
-            "topic": TOPIC,
-            "type": CONTRACT,
-            "version": "1.0",
-            "subject": "{payload.work_order}",
-            "message_id": "payload.msg_id",
-            "time": "payload.ts",
-            "data": {
-                "production_ref": "payload.work_order",
-                "qty": {"selector": "payload.qty", "as": "number"},
-                "lot": "payload.lot",
-            },
-        }
-    ]
+# The contract's fields only (its schema refuses others); the lot tells the messages apart.
+DATA = {
+    "production_ref": "payload.work_order",
+    "qty": {"selector": "payload.qty", "as": "number"},
+    "lot": "payload.lot",
+}
 
 
 def _received(database, system_id):
@@ -122,7 +110,7 @@ def test_agent_to_odoo_kill9_exactly_once_and_the_summary_matches(
         tmp_path,
         receiver_url=odoo_server.url,
         broker_port=broker.port,
-        rules=_rules(),
+        rules=mes_rules(TOPIC, data=DATA),
         client_id=f"edge-e2e-{run}",
         agent={"source": f"plant1/gw-e2e-{run}", "heartbeat_interval_s": 5},
         odoo={"batch_size": 200},
@@ -154,12 +142,8 @@ def test_agent_to_odoo_kill9_exactly_once_and_the_summary_matches(
     publishing.start()
     kills = kills_during_stream = 0
     try:
-        while kills < KILLS:
-            time.sleep(rng.uniform(0.3, 1.2))
-            agent.kill9()
-            kills += 1
-            kills_during_stream += publishing.is_alive()
-            agent.start()
+        kills_during_stream = kill_during(agent, publishing, KILLS, rng, pause_s=(0.3, 1.2))
+        kills = KILLS
         publishing.join(120)
         publisher.confirm_all(60)
         assert wait_until(
