@@ -355,7 +355,9 @@ apt_install() {
             die "apt-get update failed; see run/logs/apt.log."
         _apt_updated=1
     fi
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >>"$LOG_DIR/apt.log" 2>&1 ||
+    # 9>&-: a package's install script may start its server (PostgreSQL, Mosquitto); it must
+    # not inherit run/.run.lock's descriptor (see ensure_postgres).
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >>"$LOG_DIR/apt.log" 2>&1 9>&- ||
         die "Installing $* with apt-get failed; see run/logs/apt.log."
 }
 

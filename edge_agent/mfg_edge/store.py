@@ -161,18 +161,16 @@ def _multirow(head: str, columns: int, rows: int) -> str:
     return text
 
 
-def _execute_rows(db: sqlite3.Connection, head: str, rows: list[tuple]) -> int:
+def _execute_rows(db: sqlite3.Connection, head: str, rows: list[tuple]) -> None:
     """INSERT many rows with one statement per chunk: sqlite3's executemany steps (and releases
-    and re-takes the GIL) once per row. Returns how many rows changed."""
-    changed = 0
+    and re-takes the GIL) once per row."""
     if not rows:
-        return 0
+        return
     columns = len(rows[0])
     for start in range(0, len(rows), _ROWS_PER_STATEMENT):
         chunk = rows[start : start + _ROWS_PER_STATEMENT]
         params = [value for row in chunk for value in row]
-        changed += db.execute(_multirow(head, columns, len(chunk)), params).rowcount
-    return changed
+        db.execute(_multirow(head, columns, len(chunk)), params)
 
 
 class _Checkpointer:
@@ -428,9 +426,8 @@ class Store:
             ids,
         )
 
-    def _ids_found(self, query: str, ids: list[str], prefix: list | None = None) -> set[str]:
-        """The ids a query returns, ``{marks}`` standing for each IN list of the ids (after the
-        `prefix` parameters, if any).
+    def _ids_found(self, query: str, ids: list[str]) -> set[str]:
+        """The ids a query returns, ``{marks}`` standing for each IN list of the ids.
 
         SQLite allows 32766 parameters; chunks keep each IN list well below that.
         """
@@ -439,7 +436,7 @@ class Store:
         for start in range(0, len(ids), 900):
             chunk = ids[start : start + 900]
             marks = ",".join("?" * len(chunk))
-            params = (prefix or []) + chunk * repeats
+            params = chunk * repeats
             found.update(row[0] for row in self._db.execute(query.format(marks=marks), params))
         return found
 
