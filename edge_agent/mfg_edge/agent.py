@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import multiprocessing
 import os
 import signal
 import threading
@@ -19,6 +20,16 @@ from .sender import Sender
 from .store import Store
 
 _logger = logging.getLogger(__name__)
+
+
+def exit_now(why: str) -> None:
+    """End the process without waiting for its threads; safe at any moment, as kill -9 is: the
+    store commits durably and sources keep whatever was not acknowledged."""
+    _logger.warning("%s: exiting now; unacknowledged messages stay at their source", why)
+    for child in multiprocessing.active_children():  # MQTT shard processes
+        child.kill()
+    logging.shutdown()
+    os._exit(0)
 
 
 def open_store(config: Config, metrics=None) -> Store:
@@ -65,6 +76,7 @@ class Agent:
             backoff_max_s=odoo["backoff_max_s"],
             auth_retry_s=odoo["auth_retry_s"],
             heartbeat_interval_s=config.agent["heartbeat_interval_s"],
+            summary_check_interval_s=config.agent["summary_check_interval_s"],
             started_at=self.started_at,
         )
         self.ingestor = Ingestor(
@@ -198,7 +210,8 @@ class Agent:
         )
 
     def stop(self) -> None:
-        # Sources first (no new messages), then commit what arrived, then let the sender finish.
+        """Take nothing more, stop the sources, commit what arrived, let the sender finish."""
+        self.ingestor.close_intake()  # sources waiting on a full queue return at once
         for source in self.sources:
             source.stop()
         self.ingestor.stop()
@@ -208,7 +221,18 @@ class Agent:
         self.store.close()
 
     def request_stop(self, *_args) -> None:
+        """SIGTERM/SIGINT. The stop is bounded by agent.stop_timeout_s from this signal, whatever
+        the agent waits for (a full store, a broker or OPC-UA server that does not answer, a POST
+        to a hung Odoo): then the process exits at once, as it does on a second signal. That
+        loses nothing: what was not stored was not acknowledged, so the broker redelivers it and
+        a CSV file stays in its folder; what was stored is durable."""
+        if self._stop.is_set():
+            exit_now("a second stop signal")
         self._stop.set()
+        limit = self.config.agent["stop_timeout_s"]
+        deadline = threading.Timer(limit, exit_now, (f"the stop took longer than {limit:g} s",))
+        deadline.daemon = True
+        deadline.start()
 
     def request_reload(self, *_args) -> None:
         self._reload.set()

@@ -66,6 +66,7 @@ def cmd_check_config(args) -> int:
     _out(f"{args.config}: OK (source {config.source}; {len(config.rules)} local rules: {summary})")
     if config.odoo["pull_rules"]:
         _out("rules are pulled from Odoo; the local rules are the fallback")
+    _report_store_sizing(config, args.rate, args.event_bytes)
     for index, rule in enumerate(config.rules):
         if rule["source"] == "mqtt" and not (rule.get("message_id") or rule.get("time")):
             # The id must survive redelivery, so it cannot use anything but the message itself.
@@ -75,6 +76,48 @@ def cmd_check_config(args) -> int:
                 "as a duplicate)"
             )
     return 0
+
+
+def _measured_event_bytes(config) -> float | None:
+    """Bytes per buffered event in this agent's own store, when it holds enough to tell."""
+    if not config.store_path.exists():
+        return None
+    from .store import Store
+
+    store = Store(config.store_path, read_only=True)
+    try:
+        if store.count < 1000:
+            return None
+        return store.bytes / store.count
+    finally:
+        store.close()
+
+
+def _report_store_sizing(config, rate: float, event_bytes: float | None) -> None:
+    """How many hours of Odoo outage the store's limits cover, and whether the disk has room."""
+    from .sizing import DOCUMENTED_OUTAGE_H, TYPICAL_EVENT_BYTES, coverage, free_bytes
+
+    origin = "given"
+    if event_bytes is None:
+        event_bytes = _measured_event_bytes(config)
+        origin = "measured in this store"
+    if event_bytes is None:
+        event_bytes, origin = TYPICAL_EVENT_BYTES, "typical MES event"
+    store = config.store
+    covered = coverage(store["max_bytes"], store["max_events"], rate, event_bytes)
+    _out(f"store sizing ({origin}): {covered.sentence()}")
+    if covered.hours < DOCUMENTED_OUTAGE_H:
+        _out(
+            f"warning: less than {DOCUMENTED_OUTAGE_H:.0f} h: past that, telemetry is shed and "
+            "transactional messages wait at the broker or in their files; raise store.max_bytes"
+            + (" and store.max_events" if covered.limited_by == "max_events" else "")
+        )
+    free = free_bytes(config.data_dir)
+    if free is not None and free < store["max_bytes"]:
+        _out(
+            f"warning: {config.data_dir} has {free / 1e9:.1f} GB free, less than store.max_bytes "
+            f"({store['max_bytes'] / 1e9:.1f} GB): the disk fills before the store's limit"
+        )
 
 
 def cmd_status(args) -> int:
@@ -193,6 +236,18 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--log-level", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     run.set_defaults(func=cmd_run)
     check = with_config(commands.add_parser("check-config", help="validate a configuration"))
+    check.add_argument(
+        "--rate",
+        type=float,
+        default=50.0,
+        help="events per second to size the store for (default 50, the documented rate)",
+    )
+    check.add_argument(
+        "--event-bytes",
+        type=float,
+        default=None,
+        help="bytes per buffered event (default: measured in the store, else 650)",
+    )
     check.set_defaults(func=cmd_check_config)
     status = with_config(commands.add_parser("status", help="backlog, last send, dead letters"))
     status.add_argument("--json", action="store_true")

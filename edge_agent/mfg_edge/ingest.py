@@ -69,6 +69,10 @@ class Ingestor:
         self.latencies: collections.deque[float] = collections.deque(maxlen=latency_samples)
         self._held: list[Pending] = []
         self._stop = threading.Event()
+        # Set first when the agent stops: sources blocked on a full queue return at once and
+        # nothing new is taken (what is not taken is not acknowledged: it stays at its source).
+        self._closed = threading.Event()
+        self._refusing = False
         self._thread: threading.Thread | None = None
         self._window_max = 0.0
         # Called after each commit's acks (a shard link sends them to its process in one write).
@@ -78,10 +82,29 @@ class Ingestor:
     def full(self) -> bool:
         return self.queue.qsize() >= self.queue_limit
 
-    def submit(self, pending: Pending) -> None:
-        while self.queue.qsize() >= self.queue_limit and not self._stop.is_set():
+    def submit(self, pending: Pending) -> bool:
+        """Queue a source message for the next commit. Once the intake is closed (the agent
+        stops) it never waits: a message that does not fit is refused (False), neither stored
+        nor acknowledged, so the broker keeps it."""
+        while self.queue.qsize() >= self.queue_limit:
+            if self._closed.is_set():
+                # Never wait once closed; and refuse everything after a first refusal, so no
+                # later message is acknowledged ahead of one left at the broker.
+                self._refusing = True
+                return False
             time.sleep(0.002)  # the committer is behind: hold the source (back-pressure)
+        if self._refusing:
+            return False
         self.queue.put(pending)
+        return True
+
+    def close_intake(self) -> None:
+        """Take nothing more from the sources (the first step of a stop)."""
+        self._closed.set()
+
+    @property
+    def closed(self) -> bool:
+        return self._closed.is_set()
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self.run, name="ingest-commit", daemon=True)
@@ -89,6 +112,7 @@ class Ingestor:
 
     def stop(self, timeout: float = 10.0) -> None:
         """Stop after committing what has arrived; unacked messages stay with their source."""
+        self._closed.set()
         self._stop.set()
         if self._thread:
             self._thread.join(timeout)

@@ -98,7 +98,9 @@ class Sender:
         backoff_max_s: float = 60.0,
         auth_retry_s: float = 900.0,
         heartbeat_interval_s: float = 60.0,
+        summary_check_interval_s: float = 60.0,
         started_at: float | None = None,
+        wall=time.time,
     ):
         self.store = store
         self.events_url = url.rstrip("/") + "/mfg/v1/events"
@@ -110,6 +112,9 @@ class Sender:
         self.timeout_s = timeout_s
         self.auth_retry_s = auth_retry_s
         self.heartbeat_interval_s = heartbeat_interval_s
+        self.summary_check_interval_s = summary_check_interval_s
+        # The wall clock that decides which days are finished (a test controls it).
+        self.wall = wall
         self.backoff = Backoff(backoff_base_s, backoff_max_s)
         self.session = requests.Session()
         self.session.verify = verify
@@ -452,7 +457,7 @@ class Sender:
         now = time.monotonic()
         if now < self._next_housekeeping:
             return
-        self._next_housekeeping = now + 60
+        self._next_housekeeping = now + self.summary_check_interval_s
         self.emit_due_summaries()
 
     def emit_due_summaries(self, now: float | None = None) -> list[str]:
@@ -463,7 +468,7 @@ class Sender:
         down over midnight, a CSV file of yesterday's rows. When a reported day's count grows,
         a revision is queued once that day's backlog is sent again (Odoo keeps the newest
         report of a day), so the reconciliation never compares against a stale count."""
-        now = time.time() if now is None else now
+        now = self.wall() if now is None else now
         today = utc_day(now)
         reports = self.store.meta_with_prefix("summary")
         emitted = []

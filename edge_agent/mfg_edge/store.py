@@ -14,6 +14,7 @@ import hashlib
 import json
 import logging
 import sqlite3
+import sys
 import threading
 import time
 import uuid
@@ -69,6 +70,8 @@ CREATE TABLE IF NOT EXISTS meta (
 
 # Rough per-row overhead on disk beyond the envelope text (keys, index entries, page slack).
 ROW_OVERHEAD_BYTES = 160
+# 72 h at 50 events/s is 13 million typical events of ~650 bytes (8.5 GB): 10 GB holds them.
+DEFAULT_MAX_BYTES = 10_000_000_000
 
 
 @dataclass
@@ -201,6 +204,7 @@ class _Checkpointer:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="store-checkpoint", daemon=True)
         self.checkpoints = 0
+        self.wakeups = 0  # rounds of the thread (a test paces its writer by them)
         self.longest_pause_s = 0.0
 
     def start(self) -> _Checkpointer:
@@ -216,6 +220,7 @@ class _Checkpointer:
         try:
             db.execute("PRAGMA busy_timeout=10000")
             while not self._stop.wait(self.interval_s):
+                self.wakeups += 1
                 try:
                     if self.wal.stat().st_size >= self.wal_bytes:
                         self.checkpoint(db)
@@ -242,8 +247,8 @@ class Store:
         self,
         path: str | Path,
         *,
-        max_events: int = 2_000_000,
-        max_bytes: int = 4_000_000_000,
+        max_events: int | None = None,
+        max_bytes: int = DEFAULT_MAX_BYTES,
         telemetry_when_full: str = "shed",
         synchronous: str = "FULL",
         metrics=None,
@@ -252,6 +257,8 @@ class Store:
         self.path = Path(path)
         self.max_events = max_events
         self.max_bytes = max_bytes
+        # No count cap unless one is configured: the byte budget sizes the store.
+        self._count_cap = max_events if max_events is not None else sys.maxsize
         self.telemetry_when_full = telemetry_when_full
         self.metrics = metrics
         self._lock = threading.RLock()
@@ -336,7 +343,7 @@ class Store:
 
     # ----------------------------------------------------------------------------- ingest
     def is_full(self, extra_bytes: int = 0) -> bool:
-        return self.count >= self.max_events or self.bytes + extra_bytes >= self.max_bytes
+        return self.count >= self._count_cap or self.bytes + extra_bytes >= self.max_bytes
 
     def insert(
         self, events: list[Event], raw_dead: list[RawDeadLetter] | None = None
@@ -450,11 +457,11 @@ class Store:
         if now - self._last_full_log > 10:
             self._last_full_log = now
             _logger.warning(
-                "store full (%d events, %d bytes; limits %d events, %d bytes): shed %d telemetry "
+                "store full (%d events, %d bytes; limits %s events, %d bytes): shed %d telemetry "
                 "events so far, holding %d transactional events at the source until space frees",
                 self.count,
                 self.bytes,
-                self.max_events,
+                "no cap on" if self.max_events is None else self.max_events,
                 self.max_bytes,
                 self.shed_total,
                 len(result.blocked),

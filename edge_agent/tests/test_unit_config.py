@@ -133,3 +133,72 @@ def test_shipped_demo_config_is_valid():
     config = load_config(demo)
     kinds = {rule["source"] for rule in config.rules}
     assert kinds == {"mqtt", "opcua", "csv"}
+
+
+def test_default_store_limits_hold_the_documented_outage():
+    """The READMEs size a gateway for a 72-hour Odoo outage at 50 events/s: the defaults must
+    hold it, with the byte budget alone sizing the store (no event-count cap by default)."""
+    from mfg_edge.sizing import (
+        DOCUMENTED_OUTAGE_H,
+        DOCUMENTED_RATE_PER_S,
+        TYPICAL_EVENT_BYTES,
+        coverage,
+    )
+
+    store = parse_config(GOOD).store
+    assert store["max_events"] is None
+    covered = coverage(
+        store["max_bytes"], store["max_events"], DOCUMENTED_RATE_PER_S, TYPICAL_EVENT_BYTES
+    )
+    assert covered.limited_by == "max_bytes"
+    assert covered.hours >= DOCUMENTED_OUTAGE_H, covered
+    capped = coverage(store["max_bytes"], 2_000_000, DOCUMENTED_RATE_PER_S, TYPICAL_EVENT_BYTES)
+    assert (capped.limited_by, round(capped.hours, 1)) == ("max_events", 11.1)
+
+
+def _sizing_line(text: str) -> str:
+    return next(line for line in text.splitlines() if line.startswith("store sizing"))
+
+
+def test_check_config_reports_the_hours_of_outage_the_store_holds(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("MFG_EDGE_API_KEY", "k")
+    document = json.loads(json.dumps(GOOD))
+    document["agent"]["data_dir"] = str(tmp_path / "data")
+    document["store"] = {"max_bytes": 1_300_000_000}  # 2,000,000 events of 650 bytes
+    path = tmp_path / "c.yaml"
+    path.write_text(yaml.safe_dump(document))
+    assert main(["check-config", "-c", str(path), "--rate", "50"]) == 0
+    out = capsys.readouterr().out
+    assert "2,000,000 events" in _sizing_line(out) and "11.1 h" in _sizing_line(out)
+    assert "warning: less than 72 h" in out
+    assert main(["check-config", "-c", str(path), "--rate", "5", "--event-bytes", "1300"]) == 0
+    out = capsys.readouterr().out
+    assert "1,000,000 events" in _sizing_line(out) and "55.6 h" in _sizing_line(out)
+    document["store"] = {"max_bytes": 10_000_000_000, "max_events": 100_000}
+    path.write_text(yaml.safe_dump(document))
+    assert main(["check-config", "-c", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "max_events is the limit" in out and "0.6 h" in out
+    assert "raise store.max_bytes and store.max_events" in out
+
+
+def test_check_config_measures_bytes_per_event_in_the_store(tmp_path, capsys, monkeypatch):
+    from mfg_edge.rules import Event
+    from mfg_edge.store import ROW_OVERHEAD_BYTES, Store
+
+    monkeypatch.setenv("MFG_EDGE_API_KEY", "k")
+    document = json.loads(json.dumps(GOOD))
+    document["agent"]["data_dir"] = str(tmp_path / "data")
+    path = tmp_path / "c.yaml"
+    path.write_text(yaml.safe_dump(document))
+    store = Store(tmp_path / "data" / "events.sqlite3")
+    body = {"x": "y" * 200}
+    store.insert(
+        [Event(f"id-{n}", "a.b.c", "s", "transactional", body, 0.0, 0.0) for n in range(1000)]
+    )
+    per_event = store.bytes / store.count
+    store.close()
+    assert per_event == len('{"x":"' + "y" * 200 + '"}') + ROW_OVERHEAD_BYTES
+    assert main(["check-config", "-c", str(path)]) == 0
+    line = _sizing_line(capsys.readouterr().out)
+    assert "measured in this store" in line and f"{per_event:.0f} bytes per event" in line

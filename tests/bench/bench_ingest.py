@@ -31,6 +31,8 @@ from odoo_server.server import OdooServer, post
 
 REPO = Path(__file__).resolve().parents[2]
 CONTRACT = "mes.production.completed"
+# Events occur when the benchmark runs (a fixed date would turn every latency into days).
+STARTED_AT = time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime())
 
 
 def mes_event(index, run):
@@ -40,7 +42,7 @@ def mes_event(index, run):
         "source": "plant1/line2/gw-01",
         "type": CONTRACT,
         "dataschema": f"urn:mfg:contract:{CONTRACT}:1.0",
-        "time": "2026-11-23T08:15:02.120Z",
+        "time": STARTED_AT,
         "subject": f"WH/MO/{index % 400:05d}",
         "sequence": f"{index:012d}",
         "correlationid": f"corr-{index % 400}",

@@ -39,7 +39,7 @@ def batch(run, number, size):
                 "dead_letters": 0,
                 "uptime_s": 86400,
                 "clock_synchronised": True,
-                "last_send_ok": "2026-11-23T08:15:02Z",
+                "last_send_ok": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             },
         }
         for i in range(size)

@@ -11,6 +11,7 @@ import socket
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
@@ -27,6 +28,22 @@ EDGE_PYTHON = (
     if os.environ.get("MFG_EDGE_VENV")
     else sys.executable
 )
+
+
+def utc_stamp(epoch: float | None = None) -> str:
+    """RFC 3339 UTC of `epoch` (default: now): tests stamp events relative to the clock."""
+    moment = datetime.fromtimestamp(time.time() if epoch is None else epoch, tz=UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def previous_utc_day(now: float | None = None) -> tuple[str, str]:
+    """(day, a timestamp at its noon) for the UTC day before `now`: a finished day, whose
+    sent summary the agent reports once that day's backlog is sent."""
+    today = datetime.fromtimestamp(time.time() if now is None else now, tz=UTC).date()
+    noon = datetime.combine(today - timedelta(days=1), datetime.min.time(), UTC) + timedelta(
+        hours=12
+    )
+    return noon.strftime("%Y-%m-%d"), utc_stamp(noon.timestamp())
 
 
 def free_port() -> int:
@@ -49,7 +66,7 @@ def wait_port(port: int, timeout: float = 10.0) -> None:
 class Broker:
     """A Mosquitto of our own on an ephemeral port, with persistence in a temp directory."""
 
-    def __init__(self, directory: Path):
+    def __init__(self, directory: Path, extra_config: str = ""):
         self.directory = directory
         self.port = free_port()
         self.process: subprocess.Popen | None = None
@@ -66,7 +83,7 @@ class Broker:
             f"user {getpass.getuser()}\n"
             "log_dest stderr\n"
             "log_type error\n"
-            "log_type warning\n"
+            "log_type warning\n" + extra_config
         )
 
     def start(self) -> Broker:

@@ -45,6 +45,7 @@ except ImportError:  # pragma: no cover - the Odoo venv runs it without orjson
         return json.dumps(value, sort_keys=True, separators=(",", ":")).encode()
 
 
+SUMMARY_TYPE = "integration.sent.summary"
 _REQUIRED = ("specversion", "id", "source", "type", "dataschema", "time", "subject", "sequence")
 
 
@@ -64,6 +65,9 @@ class Receiver:
         self.envelopes: dict[tuple[str, str], dict] = {}
         self.order: dict[str, list[dict]] = defaultdict(list)
         self.heartbeats: list[dict] = []
+        # The agent's integration.sent.summary reports, kept apart from business events:
+        # (source, id) -> envelope, in arrival order (a later revision of a day comes later).
+        self.summaries: dict[tuple[str, str], dict] = {}
         self.duplicates = 0
         self.rejected = 0
         self.requests = 0
@@ -255,6 +259,13 @@ class Receiver:
         if envelope["type"] == "edge.heartbeat":
             self.heartbeats.append(envelope)
             return "accepted", None
+        if envelope["type"] == SUMMARY_TYPE:
+            key = (envelope["source"], envelope["id"])
+            if key in self.summaries:
+                self.duplicates += 1
+                return "duplicate", None
+            self.summaries[key] = envelope
+            return "accepted", None
         key = (envelope["source"], envelope["id"])
         digest = hashlib.sha256(_canonical(envelope["data"])).hexdigest()
         if key in self.applied:
@@ -281,6 +292,36 @@ class Receiver:
     def applied_count(self) -> int:
         with self.lock:
             return len(self.applied)
+
+    def day_summaries(self) -> dict[str, int]:
+        """{day: total count of the newest summary received for that day} (Odoo keeps the
+        newest report of a day: the agent sends a day's revisions in order)."""
+        with self.lock:
+            newest: dict[str, int] = {}
+            for envelope in self.summaries.values():
+                data = envelope["data"]
+                newest[data["day"]] = sum(int(c["count"]) for c in data["counts"])
+            return newest
+
+    def applied_per_day(self) -> dict[str, int]:
+        """{UTC day of the event's time: business events applied}."""
+        with self.lock:
+            days: dict[str, int] = defaultdict(int)
+            for envelope in self.envelopes.values():
+                days[envelope["time"][:10]] += 1
+            return dict(days)
+
+    def wait_for_summaries(self, expected: dict[str, int], timeout: float) -> dict[str, int]:
+        """Wait until the newest summary of each day in `expected` says its count; returns the
+        newest summaries seen (the caller asserts)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            seen = self.day_summaries()
+            if all(seen.get(day) == n for day, n in expected.items()):
+                return seen
+            if time.monotonic() >= deadline:
+                return seen
+            time.sleep(0.1)
 
     def wait_for(self, count: int, timeout: float) -> bool:
         deadline = time.monotonic() + timeout

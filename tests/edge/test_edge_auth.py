@@ -5,7 +5,7 @@ from __future__ import annotations
 import signal
 import time
 
-from edge_harness import AgentProcess, Publisher, mqtt_agent_config, status
+from edge_harness import AgentProcess, Publisher, mqtt_agent_config, status, utc_stamp
 
 
 def test_refused_key_stops_sending_until_reload(tmp_path, broker, receiver):
@@ -19,7 +19,7 @@ def test_refused_key_stops_sending_until_reload(tmp_path, broker, receiver):
                 "plant1/line1/mes/completed",
                 {
                     "msg_id": f"m-{n}",
-                    "ts": "2026-11-23T08:00:00Z",
+                    "ts": utc_stamp(),
                     "work_order": "WH/MO/00001",
                     "qty": 1,
                     "n": n,

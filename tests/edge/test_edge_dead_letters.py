@@ -10,6 +10,7 @@ from edge_harness import (
     cli,
     mqtt_agent_config,
     status,
+    utc_stamp,
 )
 
 
@@ -29,7 +30,7 @@ def test_rejected_events_are_dead_lettered_and_replayed_after_a_fix(tmp_path, br
         for n in range(200):
             payload = {
                 "msg_id": f"m-{n}",
-                "ts": "2026-11-23T08:00:00Z",
+                "ts": utc_stamp(),
                 "work_order": f"WH/MO/{n % 10:05d}",
                 "qty": -1 if n % 20 == 5 else 3,
                 "n": n,
@@ -39,7 +40,7 @@ def test_rejected_events_are_dead_lettered_and_replayed_after_a_fix(tmp_path, br
         publisher.client.publish("plant1/line1/mes/completed", b"{not json", qos=1)
         publisher.publish(
             "plant1/line1/mes/completed",
-            {"msg_id": "no-wo", "ts": "2026-11-23T08:00:00Z", "qty": 1, "n": 999},
+            {"msg_id": "no-wo", "ts": utc_stamp(), "qty": 1, "n": 999},
         )
         publisher.confirm_all(30)
         assert receiver.wait_for(190, 60)

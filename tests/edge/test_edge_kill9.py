@@ -8,14 +8,25 @@ import sqlite3
 import threading
 import time
 
-from edge_harness import AgentProcess, Publisher, kill_during, mqtt_agent_config
+from edge_harness import (
+    AgentProcess,
+    Publisher,
+    kill_during,
+    mqtt_agent_config,
+    previous_utc_day,
+)
 
 EVENTS = int(os.environ.get("MFG_EDGE_KILL_EVENTS", "10000"))
 KILLS = int(os.environ.get("MFG_EDGE_KILLS", "20"))
 
 
 def test_kill9_during_stream_loses_nothing_and_applies_nothing_twice(tmp_path, broker, receiver):
-    config = mqtt_agent_config(tmp_path, broker, receiver, "edge-kill9")
+    # Yesterday's events (relative to the clock): the agent owes that finished day's summary,
+    # and it must end equal to what the receiver applied, whatever the kills did.
+    day, stamp = previous_utc_day()
+    config = mqtt_agent_config(
+        tmp_path, broker, receiver, "edge-kill9", agent={"summary_check_interval_s": 0.5}
+    )
     agent = AgentProcess(config, tmp_path / "agent.log").start()
     publisher = Publisher(broker.port)
     rng = random.Random(6)
@@ -26,7 +37,7 @@ def test_kill9_during_stream_loses_nothing_and_applies_nothing_twice(tmp_path, b
                 f"plant1/line{n % 3}/mes/completed",
                 {
                     "msg_id": f"m-{n}",
-                    "ts": "2026-11-23T08:00:00Z",
+                    "ts": stamp,
                     "work_order": f"WH/MO/{n % 50:05d}",
                     "qty": 1,
                     "n": n,
@@ -49,6 +60,7 @@ def test_kill9_during_stream_loses_nothing_and_applies_nothing_twice(tmp_path, b
             EVENTS, timeout=120
         ), f"applied {receiver.applied_count()} of {EVENTS}"
         time.sleep(1.0)  # anything sent twice after the last one would show up now
+        summaries = receiver.wait_for_summaries({day: EVENTS}, timeout=30)
     finally:
         agent.stop()
         publisher.close()
@@ -69,3 +81,7 @@ def test_kill9_during_stream_loses_nothing_and_applies_nothing_twice(tmp_path, b
     )
     assert counted == EVENTS
     assert not receiver.out_of_order_subjects()
+    # The newest summary of each day equals what the receiver applied of that day (revisions
+    # for counts that grew after a report are sent in order; the newest is the one that holds).
+    assert receiver.applied_per_day() == {day: EVENTS}
+    assert summaries == receiver.applied_per_day(), f"summaries {summaries}"

@@ -14,7 +14,14 @@ import threading
 import time
 from pathlib import Path
 
-from edge_harness import AgentProcess, Publisher, agent_config, prime_session
+from edge_harness import (
+    AgentProcess,
+    Publisher,
+    agent_config,
+    previous_utc_day,
+    prime_session,
+    utc_stamp,
+)
 
 from mfg_edge.sources.mqtt_shards import shard_client_id
 
@@ -90,19 +97,22 @@ def start_sharded_agent(tmp_path, broker, receiver, base_id: str) -> AgentProces
         rules=[line_rule(line) for line in range(LINES)],
         client_id=base_id,
         mqtt={"shards": [{"topics": filters} for filters in SHARDS], "backoff_max_s": 1},
+        agent={"summary_check_interval_s": 0.5},
     )
     prime_shard_sessions(broker.port, base_id)
     return AgentProcess(config, tmp_path / "agent.log").start()
 
 
-def publish_line_message(publisher: Publisher, n: int, subjects_per_line: int) -> None:
+def publish_line_message(
+    publisher: Publisher, n: int, subjects_per_line: int, stamp: str | None = None
+) -> None:
     """Message n goes to line n % 3; its subject (work order) lives on that line only."""
     line = n % LINES
     publisher.publish(
         f"plant1/line{line}/mes/completed",
         {
             "msg_id": f"m-{n}",
-            "ts": "2026-11-23T08:00:00Z",
+            "ts": stamp or utc_stamp(),
             "work_order": f"WH/MO/L{line}-{n % subjects_per_line:03d}",
             "n": n,
         },
@@ -111,13 +121,14 @@ def publish_line_message(publisher: Publisher, n: int, subjects_per_line: int) -
 
 def test_sharded_ingestion_survives_kill9_in_order(tmp_path, broker, receiver):
     base_id = "edge-shards"
+    day, stamp = previous_utc_day()  # a finished day: its summary is owed (see test_edge_kill9)
     agent = start_sharded_agent(tmp_path, broker, receiver, base_id)
     publisher = Publisher(broker.port)
     rng = random.Random(16)
 
     def publish_all():
         for n in range(EVENTS):
-            publish_line_message(publisher, n, 40)
+            publish_line_message(publisher, n, 40, stamp)
             if n % 100 == 99:
                 # ~400 msgs/s: the stream lasts about as long as the kills (each restart
                 # waits for the shards to run), so most kills land in it.
@@ -146,9 +157,12 @@ def test_sharded_ingestion_survives_kill9_in_order(tmp_path, broker, receiver):
         publisher.confirm_all(60)
         assert receiver.wait_for(EVENTS, timeout=120), f"applied {receiver.applied_count()}"
         time.sleep(1.0)
+        summaries = receiver.wait_for_summaries({day: EVENTS}, timeout=30)
     finally:
         agent.stop()
         publisher.close()
+    assert receiver.applied_per_day() == {day: EVENTS}
+    assert summaries == receiver.applied_per_day(), f"summaries {summaries}"
     assert kills_during_stream >= KILLS // 2, f"only {kills_during_stream} kills hit the stream"
     assert not orphans, f"shard processes outlived a kill -9 of the agent: {orphans}"
     ns = sorted(envelope["data"]["n"] for envelope in receiver.envelopes.values())

@@ -6,7 +6,7 @@ import os
 import threading
 import time
 
-from edge_harness import AgentProcess, Publisher, mqtt_agent_config, status
+from edge_harness import AgentProcess, Publisher, mqtt_agent_config, status, utc_stamp
 
 # The issue asks for a 60 s outage; the default run uses 12 s to keep CI short (the mechanism is
 # the same: connection refused, full-jitter backoff capped at 2 s here). MFG_EDGE_OUTAGE_S=60.
@@ -16,7 +16,7 @@ OUTAGE_S = float(os.environ.get("MFG_EDGE_OUTAGE_S", "12"))
 def _payload(n: int, subjects: int = 20) -> dict:
     return {
         "msg_id": f"m-{n}",
-        "ts": "2026-11-23T08:00:00Z",
+        "ts": utc_stamp(),
         "work_order": f"WH/MO/{n % subjects:05d}",
         "qty": 2,
         "n": n,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 import urllib.request
 
-from edge_harness import AgentProcess, Publisher, mes_rules, mqtt_agent_config, status
+from edge_harness import AgentProcess, Publisher, mes_rules, mqtt_agent_config, status, utc_stamp
 
 
 def test_store_full_sheds_telemetry_and_never_drops_transactional(tmp_path, broker, receiver):
@@ -39,7 +39,7 @@ def test_store_full_sheds_telemetry_and_never_drops_transactional(tmp_path, brok
             if n % 3 == 0:
                 payload = {
                     "msg_id": f"t-{n}",
-                    "ts": "2026-11-23T08:00:00Z",
+                    "ts": utc_stamp(),
                     "work_order": f"WH/MO/{n % 7:05d}",
                     "qty": 1,
                     "n": n,

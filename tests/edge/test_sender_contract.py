@@ -205,7 +205,7 @@ def _summary_counts(sender, receiver) -> list[dict]:
     assert len(emitted) == 1
     assert sender.emit_due_summaries() == [], "once per day"
     _drain(sender)
-    summaries = [e for e in receiver.envelopes.values() if e["type"] == "integration.sent.summary"]
+    summaries = list(receiver.summaries.values())
     assert len(summaries) == 1
     assert summaries[0]["subject"] == f"summary/{emitted[0]}"
     assert summaries[0]["data"]["day"] == emitted[0]
@@ -285,7 +285,7 @@ def test_late_events_of_a_reported_day_send_a_revised_summary(parts, receiver):
     assert len(day) == 1 and sender.emit_due_summaries() == []
     _drain(sender)
     summaries = sorted(
-        (e for e in receiver.envelopes.values() if e["type"] == "integration.sent.summary"),
+        receiver.summaries.values(),
         key=lambda e: e["sequence"],
     )
     assert [s["data"]["counts"][0]["count"] for s in summaries] == [6, 9]

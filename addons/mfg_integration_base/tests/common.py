@@ -1,5 +1,6 @@
 import json
 import uuid
+from datetime import UTC, datetime, timedelta
 
 from odoo.tests.common import TransactionCase
 
@@ -42,6 +43,16 @@ def handle_widget_made(env, event):
     # a real side effect in the same transaction: the system's note
     event.system_id.description = f"{event.system_id.description or ''}{event.payload['widget']};"
     return event.system_id
+
+
+# Events are stamped relative to the clock, never with a fixed date: at the test run's start,
+# one instant for all (so events built a second apart keep the order the test gives them).
+RUN_STARTED = datetime.now(UTC).replace(microsecond=0)
+
+
+def utc_stamp(seconds_ago=0.0):
+    """RFC 3339 UTC of the run's start minus ``seconds_ago``."""
+    return (RUN_STARTED - timedelta(seconds=seconds_ago)).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 class JobQueue:
@@ -125,13 +136,14 @@ class IntegrationCase(TransactionCase):
 
     @staticmethod
     def envelope(widget="W-1", qty=1, subject="WO-1", event_id=None, sequence=None, **data):
+        # Stamped relative to the clock: a test must pass on any day.
         body = {
             "specversion": "1.0",
             "id": event_id or str(uuid.uuid4()),
             "source": "plant1/line1",
             "type": "test.widget.made",
             "dataschema": "urn:mfg:contract:test.widget.made:1.0",
-            "time": "2026-11-23T08:00:00Z",
+            "time": utc_stamp(),
             "subject": subject,
             "data": dict({"widget": widget, "qty": qty}, **data),
         }

@@ -5,7 +5,7 @@ import json
 import uuid
 
 from ..services.handlers import registry
-from .common import JobQueue
+from .common import JobQueue, utc_stamp
 
 PARTNER_SCHEMA = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
@@ -40,7 +40,7 @@ def partner_envelope(code, subject=None, **data):
         "id": str(uuid.uuid4()),
         "source": "plant1/sap",
         "type": "test.partner.seen",
-        "time": "2026-11-23T08:00:00Z",
+        "time": utc_stamp(),
         "subject": subject or f"DOC-{uuid.uuid4().hex[:8]}",
         "data": dict({"partner": code}, **data),
     }

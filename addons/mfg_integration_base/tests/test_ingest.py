@@ -1,3 +1,5 @@
+from datetime import datetime, timedelta
+
 from odoo.addons.queue_job.job import Job
 
 from .common import IntegrationCase, JobQueue
@@ -46,6 +48,7 @@ class TestIngest(IntegrationCase):
     def test_stored_event_keeps_envelope_fields(self):
         envelope = self.envelope(event_id="evt-2", subject="WO-9", sequence=7)
         envelope.update(correlationid="corr-1", causationid="cause-1", clockquality="jumped")
+        envelope["time"] = envelope["time"].replace("Z", "+02:00")  # kept in UTC
         self._ingest([envelope])
         event = self.Event.search([("event_uid", "=", "evt-2")])
         self.assertEqual(
@@ -55,7 +58,8 @@ class TestIngest(IntegrationCase):
         self.assertEqual(event.payload, {"widget": "W-1", "qty": 1})
         self.assertEqual(event.envelope_extra, {"clockquality": "jumped"})
         self.assertEqual(event.clock_quality, "jumped")
-        self.assertEqual(str(event.occurred_at), "2026-11-23 08:00:00")
+        stamped = datetime.strptime(envelope["time"], "%Y-%m-%dT%H:%M:%S+02:00")
+        self.assertEqual(event.occurred_at, stamped - timedelta(hours=2))
         self.assertEqual((event.contract_id, event.contract_version), (self.contract, "1.0"))
         self.assertEqual(len(event.payload_hash), 64)
 

@@ -4,7 +4,7 @@ from freezegun import freeze_time
 
 from odoo import fields
 
-from .common import APPLIED, IntegrationCase, JobQueue
+from .common import APPLIED, IntegrationCase, JobQueue, utc_stamp
 
 
 class TestProcessing(IntegrationCase):
@@ -136,7 +136,7 @@ class TestProcessing(IntegrationCase):
             "source": "plant1/gw-01",
             "type": "edge.heartbeat",
             "dataschema": "urn:mfg:contract:edge.heartbeat:1.0",
-            "time": "2026-11-23T08:00:00Z",
+            "time": utc_stamp(),
             "subject": "heartbeat/plant1/gw-01",
             "data": {
                 "agent_version": "1.2.3",
@@ -160,7 +160,7 @@ class TestProcessing(IntegrationCase):
         older = dict(
             heartbeat,
             id="hb-0",
-            time="2026-11-23T07:00:00Z",
+            time=utc_stamp(seconds_ago=3600),
             data=dict(heartbeat["data"], backlog=1, agent_version="1.2.2"),
         )
         self._receive(older)

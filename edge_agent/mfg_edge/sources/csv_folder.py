@@ -60,10 +60,10 @@ class CsvFolderSource:
         self._thread.start()
         _logger.info("watching CSV drop folders: %s", ", ".join(self.folders))
 
-    def stop(self) -> None:
+    def stop(self, timeout: float = 5.0) -> None:
         self._stop.set()
         if self._thread:
-            self._thread.join(30)
+            self._thread.join(timeout)
 
     def _run(self) -> None:
         while not self._stop.is_set():
@@ -189,6 +189,10 @@ class CsvFolderSource:
                     if not self._commit(events, dead):
                         return False
                     events, dead = [], []
+                    if self._stop.is_set():
+                        # Half read: the file stays in the folder and is read again from the
+                        # top at the next start; its stored rows come out as duplicates.
+                        return False
         except csv.Error as exc:
             return self._fail(folder, path, f"CSV syntax error after {rows} rows: {exc}")
         if not self._commit(events, dead):

@@ -66,6 +66,7 @@ class OpcUaSource:
         self.queue: asyncio.Queue | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stopping: asyncio.Event | None = None
+        self._session_task: asyncio.Task | None = None
         self._thread: threading.Thread | None = None
         metrics.set("mfg_edge_source_connected", lambda: 1 if self.connected else 0, source="opcua")
 
@@ -73,11 +74,19 @@ class OpcUaSource:
         self._thread = threading.Thread(target=self._run_thread, name="opcua", daemon=True)
         self._thread.start()
 
-    def stop(self) -> None:
+    def stop(self, timeout: float = 5.0) -> None:
         if self._loop and self._stopping:
-            self._loop.call_soon_threadsafe(self._stopping.set)
+            with contextlib.suppress(RuntimeError):  # the loop has ended already
+                self._loop.call_soon_threadsafe(self._request_stop)
         if self._thread:
-            self._thread.join(15)
+            self._thread.join(timeout)
+
+    def _request_stop(self) -> None:
+        """On the loop: stop now, also in the middle of a connect to a server that does not
+        answer (that would otherwise hold the stop for connect_timeout_s)."""
+        self._stopping.set()
+        if self._session_task is not None:
+            self._session_task.cancel()
 
     def _run_thread(self) -> None:
         asyncio.run(self._main())
@@ -89,7 +98,10 @@ class OpcUaSource:
         consumer = asyncio.create_task(self._consume())
         try:
             while not self._stopping.is_set():
-                await self._session()
+                self._session_task = asyncio.create_task(self._session())
+                with contextlib.suppress(asyncio.CancelledError):
+                    await self._session_task
+                self._session_task = None
                 if self._stopping.is_set():
                     break
                 delay = self.backoff.next_delay()
