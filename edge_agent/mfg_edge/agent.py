@@ -165,7 +165,12 @@ class Agent:
 
             built.append(
                 CsvFolderSource(
-                    self.config.csv, rules, self.store, self.clock, self.metrics, self.config.source
+                    self.config.csv,
+                    rules,
+                    self.ingestor,
+                    self.clock,
+                    self.metrics,
+                    self.config.source,
                 )
             )
         return built

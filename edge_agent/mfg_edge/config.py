@@ -166,7 +166,7 @@ def semantic_errors(document: dict[str, Any]) -> list[str]:
             )
     mqtt = document.get("mqtt") or {}
     if mqtt.get("shards"):
-        from .sources.mqtt_shards import assign_shards
+        from .topics import assign_shards
 
         topics = sorted({r["topic"] for r in document.get("rules", []) if r["source"] == "mqtt"})
         _, problems = assign_shards([shard["topics"] for shard in mqtt["shards"]], topics)

@@ -17,8 +17,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from .rules import Event
-from .store import RawDeadLetter, Store
+from .event import Event, RawDeadLetter
+from .store import Store
 
 _logger = logging.getLogger(__name__)
 

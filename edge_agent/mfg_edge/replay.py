@@ -8,8 +8,10 @@ import time
 
 from .clock import ClockWatch
 from .config import Config
-from .rules import RuleError, RuleSet
+from .errors import RuleError
+from .rules import RuleSet
 from .rules_sync import resolve_rules
+from .sources.base import message_to_events
 from .store import Store
 
 
@@ -28,18 +30,20 @@ def _renormalise(rules: RuleSet, config: Config, body: dict) -> str:
         raise RuleError("no_rule", f"still no rule matches topic {topic}")
     wanted = body.get("context", {}).get("rule")
     rule = next((r for r in matching if r.name == wanted), matching[0])
-    clock = ClockWatch(**config.agent["clock"])
-    now, quality = clock.quality()
-    event = rule.build(
+    now, quality = ClockWatch(**config.agent["clock"]).quality()
+    events, dead = message_to_events(
+        [rule],
+        kind="mqtt",
         agent_source=config.source,
         context={"payload": payload, "topic": topic, "topic_segments": topic.split("/")},
         origin=topic,
         payload=payload_bytes,
-        discriminator="",
         received_time=now,
         clock_quality=quality,
     )
-    return event.envelope_json()
+    if dead:
+        raise RuleError(dead[0].reason_code, dead[0].reason)
+    return events[0].envelope_json()
 
 
 def replay_dead(config: Config, ids: list[str] | None = None, reason: str | None = None) -> dict:

@@ -17,42 +17,20 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import random
 import threading
 import time
-import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import requests
 
-from . import __version__
-from .rules import EVENT_NAMESPACE, Event, format_timestamp, loads
-from .store import Store, StoredEvent, utc_day
+from .backoff import Backoff
+from .codec import dumps_compact, loads, utc_day
+from .reports import heartbeat_envelope, summary_event
+from .store import Store, StoredEvent
 
 _logger = logging.getLogger(__name__)
-
-HEARTBEAT_TYPE = "edge.heartbeat"
-SUMMARY_TYPE = "integration.sent.summary"
-
-
-class Backoff:
-    """Full-jitter exponential backoff: sleep a uniform random time in [0, min(cap, base*2^n)]."""
-
-    def __init__(self, base_s: float, cap_s: float, rng=random.random):
-        self.base_s = base_s
-        self.cap_s = cap_s
-        self.rng = rng
-        self.attempt = 0
-
-    def next_delay(self) -> float:
-        ceiling = min(self.cap_s, self.base_s * (2 ** min(self.attempt, 32)))
-        self.attempt += 1
-        return self.rng() * ceiling
-
-    def reset(self) -> None:
-        self.attempt = 0
 
 
 @dataclass
@@ -412,34 +390,17 @@ class Sender:
         self.send_heartbeat()
 
     def heartbeat_envelope(self) -> str:
-        stats = self.store.stats()
         wall, quality = self.clock.quality()
-        seq = self.store.reserve_sequence()
-        envelope: dict[str, Any] = {
-            "specversion": "1.0",
-            "id": str(uuid.uuid5(EVENT_NAMESPACE, f"{self.source}|{HEARTBEAT_TYPE}|{seq}")),
-            "source": self.source,
-            "type": HEARTBEAT_TYPE,
-            "dataschema": f"urn:mfg:contract:{HEARTBEAT_TYPE}:1.0",
-            "time": format_timestamp(wall),
-            "subject": f"heartbeat/{self.source}",
-            "sequence": f"{seq:012d}",
-            "datacontenttype": "application/json",
-            "data": {
-                "agent_version": __version__,
-                "backlog": stats["backlog"],
-                "oldest_event_age_s": stats["oldest_event_age_s"],
-                "dead_letters": stats["dead_letters"],
-                "uptime_s": round(wall - self.started_at, 3),
-                "clock_synchronised": self.clock.synchronised(),
-                "last_send_ok": (
-                    format_timestamp(stats["last_send_ok"]) if stats["last_send_ok"] else None
-                ),
-            },
-        }
-        if quality:
-            envelope["clockquality"] = quality
-        return json.dumps(envelope, separators=(",", ":"))
+        envelope = heartbeat_envelope(
+            self.source,
+            self.store.reserve_sequence(),
+            wall,
+            self.store.stats(),
+            self.started_at,
+            self.clock.synchronised(),
+            quality,
+        )
+        return dumps_compact(envelope)
 
     def send_heartbeat(self) -> bool:
         """Sent alone, ahead of any backlog; never stored: the next one carries fresher news."""
@@ -508,27 +469,7 @@ class Sender:
 
     def _queue_summary(self, day: str, revision: int, counts: list[dict], now: float) -> bool:
         """Store the report like any transactional event; False if the store is full."""
-        key = f"{self.source}|{SUMMARY_TYPE}|{day}" + (f"|{revision}" if revision > 1 else "")
-        event = Event(
-            id=str(uuid.uuid5(EVENT_NAMESPACE, key)),
-            type=SUMMARY_TYPE,
-            subject=f"summary/{day}",
-            event_class="transactional",
-            envelope={},
-            source_time=now,
-            received_time=now,
-        )
-        event.envelope = {
-            "specversion": "1.0",
-            "id": event.id,
-            "source": self.source,
-            "type": SUMMARY_TYPE,
-            "dataschema": f"urn:mfg:contract:{SUMMARY_TYPE}:1.0",
-            "time": format_timestamp(now),
-            "subject": event.subject,
-            "datacontenttype": "application/json",
-            "data": {"day": day, "counts": counts},
-        }
+        event = summary_event(self.source, day, revision, counts, now)
         return not self.store.insert([event]).blocked
 
 

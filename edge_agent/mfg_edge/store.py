@@ -9,21 +9,20 @@ which small frequent group commits (<= 19 messages or 50 ms) amortise.
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import json
 import logging
 import sqlite3
 import sys
 import threading
 import time
-import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from .rules import EVENT_NAMESPACE, TELEMETRY, Event
+from .codec import utc_day
+from .dead_letters import DeadLetterTable
+from .event import TELEMETRY, Event, RawDeadLetter
+from .store_checkpoint import WalCheckpointer
 
 _logger = logging.getLogger(__name__)
 
@@ -84,38 +83,6 @@ class InsertResult:
     blocked: list[Event] = field(default_factory=list)
 
 
-@dataclass
-class RawDeadLetter:
-    """A source message that no rule could turn into an event; kept so nothing is lost."""
-
-    kind: str
-    origin: str
-    payload: bytes
-    reason_code: str
-    reason: str
-    received_time: float
-    context: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def id(self) -> str:
-        return str(
-            uuid.uuid5(
-                EVENT_NAMESPACE,
-                f"raw|{self.kind}|{self.origin}|{hashlib.sha256(self.payload).hexdigest()}",
-            )
-        )
-
-    def body(self) -> str:
-        return json.dumps(
-            {
-                "kind": self.kind,
-                "origin": self.origin,
-                "payload_b64": base64.b64encode(self.payload).decode("ascii"),
-                "context": self.context,
-            }
-        )
-
-
 @dataclass(slots=True)
 class StoredEvent:
     seq: int
@@ -129,23 +96,6 @@ class StoredEvent:
     def wire_json(self) -> str:
         """The envelope with its sequence, built by text splicing (no re-parse when draining)."""
         return f'{self.envelope[:-1]},"sequence":"{self.seq:012d}"}}'
-
-
-_DAYS: dict[int, str] = {}  # day number since the epoch -> "YYYY-MM-DD" (a few per run)
-
-
-def utc_day(epoch: float) -> str:
-    number = int(epoch // 86400)
-    text = _DAYS.get(number)
-    if text is None:
-        if len(_DAYS) > 1000:
-            _DAYS.clear()
-        text = _DAYS[number] = datetime.fromtimestamp(number * 86400, tz=UTC).strftime("%Y-%m-%d")
-    return text
-
-
-class StoreFull(Exception):
-    pass
 
 
 # SQLite allows 32766 bound parameters per statement; a few hundred rows per statement keeps the
@@ -176,73 +126,7 @@ def _execute_rows(db: sqlite3.Connection, head: str, rows: list[tuple]) -> None:
         db.execute(_multirow(head, columns, len(chunk)), params)
 
 
-class _Checkpointer:
-    """WAL checkpoints on their own connection and thread, mostly off the commit path.
-
-    With SQLite's automatic checkpoint, the commit that crosses 1,000 WAL pages copies the WAL
-    into the database and fsyncs it while the agent waits (the sources' acks and the sender's
-    next batch wait with it). Here the writer connection never checkpoints. When the WAL has
-    grown past `wal_bytes`, this thread copies it in two steps:
-
-    1. a PASSIVE checkpoint while the agent keeps writing: the bulk of the copy, blocking nobody;
-    2. a second PASSIVE checkpoint holding the store's lock, so no commit runs meanwhile: only
-       the frames written during step 1 are left to copy, so the pause is short, and the WAL
-       ends fully copied, which lets the next commit start it again from the top.
-
-    Without step 2 a writer that never pauses starves the checkpoint: it never catches up, and
-    the WAL grows without bound (measured: 1 GB in 20 s at 10,000 events/s). A large threshold
-    means fewer copies of pages that every commit rewrites (the hot index pages are copied once
-    per checkpoint, not once per commit). Durability is unchanged: a committed transaction is in
-    the fsync'd WAL either way, and a checkpoint fsyncs the database before frames are reused."""
-
-    def __init__(self, path: Path, lock, wal_bytes: int = 16 << 20, interval_s: float = 0.1):
-        self.path = path
-        self.lock = lock
-        self.wal = Path(str(path) + "-wal")
-        self.wal_bytes = wal_bytes
-        self.interval_s = interval_s
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="store-checkpoint", daemon=True)
-        self.checkpoints = 0
-        self.wakeups = 0  # rounds of the thread (a test paces its writer by them)
-        self.longest_pause_s = 0.0
-
-    def start(self) -> _Checkpointer:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(10)
-
-    def _run(self) -> None:
-        db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
-        try:
-            db.execute("PRAGMA busy_timeout=10000")
-            while not self._stop.wait(self.interval_s):
-                self.wakeups += 1
-                try:
-                    if self.wal.stat().st_size >= self.wal_bytes:
-                        self.checkpoint(db)
-                except FileNotFoundError:
-                    continue
-                except Exception as exc:  # busy, I/O: the next round tries again; never die
-                    _logger.warning("WAL checkpoint failed: %s", exc)
-        finally:
-            db.close()
-
-    def checkpoint(self, db: sqlite3.Connection) -> None:
-        db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
-        with self.lock:
-            started = time.monotonic()
-            busy, frames, copied = db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
-            self.longest_pause_s = max(self.longest_pause_s, time.monotonic() - started)
-        self.checkpoints += 1
-        if frames >= 0 and (busy or copied < frames):  # -1: the file is not in WAL mode
-            _logger.warning("WAL checkpoint incomplete (%d of %d frames)", copied, frames)
-
-
-class Store:
+class Store(DeadLetterTable):
     def __init__(
         self,
         path: str | Path,
@@ -283,12 +167,12 @@ class Store:
         # 16 MiB of page cache (SQLite's default is 2 MiB): the id indexes that every commit
         # touches at random stay in memory instead of being read back page by page.
         self._db.execute("PRAGMA cache_size=-16384")
-        self._checkpointer: _Checkpointer | None = None
+        self._checkpointer: WalCheckpointer | None = None
         if not read_only:
-            self._db.execute("PRAGMA wal_autocheckpoint=0")  # see _Checkpointer
+            self._db.execute("PRAGMA wal_autocheckpoint=0")  # see WalCheckpointer
             # After a full checkpoint, the WAL file is cut back to this size when it restarts.
             self._db.execute(f"PRAGMA journal_size_limit={64 << 20}")
-            self._checkpointer = _Checkpointer(self.path, self._lock).start()
+            self._checkpointer = WalCheckpointer(self.path, self._lock).start()
         row = self._db.execute(
             "SELECT COUNT(*), COALESCE(SUM(LENGTH(envelope)), 0), COALESCE(MAX(seq), 0) FROM events"
         ).fetchone()
@@ -568,84 +452,6 @@ class Store:
         return counted
 
     # ----------------------------------------------------------------------------- dead letters
-    def dead_letters(self, limit: int = 1000) -> list[dict[str, Any]]:
-        with self._lock:
-            cursor = self._db.execute(
-                "SELECT id, seq, kind, subject, type, reason_code, reason, pointer, http_status,"
-                " created_at, replays, body FROM dead_letters ORDER BY created_at, seq LIMIT ?",
-                (limit,),
-            )
-            names = [d[0] for d in cursor.description]
-            return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
-
-    def select_dead_letters(self, ids: list[str] | None) -> list[dict[str, Any]]:
-        """The dead letters to replay: all when ids is None."""
-        rows = [d for d in self.dead_letters(limit=10_000_000) if ids is None or d["id"] in ids]
-        return rows
-
-    def request_replay(self, dead_id: str, replacement: str | None = None) -> None:
-        """Mark a dead letter for replay. The running agent re-queues it (it alone allocates
-        sequence numbers, so two processes never hand out the same one)."""
-        with self._lock:
-            self._db.execute(
-                "UPDATE dead_letters SET replay_requested = 1,"
-                " replacement = COALESCE(?, replacement) WHERE id = ?",
-                (replacement, dead_id),
-            )
-
-    def requeue_requested(self) -> int:
-        """Move dead letters marked for replay back into the queue (same id; same sequence for
-        events that had one). Returns how many were re-queued."""
-        with self._lock:
-            rows = self._db.execute(
-                "SELECT id, seq, kind, body, replacement, source_time, received_time"
-                " FROM dead_letters WHERE replay_requested = 1 ORDER BY seq"
-            ).fetchall()
-            if not rows:
-                return 0
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                for dead_id, dead_seq, kind, body, replacement, source_time, received_time in rows:
-                    text = replacement if kind == "raw" else body
-                    if text is None:
-                        continue
-                    parsed = json.loads(text)
-                    seq = dead_seq
-                    if seq is None:
-                        seq = self._next_seq
-                        self._next_seq += 1
-                    self._db.execute(
-                        "INSERT OR IGNORE INTO events(seq, id, subject, type, event_class,"
-                        " source_time, received_time, envelope)"
-                        " VALUES (?, ?, ?, ?, 'transactional', ?, ?, ?)",
-                        (
-                            seq,
-                            parsed["id"],
-                            parsed["subject"],
-                            parsed["type"],
-                            source_time or time.time(),
-                            received_time or time.time(),
-                            text,
-                        ),
-                    )
-                    self._db.execute("DELETE FROM dead_letters WHERE id = ?", (dead_id,))
-                self._set_meta_in_tx({"next_seq": self._next_seq})
-                self._db.execute("COMMIT")
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._recount()
-        return len(rows)
-
-    def update_dead_reason(self, dead_id: str, code: str, reason: str) -> None:
-        """A replay attempt that failed again (raw letter still fits no rule)."""
-        with self._lock:
-            self._db.execute(
-                "UPDATE dead_letters SET reason_code = ?, reason = ?, replays = replays + 1"
-                " WHERE id = ?",
-                (code, reason, dead_id),
-            )
-
     # ----------------------------------------------------------------------------- summary
     def daily_counts(self, day: str) -> list[dict[str, Any]]:
         with self._lock:

@@ -183,7 +183,7 @@ def test_check_config_reports_the_hours_of_outage_the_store_holds(tmp_path, caps
 
 
 def test_check_config_measures_bytes_per_event_in_the_store(tmp_path, capsys, monkeypatch):
-    from mfg_edge.rules import Event
+    from mfg_edge.event import Event
     from mfg_edge.store import ROW_OVERHEAD_BYTES, Store
 
     monkeypatch.setenv("MFG_EDGE_API_KEY", "k")

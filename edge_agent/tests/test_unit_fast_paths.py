@@ -16,21 +16,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_unit_config import GOOD
 
-from mfg_edge import rules
+from mfg_edge import codec
+from mfg_edge.codec import dumps_compact, format_timestamp, loads, utc_day
 from mfg_edge.config import ConfigError, parse_config
-from mfg_edge.rules import (
-    EVENT_NAMESPACE,
-    dumps_compact,
-    event_id,
-    filter_covers,
-    filters_overlap,
-    format_timestamp,
-    loads,
-    topic_matches,
-)
+from mfg_edge.event import EVENT_NAMESPACE, event_id
 from mfg_edge.sources.mqtt_client import BufferedSocket
-from mfg_edge.sources.mqtt_shards import assign_shards, shard_client_id
-from mfg_edge.store import utc_day
+from mfg_edge.sources.mqtt_shards import shard_client_id
+from mfg_edge.topics import assign_shards, filter_covers, filters_overlap, topic_matches
 
 LEVEL = st.sampled_from(["a", "b", "+"])
 FILTER = st.lists(LEVEL, min_size=1, max_size=4).flatmap(
@@ -51,7 +43,7 @@ def test_event_id_equals_uuid5(payload, discriminator):
 
 @given(st.floats(min_value=0, max_value=4_000_000_000, allow_nan=False))
 def test_format_timestamp_and_utc_day_match_datetime(epoch):
-    rules._SECONDS_TEXT.clear()
+    codec._SECONDS_TEXT.clear()
     rounded = round(epoch * 1000) / 1000
     expected = datetime.fromtimestamp(round(epoch * 1000) // 1000, tz=UTC)
     assert format_timestamp(epoch) == expected.strftime("%Y-%m-%dT%H:%M:%S") + (

@@ -10,10 +10,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from mfg_edge.backoff import Backoff
 from mfg_edge.clock import JUMPED, UNSYNCHRONISED, ClockWatch
-from mfg_edge.rules import RuleError, RuleSet, event_id, topic_matches
-from mfg_edge.sender import Backoff
+from mfg_edge.errors import RuleError
+from mfg_edge.event import event_id
+from mfg_edge.rules import RuleSet
 from mfg_edge.store import Store
+from mfg_edge.topics import topic_matches
 
 RULE = {
     "name": "done",

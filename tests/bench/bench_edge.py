@@ -42,9 +42,11 @@ from edge_receiver import Receiver  # noqa: E402
 from mqtt_blaster import blast  # noqa: E402
 
 from mfg_edge.clock import ClockWatch  # noqa: E402
+from mfg_edge.codec import format_timestamp  # noqa: E402
+from mfg_edge.event import Event  # noqa: E402
 from mfg_edge.ingest import Ingestor  # noqa: E402
 from mfg_edge.metrics import Metrics  # noqa: E402
-from mfg_edge.rules import Event, RuleSet, format_timestamp  # noqa: E402
+from mfg_edge.rules import RuleSet  # noqa: E402
 from mfg_edge.sender import Sender  # noqa: E402
 from mfg_edge.sources.mqtt import MqttSource  # noqa: E402
 from mfg_edge.sources.mqtt_shards import ShardedMqttSource, shard_client_id  # noqa: E402
@@ -111,7 +113,7 @@ def calibrate(count: int = 20000) -> float:
     """Microseconds of CPU to turn one message into an event (the rule, single-threaded, no
     I/O): the same fixed work every run, so two runs' figures can be compared. On this shared
     2-core machine it varied from 10 to 22 us between runs minutes apart."""
-    from mfg_edge.rules import loads
+    from mfg_edge.codec import loads
 
     rule = RuleSet(line_rules()).match_topic("plant1/line0/mes/completed")[0]
     bodies = [payload(n, "calibrate") for n in range(count)]

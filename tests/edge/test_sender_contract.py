@@ -9,8 +9,9 @@ import pytest
 from edge_receiver import Receiver
 
 from mfg_edge.clock import ClockWatch
+from mfg_edge.codec import format_timestamp
+from mfg_edge.event import Event
 from mfg_edge.metrics import Metrics
-from mfg_edge.rules import Event, format_timestamp
 from mfg_edge.sender import Sender
 from mfg_edge.store import Store
 

@@ -26,21 +26,20 @@ import threading
 import time
 from pathlib import Path
 
-from ..rules import RuleError
-from ..store import RawDeadLetter
+from ..event import RawDeadLetter
+from .base import Source, message_to_events
 
 _logger = logging.getLogger(__name__)
 IGNORED_SUFFIXES = (".tmp", ".part", ".done", ".reason.txt")
 
 
-class CsvFolderSource:
-    def __init__(self, settings: dict, rules, store, clock, metrics, agent_source: str):
+class CsvFolderSource(Source):
+    kind = "csv"
+
+    def __init__(self, settings: dict, rules, ingestor, clock, metrics, agent_source: str):
+        super().__init__(ingestor, clock, metrics, agent_source)
         self.settings = settings
         self.rules = rules
-        self.store = store
-        self.clock = clock
-        self.metrics = metrics
-        self.agent_source = agent_source
         self.folders = rules.csv_folders()
         self.settle_s = settings.get("settle_ms", 2000) / 1000.0
         self.poll_s = settings.get("poll_interval_ms", 500) / 1000.0
@@ -135,7 +134,7 @@ class CsvFolderSource:
                 folder, path, f"no rule for columns {header}; rules expect one of {wanted}"
             )
         events, dead = [], []
-        rows = 0
+        rows = chunk_rows = 0
         try:
             for row_number, row in enumerate(reader, start=1):
                 if not any(cell.strip() for cell in row):
@@ -156,50 +155,41 @@ class CsvFolderSource:
                         )
                     )
                 else:
-                    context = {
-                        "row": dict(zip(header, row, strict=True)),
-                        "file": path.name,
-                        "line": row_number + 1,
-                    }
-                    try:
-                        events.append(
-                            rule.build(
-                                agent_source=self.agent_source,
-                                context=context,
-                                origin=f"csv:{digest}",
-                                payload=row_bytes,
-                                discriminator=str(row_number),
-                                received_time=received,
-                                clock_quality=quality,
-                            )
-                        )
-                    except RuleError as exc:
-                        dead.append(
-                            self._dead(
-                                path,
-                                digest,
-                                row_number,
-                                row_bytes,
-                                exc.code,
-                                f"line {row_number + 1}: {exc}",
-                                received,
-                            )
-                        )
+                    built, failed = message_to_events(
+                        [rule],
+                        kind="csv",
+                        agent_source=self.agent_source,
+                        context={
+                            "row": dict(zip(header, row, strict=True)),
+                            "file": path.name,
+                            "line": row_number + 1,
+                        },
+                        origin=f"csv:{digest}",
+                        payload=row_bytes,
+                        discriminator=str(row_number),
+                        received_time=received,
+                        clock_quality=quality,
+                        dead_origin=f"{path.name}:{digest}:{row_number}",
+                        dead_context={"file": path.name},
+                        reason_prefix=f"line {row_number + 1}: ",
+                    )
+                    events.extend(built)
+                    dead.extend(failed)
+                chunk_rows += 1
                 if len(events) + len(dead) >= self.rows_per_commit:
-                    if not self._commit(events, dead):
+                    if not self._commit(events, dead, chunk_rows):
                         return False
-                    events, dead = [], []
+                    events, dead, chunk_rows = [], [], 0
                     if self._stop.is_set():
                         # Half read: the file stays in the folder and is read again from the
                         # top at the next start; its stored rows come out as duplicates.
                         return False
         except csv.Error as exc:
             return self._fail(folder, path, f"CSV syntax error after {rows} rows: {exc}")
-        if not self._commit(events, dead):
+        if not self._commit(events, dead, chunk_rows):
             return False
         self._move(path, folder / "processed")
         self.files_processed += 1
-        self.metrics.inc("mfg_edge_messages_received_total", rows, source="csv")
         _logger.info(
             "CSV %s: %d rows stored (rule %s), moved to processed/", path.name, rows, rule.name
         )
@@ -216,16 +206,17 @@ class CsvFolderSource:
             {"file": path.name},
         )
 
-    def _commit(self, events, dead) -> bool:
-        """Store rows durably; while the store is full, wait (rows are never shed from a file)."""
-        while True:
-            result = self.store.insert(events, dead)
-            self.metrics.inc("mfg_edge_events_stored_total", result.inserted)
-            if not result.blocked:
-                return True
-            events, dead = result.blocked, []
-            if self._stop.wait(1.0):
+    def _commit(self, events, dead, rows: int) -> bool:
+        """Hand rows to the ingestor and wait until they are durable. While the store is full
+        the ingestor holds them (rows are never shed from a file, unless their rule says they
+        are telemetry); False when the agent stops first: the file stays and is read again."""
+        stored = threading.Event()
+        if not self.submit(events, dead, stored.set, messages=rows):
+            return False
+        while not stored.wait(0.2):
+            if self._stop.is_set() or self.ingestor.closed:
                 return False
+        return True
 
     def _move(self, path: Path, target_dir: Path) -> Path:
         target_dir.mkdir(exist_ok=True)

@@ -14,10 +14,10 @@ import time
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
-from ..ingest import Pending
-from ..rules import RuleError, loads
-from ..sender import Backoff
-from ..store import RawDeadLetter
+from ..backoff import Backoff
+from ..codec import loads
+from ..event import RawDeadLetter
+from .base import Source, message_to_events
 from .mqtt_client import BufferedClient, buffered_io_supported
 
 _logger = logging.getLogger(__name__)
@@ -28,16 +28,15 @@ def default_client_id(settings: dict, agent_source: str) -> str:
     return settings.get("client_id") or ("mfg-edge-" + agent_source.replace("/", "-"))[:23]
 
 
-class MqttSource:
+class MqttSource(Source):
+    kind = "mqtt"
+
     def __init__(
         self, settings: dict, rules, ingestor, clock, metrics, agent_source: str, password=None
     ):
+        super().__init__(ingestor, clock, metrics, agent_source)
         self.settings = settings
         self.rules = rules
-        self.ingestor = ingestor
-        self.clock = clock
-        self.metrics = metrics
-        self.agent_source = agent_source
         client_id = default_client_id(settings, agent_source)
         buffered = settings.get("buffered_io", True) and buffered_io_supported()
         client_class = BufferedClient if buffered else mqtt.Client
@@ -176,47 +175,20 @@ class MqttSource:
                 )
             )
         if payload is not None:
-            context = {"payload": payload, "topic": topic, "topic_segments": topic.split("/")}
-            matching = self.rules.match_topic(topic)
-            if not matching:
-                dead.append(
-                    RawDeadLetter(
-                        "mqtt",
-                        topic,
-                        message.payload,
-                        "no_rule",
-                        f"no rule matches topic {topic}",
-                        received,
-                        {"topic": topic},
-                    )
-                )
-            for rule in matching:
-                try:
-                    events.append(
-                        rule.build(
-                            agent_source=self.agent_source,
-                            context=context,
-                            origin=topic,
-                            payload=message.payload,
-                            discriminator="",
-                            received_time=received,
-                            clock_quality=quality,
-                        )
-                    )
-                except RuleError as exc:
-                    dead.append(
-                        RawDeadLetter(
-                            "mqtt",
-                            topic,
-                            message.payload,
-                            exc.code,
-                            f"rule {rule.name}: {exc}",
-                            received,
-                            {"topic": topic, "rule": rule.name},
-                        )
-                    )
+            events, dead = message_to_events(
+                self.rules.match_topic(topic),
+                kind="mqtt",
+                agent_source=self.agent_source,
+                context={"payload": payload, "topic": topic, "topic_segments": topic.split("/")},
+                origin=topic,
+                payload=message.payload,
+                received_time=received,
+                clock_quality=quality,
+                dead_context={"topic": topic},
+                no_rule_reason=f"no rule matches topic {topic}",
+            )
         ack = None
         if message.qos > 0:
             mid, qos, generation = message.mid, message.qos, self._generation
             ack = lambda: self._ack(mid, qos, generation)  # noqa: E731 - a closure is the clearest here
-        self.ingestor.submit(Pending(events, dead, ack, arrived, "mqtt"))
+        self.submit(events, dead, ack, arrived)

@@ -36,9 +36,11 @@ import threading
 import time
 from collections import deque
 
+from ..backoff import Backoff
+from ..event import Event
 from ..ingest import Pending
-from ..rules import Event, RuleSet, filter_covers, filters_overlap
-from ..sender import Backoff
+from ..rules import RuleSet
+from ..topics import assign_shards
 
 _logger = logging.getLogger(__name__)
 
@@ -51,46 +53,6 @@ def shard_client_id(base: str, index: int) -> str:
     return f"{base[:19]}-s{index:02d}"
 
 
-def assign_shards(
-    shard_filters: list[list[str]], topics: list[str]
-) -> tuple[list[list[str]], list[str]]:
-    """Put each rule topic in the one shard whose filters cover it.
-
-    Returns (topics per shard, problems). A topic no shard covers, or that more than one covers,
-    is a problem; so are two topics in different shards that overlap (a message would reach two
-    connections). Topics no shard covers go to an extra last shard, so nothing is unsubscribed.
-    """
-    assigned: list[list[str]] = [[] for _ in shard_filters]
-    problems = []
-    leftovers = []
-    for topic in topics:
-        owners = [
-            index
-            for index, filters in enumerate(shard_filters)
-            if any(filter_covers(f, topic) for f in filters)
-        ]
-        if not owners:
-            problems.append(f"MQTT topic {topic!r} is covered by no shard")
-            leftovers.append(topic)
-            continue
-        if len(owners) > 1:
-            problems.append(f"MQTT topic {topic!r} is covered by shards {owners}: exactly one")
-        assigned[owners[0]].append(topic)
-    if leftovers:
-        assigned.append(leftovers)
-    for index, group in enumerate(assigned):
-        for other_index in range(index + 1, len(assigned)):
-            for topic in group:
-                for other in assigned[other_index]:
-                    if filters_overlap(topic, other):
-                        problems.append(
-                            f"MQTT topics {topic!r} (shard {index}) and {other!r} (shard "
-                            f"{other_index}) overlap: one message would reach two connections"
-                        )
-    return assigned, problems
-
-
-# ------------------------------------------------------------------------------ child side
 class _Forwarder:
     """The shard's 'ingestor': numbers each message and forwards what it became to the agent."""
 

@@ -16,15 +16,13 @@ import json
 import logging
 import os
 import threading
-import time
 from datetime import UTC
 
 from asyncua import Client, ua
 
-from ..ingest import Pending
-from ..rules import RuleError, format_timestamp
-from ..sender import Backoff
-from ..store import RawDeadLetter
+from ..backoff import Backoff
+from ..codec import format_timestamp
+from .base import Source, message_to_events
 
 _logger = logging.getLogger(__name__)
 QUEUE_LIMIT = 20000
@@ -48,14 +46,13 @@ class _Handler:
         _logger.warning("OPC-UA subscription status changed: %s", status)
 
 
-class OpcUaSource:
+class OpcUaSource(Source):
+    kind = "opcua"
+
     def __init__(self, settings: dict, rules, ingestor, clock, metrics, agent_source: str):
+        super().__init__(ingestor, clock, metrics, agent_source)
         self.settings = settings
         self.rules = rules
-        self.ingestor = ingestor
-        self.clock = clock
-        self.metrics = metrics
-        self.agent_source = agent_source
         self.by_node: dict[str, list] = {}
         for rule in rules.for_kind("opcua"):
             node = ua.NodeId.from_string(rule.spec["node"]).to_string()
@@ -211,35 +208,30 @@ class OpcUaSource:
         else:
             plain = str(value)
         payload = json.dumps({"node": node_id, "value": plain}, sort_keys=True).encode()
-        events, dead = [], []
-        for rule in self.by_node.get(node_id, []):
+        sampled_at = format_timestamp(source_time)
+
+        def context(rule) -> dict:
             value_map = rule.spec.get("value_map") or {}
-            context = {
+            return {
                 "value": plain,
                 "node": node_id,
                 "machine": rule.spec.get("machine", ""),
                 "state": value_map.get(str(plain), f"unknown:{plain}") if value_map else plain,
-                "source_time": format_timestamp(source_time),
+                "source_time": sampled_at,
                 "status": str(getattr(status, "name", status)),
             }
-            try:
-                events.append(
-                    rule.build(
-                        agent_source=self.agent_source,
-                        context=context,
-                        origin=node_id,
-                        payload=payload,
-                        # The server's source timestamp identifies the sample: the initial value
-                        # re-sent after a reconnect gets the same id and is dropped as a duplicate.
-                        discriminator=context["source_time"],
-                        received_time=received,
-                        clock_quality=quality,
-                    )
-                )
-            except RuleError as exc:
-                dead.append(
-                    RawDeadLetter(
-                        "opcua", node_id, payload, exc.code, f"rule {rule.name}: {exc}", received
-                    )
-                )
-        self.ingestor.submit(Pending(events, dead, None, time.monotonic(), "opcua"))
+
+        events, dead = message_to_events(
+            self.by_node.get(node_id, []),
+            kind="opcua",
+            agent_source=self.agent_source,
+            context=context,
+            origin=node_id,
+            payload=payload,
+            # The server's source timestamp identifies the sample: the initial value re-sent
+            # after a reconnect gets the same id and is dropped as a duplicate.
+            discriminator=sampled_at,
+            received_time=received,
+            clock_quality=quality,
+        )
+        self.submit(events, dead)
