@@ -8,6 +8,7 @@ from email.utils import format_datetime
 
 from odoo.tests.common import BaseCase
 
+from ..adapters.webhook import WebhookAdapter
 from ..services.adapters import AdapterRegistry, Message, Settings
 from ..services.delivery_policy import (
     Breaker,
@@ -19,7 +20,6 @@ from ..services.delivery_policy import (
     retry_delay,
 )
 from ..services.outbound_delivery import deliver_in_order
-from ..services.webhook_adapter import WebhookAdapter
 from .receiver import RealTimeouts, Receiver
 
 NOW = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
