@@ -35,7 +35,6 @@
         "views/mfg_integration_exception_views.xml",
         "views/res_config_settings_views.xml",
         "views/mfg_integration_reconciliation_views.xml",
-        "views/mfg_integration_shadow_views.xml",
         "views/mfg_integration_menus.xml",
     ],
     "demo": [

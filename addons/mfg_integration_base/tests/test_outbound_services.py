@@ -225,3 +225,15 @@ class TestWebhookAdapter(RealTimeouts, BaseCase):
         )
         with self.assertRaises(LookupError):
             registry.get("carrier_pigeon")
+
+    def test_registry_uses_only_adapters_of_installed_modules(self):
+        registry = AdapterRegistry()
+        registry.adapter(WebhookAdapter)
+        settings = self.settings("http://127.0.0.1:9/x", "s")
+        self.assertEqual(registry.keys({"mfg_integration_base"}), ["webhook"])
+        self.assertEqual(registry.keys({"mfg_integration_sap"}), [])
+        self.assertIsInstance(
+            registry.instance("webhook", settings, {"mfg_integration_base"}), WebhookAdapter
+        )
+        with self.assertRaisesRegex(LookupError, "no installed module registers it"):
+            registry.instance("webhook", settings, {"mfg_integration_sap"})
