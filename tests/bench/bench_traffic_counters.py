@@ -69,6 +69,7 @@ def main():
             )
             env.cr.commit()
             Event = env["mfg.integration.event"]
+            Traffic = type(env["mfg.integration.traffic"])
             Event._ingest(system, batch("warm", 0, args.size))
             env.cr.commit()
             run = uuid.uuid4().hex[:8]
@@ -80,7 +81,7 @@ def main():
                 if counting:
                     results = Event._ingest(system, events)
                 else:
-                    with patch.object(type(Event), "_count_traffic", lambda *_args: None):
+                    with patch.object(Traffic, "_count_ingest", lambda *_args: None):
                         results = Event._ingest(system, events)
                 env.cr.commit()
                 elapsed = time.perf_counter() - started

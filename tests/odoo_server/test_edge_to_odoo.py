@@ -67,31 +67,27 @@ def _duplicates_answered(database, system_id):
 
 @pytest.fixture
 def record_only(odoo_server):
-    """The MES handlers are a later issue: the contract records its events without applying
-    them (what an admin sets for a contract Odoo does not process yet). Restored after."""
+    """The MES handlers are a later issue: the contract (shipped as draft, as nothing handles
+    it yet) records its events without applying them, what an admin sets for a contract Odoo
+    does not process yet; record-only contracts need no handler to be active. Restored after."""
     rows = query(
         odoo_server.database,
-        "SELECT id, processing_mode FROM mfg_integration_contract WHERE code = %s",
+        "SELECT id, processing_mode, state FROM mfg_integration_contract WHERE code = %s",
         [CONTRACT],
     )
     assert rows, f"contract {CONTRACT} is not installed"
     uid = odoo_server.admin_uid()
     models = odoo_server.rpc()
 
-    def write(ids, mode):
+    def write(ids, values):
         models.execute_kw(
-            odoo_server.database,
-            uid,
-            "admin",
-            "mfg.integration.contract",
-            "write",
-            [ids, {"processing_mode": mode}],
+            odoo_server.database, uid, "admin", "mfg.integration.contract", "write", [ids, values]
         )
 
-    write([row[0] for row in rows], "record")
+    write([row[0] for row in rows], {"processing_mode": "record", "state": "active"})
     yield
-    for contract_id, mode in rows:
-        write([contract_id], mode)
+    for contract_id, mode, state in rows:
+        write([contract_id], {"processing_mode": mode, "state": state})
 
 
 def test_agent_to_odoo_kill9_exactly_once_and_the_summary_matches(

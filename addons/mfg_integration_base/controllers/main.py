@@ -1,8 +1,8 @@
 """REST API of the integration layer: /mfg/v1/...
 
 Every answer is JSON. Failures of a whole request answer
-``{"error": {"code": ..., "message": ...}}`` with the status of ARCHITECTURE.md;
-event batches answer one result per event. No input, however malformed, is answered
+``{"error": {"code": ..., "message": ...}}`` with the status listed in docs/architecture.md
+("API answers"); event batches answer one result per event. No input, however malformed, is answered
 with a 500: that would make a sender retry something that can never succeed.
 """
 

@@ -1,6 +1,6 @@
 from odoo import fields
 
-from ..services.handlers import registry
+from ..services.handler_registry import registry
 
 
 @registry.handler("edge.heartbeat", major=1)

@@ -1,4 +1,4 @@
-from ..services.handlers import registry
+from ..services.handler_registry import registry
 
 
 @registry.handler("integration.sent.summary", major=1)

@@ -14,8 +14,6 @@ from . import mfg_integration_reconciliation_rule
 from . import mfg_integration_reconciliation_run
 from . import mfg_integration_reconciliation_line
 from . import mfg_integration_outbound_sequence
-from . import mfg_integration_event_outbound
-from . import mfg_integration_exception_outbound
 from . import mfg_integration_traffic
 from . import mfg_integration_problem
 from . import mfg_integration_metrics

@@ -116,6 +116,32 @@ class MfgIntegrationContract(models.Model):
     )
     handler_module = fields.Char(compute="_compute_handler_module", string="Handled By")
     event_count = fields.Integer(compute="_compute_event_count")
+    shadow_effect_ids = fields.One2many(
+        "mfg.integration.contract.effect",
+        "contract_id",
+        string="Effect Models",
+        help="Models whose records the handler creates or changes: recorded in shadow mode.",
+    )
+    batch_delivery = fields.Boolean(
+        tracking=True,
+        help="Outbound: several events may travel in one request (a CloudEvents batch, "
+        "application/cloudevents-batch+json). Only for receivers that accept batches.",
+    )
+    other_version_ids = fields.Many2many(
+        "mfg.integration.contract",
+        compute="_compute_other_version_ids",
+        string="Other Versions",
+    )
+    received_total = fields.Integer(
+        string="Events Received",
+        compute="_compute_received_total",
+        help="Events of this version accepted by the API (all systems, since the start).",
+    )
+    usage_ids = fields.Many2many(
+        "mfg.integration.contract.usage",
+        compute="_compute_usage_ids",
+        string="Senders",
+    )
 
     _sql_constraints = [
         (
@@ -163,7 +189,30 @@ class MfgIntegrationContract(models.Model):
         for contract in self:
             contract.display_name = f"{contract.name} {contract.version}"
 
-    # -- validation ---------------------------------------------------------------------
+    def _compute_other_version_ids(self):
+        siblings = self.with_context(active_test=False).search(
+            [("code", "in", list(set(self.mapped("code"))))]
+        )
+        for contract in self:
+            contract.other_version_ids = siblings.filtered(
+                lambda c, contract=contract: c.code == contract.code and c.id != contract.id
+            )
+
+    def _compute_received_total(self):
+        groups = self.env["mfg.integration.traffic"]._read_group(
+            [("contract_id", "in", self.ids)], ["contract_id"], ["received:sum"]
+        )
+        totals = {contract.id: total for contract, total in groups}
+        for contract in self:
+            contract.received_total = totals.get(contract.id, 0)
+
+    def _compute_usage_ids(self):
+        Usage = self.env["mfg.integration.contract.usage"]
+        usages = Usage.search([("contract_code", "in", list(set(self.mapped("code"))))])
+        for contract in self:
+            contract.usage_ids = usages.filtered(
+                lambda u, contract=contract: u.contract_code == contract.code
+            )
 
     @api.constrains("code", "version")
     def _check_code_version(self):
@@ -218,12 +267,6 @@ class MfgIntegrationContract(models.Model):
             if contract.retry_max_seconds < contract.retry_base_seconds:
                 raise ValidationError(_("The longest retry delay is shorter than the first one."))
 
-    def _validator(self):
-        """The compiled, cached validator of this version's schema."""
-        self.ensure_one()
-        key = (self.env.cr.dbname, self.id)
-        return schema_validation.compiled_validator(key, self.schema)
-
     def write(self, vals):
         frozen = FROZEN_FIELDS.intersection(vals)
         if frozen and not self.env.context.get("mfg_contract_loading"):
@@ -252,12 +295,6 @@ class MfgIntegrationContract(models.Model):
             schema_validation.forget((self.env.cr.dbname, contract.id))
         return super().unlink()
 
-    # -- lifecycle ----------------------------------------------------------------------
-
-    def _check_manager(self):
-        if not self.env.user.has_group("mfg_integration_base.group_mfg_integration_manager"):
-            raise UserError(_("Only an Integration Manager can change a contract's lifecycle."))
-
     def action_approve(self):
         self._check_manager()
         for contract in self:
@@ -284,6 +321,7 @@ class MfgIntegrationContract(models.Model):
                         name=contract.display_name,
                     )
                 )
+            contract._check_handled()
             contract.write({"state": "active", "sunset_date": False})
 
     def action_deprecate(self):
@@ -307,14 +345,6 @@ class MfgIntegrationContract(models.Model):
                 raise UserError(_("Only an approved, not yet active contract goes back to draft."))
             contract.write({"state": "draft", "approved_by_id": False, "approved_on": False})
 
-    def _accepts_events(self, today=None):
-        """Whether the API accepts events of this version today."""
-        self.ensure_one()
-        today = today or fields.Date.context_today(self)
-        if self.state == "active":
-            return True
-        return self.state == "deprecated" and (not self.sunset_date or self.sunset_date >= today)
-
     def action_view_events(self):
         self.ensure_one()
         action = self.env["ir.actions.act_window"]._for_xml_id(
@@ -323,7 +353,79 @@ class MfgIntegrationContract(models.Model):
         action["domain"] = [("contract_id", "=", self.id)]
         return action
 
-    # -- contract files -----------------------------------------------------------------
+    def action_request_approval(self):
+        """Ask the other Integration Managers to review this draft (the author cannot
+        approve it)."""
+        managers = self.env.ref("mfg_integration_base.group_mfg_integration_manager").users
+        for contract in self:
+            if contract.state != "draft":
+                raise UserError(_("Only a draft contract is submitted for approval."))
+            reviewers = managers.filtered(
+                lambda user, contract=contract: user != contract.author_id and not user.share
+                and user.active
+            )  # fmt: skip
+            if not reviewers:
+                raise UserError(
+                    _("No other Integration Manager exists to approve %(name)s.",
+                      name=contract.display_name)
+                )  # fmt: skip
+            for reviewer in reviewers:
+                contract.activity_schedule(
+                    "mail.mail_activity_data_todo",
+                    summary=_("Approve contract %(name)s", name=contract.display_name),
+                    user_id=reviewer.id,
+                )
+            contract.message_post(
+                body=_("%(user)s submitted this version for approval.", user=self.env.user.name)
+            )
+        return True
+
+    def action_open_deprecate_wizard(self):
+        self.ensure_one()
+        return {
+            "type": "ir.actions.act_window",
+            "name": _("Deprecate %(name)s", name=self.display_name),
+            "res_model": "mfg.integration.deprecate.wizard",
+            "view_mode": "form",
+            "target": "new",
+            "context": {"default_contract_id": self.id},
+        }
+
+    def _validator(self):
+        """The compiled, cached validator of this version's schema."""
+        self.ensure_one()
+        key = (self.env.cr.dbname, self.id)
+        return schema_validation.compiled_validator(key, self.schema)
+
+    def _check_manager(self):
+        if not self.env.user.has_group("mfg_integration_base.group_mfg_integration_manager"):
+            raise UserError(_("Only an Integration Manager can change a contract's lifecycle."))
+
+    def _check_handled(self):
+        """An inbound contract is activated only when an installed addon handles its type:
+        otherwise a sender would get 202 for events that can only end as exceptions."""
+        self.ensure_one()
+        if self.direction != "inbound" or self.processing_mode == "record":
+            return
+        if not self.handler_module:
+            raise UserError(
+                _(
+                    "%(name)s cannot be activated: no installed addon handles %(code)s "
+                    "version %(major)s.x. Install the addon that handles it (or wait until "
+                    "its flow is written), then activate it.",
+                    name=self.display_name,
+                    code=self.code,
+                    major=self.version_major,
+                )
+            )
+
+    def _accepts_events(self, today=None):
+        """Whether the API accepts events of this version today."""
+        self.ensure_one()
+        today = today or fields.Date.context_today(self)
+        if self.state == "active":
+            return True
+        return self.state == "deprecated" and (not self.sunset_date or self.sunset_date >= today)
 
     @api.model
     def _load_contract_files(self, module):
@@ -332,7 +434,8 @@ class MfgIntegrationContract(models.Model):
         Each gets the XML id ``<module>.contract_<code>_<version>`` (dots as '_'), so
         data files of other addons can refer to it.
 
-        A shipped contract is created active (the vendor approved it). On upgrade, its
+        A shipped contract is created active (the vendor approved it), or in the file's
+        ``state`` (draft for a contract shipped before its handler exists). On upgrade, its
         schema is refreshed only while no event used it and no admin changed its
         lifecycle: published versions are immutable, new versions get new files.
         """
@@ -376,7 +479,7 @@ class MfgIntegrationContract(models.Model):
             )
             loader = self.sudo().with_context(mfg_contract_loading=True, tracking_disable=True)
             if not contract:
-                contract = loader.create(dict(values, state="active"))
+                contract = loader.create(dict(values, state=definition.get("state", "active")))
             elif contract.module == module and not contract.event_count:
                 loader.browse(contract.id).write(values)
             xmlid = "contract_{}_{}".format(code.replace(".", "_"), version.replace(".", "_"))
@@ -385,15 +488,6 @@ class MfgIntegrationContract(models.Model):
             )
             loaded |= contract
         return loaded
-
-    # -- shadow mode (fields and the four-eyes switch: mfg.integration.shadow.mixin) -------
-
-    shadow_effect_ids = fields.One2many(
-        "mfg.integration.contract.effect",
-        "contract_id",
-        string="Effect Models",
-        help="Models whose records the handler creates or changes: recorded in shadow mode.",
-    )
 
     def _check_shadow_switchable(self):
         if self.direction != "inbound" or self.state == "retired":
@@ -408,14 +502,6 @@ class MfgIntegrationContract(models.Model):
                 [effect.key_field_id.name, effect.quantity_field_id.name]
             )
         return watched
-
-    # -- outbound delivery ---------------------------------------------------------------
-
-    batch_delivery = fields.Boolean(
-        tracking=True,
-        help="Outbound: several events may travel in one request (a CloudEvents batch, "
-        "application/cloudevents-batch+json). Only for receivers that accept batches.",
-    )
 
     @api.model
     def _outbound_version(self, code, version=None):
@@ -438,84 +524,3 @@ class MfgIntegrationContract(models.Model):
         return max(
             candidates, key=lambda c: (c.state == "active", c.version_major, c.version_minor)
         )
-
-    # -- governance UI: versions side by side, who sends which version ------------------
-
-    other_version_ids = fields.Many2many(
-        "mfg.integration.contract",
-        compute="_compute_other_version_ids",
-        string="Other Versions",
-    )
-    received_total = fields.Integer(
-        string="Events Received",
-        compute="_compute_received_total",
-        help="Events of this version accepted by the API (all systems, since the start).",
-    )
-    usage_ids = fields.Many2many(
-        "mfg.integration.contract.usage",
-        compute="_compute_usage_ids",
-        string="Senders",
-    )
-
-    def _compute_other_version_ids(self):
-        siblings = self.with_context(active_test=False).search(
-            [("code", "in", list(set(self.mapped("code"))))]
-        )
-        for contract in self:
-            contract.other_version_ids = siblings.filtered(
-                lambda c, contract=contract: c.code == contract.code and c.id != contract.id
-            )
-
-    def _compute_received_total(self):
-        groups = self.env["mfg.integration.traffic"]._read_group(
-            [("contract_id", "in", self.ids)], ["contract_id"], ["received:sum"]
-        )
-        totals = {contract.id: total for contract, total in groups}
-        for contract in self:
-            contract.received_total = totals.get(contract.id, 0)
-
-    def _compute_usage_ids(self):
-        Usage = self.env["mfg.integration.contract.usage"]
-        usages = Usage.search([("contract_code", "in", list(set(self.mapped("code"))))])
-        for contract in self:
-            contract.usage_ids = usages.filtered(
-                lambda u, contract=contract: u.contract_code == contract.code
-            )
-
-    def action_request_approval(self):
-        """Ask the other Integration Managers to review this draft (the author cannot
-        approve it)."""
-        managers = self.env.ref("mfg_integration_base.group_mfg_integration_manager").users
-        for contract in self:
-            if contract.state != "draft":
-                raise UserError(_("Only a draft contract is submitted for approval."))
-            reviewers = managers.filtered(
-                lambda user, contract=contract: user != contract.author_id and not user.share
-                and user.active
-            )  # fmt: skip
-            if not reviewers:
-                raise UserError(
-                    _("No other Integration Manager exists to approve %(name)s.",
-                      name=contract.display_name)
-                )  # fmt: skip
-            for reviewer in reviewers:
-                contract.activity_schedule(
-                    "mail.mail_activity_data_todo",
-                    summary=_("Approve contract %(name)s", name=contract.display_name),
-                    user_id=reviewer.id,
-                )
-            contract.message_post(
-                body=_("%(user)s submitted this version for approval.", user=self.env.user.name)
-            )
-        return True
-
-    def action_open_deprecate_wizard(self):
-        self.ensure_one()
-        return {
-            "type": "ir.actions.act_window",
-            "name": _("Deprecate %(name)s", name=self.display_name),
-            "res_model": "mfg.integration.deprecate.wizard",
-            "view_mode": "form",
-            "target": "new",
-            "context": {"default_contract_id": self.id},
-        }

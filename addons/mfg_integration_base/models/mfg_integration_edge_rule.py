@@ -66,6 +66,27 @@ class MfgIntegrationEdgeRule(models.Model):
         help='e.g. {"value_map": {"0": "stopped"}, "deadband": 0.5, "publishing_interval_ms": 500}',
     )
 
+    @api.constrains(
+        "name", "source", "contract_id", "subject", "data_fields", "options", "topic", "node",
+        "folder", "columns", "time_selector", "message_id_selector", "correlation",
+    )  # fmt: skip
+    def _check_rule(self):
+        validator = self._rule_validator()
+        for rule in self:
+            errors = schema_validation.validation_errors(
+                validator, rule._rule_object(), pointer_prefix=""
+            )
+            if errors:
+                pointer, sentence = errors[0]
+                raise ValidationError(
+                    _(
+                        "Rule %(name)s: %(where)s %(error)s",
+                        name=rule.name,
+                        where=pointer,
+                        error=sentence,
+                    )
+                )
+
     @api.model
     def _rule_validator(self):
         text = RULE_SCHEMA_PATH.read_text()
@@ -98,27 +119,6 @@ class MfgIntegrationEdgeRule(models.Model):
         if self.options:
             rule.update(_json_object(self.options, _("Other Options")))
         return rule
-
-    @api.constrains(
-        "name", "source", "contract_id", "subject", "data_fields", "options", "topic", "node",
-        "folder", "columns", "time_selector", "message_id_selector", "correlation",
-    )  # fmt: skip
-    def _check_rule(self):
-        validator = self._rule_validator()
-        for rule in self:
-            errors = schema_validation.validation_errors(
-                validator, rule._rule_object(), pointer_prefix=""
-            )
-            if errors:
-                pointer, sentence = errors[0]
-                raise ValidationError(
-                    _(
-                        "Rule %(name)s: %(where)s %(error)s",
-                        name=rule.name,
-                        where=pointer,
-                        error=sentence,
-                    )
-                )
 
     @api.model
     def _config_document(self, system):

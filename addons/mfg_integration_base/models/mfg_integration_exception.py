@@ -57,6 +57,169 @@ class MfgIntegrationException(models.Model):
     resolved_by_id = fields.Many2one("res.users", readonly=True)
     resolved_on = fields.Datetime(readonly=True)
     deadline = fields.Datetime(help="Resolve before: from the contract's SLA.")
+    reconciliation_rule_id = fields.Many2one(
+        "mfg.integration.reconciliation.rule",
+        string="Reconciliation Rule",
+        readonly=True,
+        index="btree_not_null",
+        ondelete="set null",
+        help="The rule whose run found this difference; a run that finds it healed resolves it.",
+    )
+    problem_id = fields.Many2one(
+        "mfg.integration.problem",
+        string="Same Problem",
+        index=True,
+        readonly=True,
+        ondelete="set null",
+        help="Exceptions with the same fingerprint (contract, reason and key fields).",
+    )
+    is_late = fields.Boolean(
+        string="Past SLA", compute="_compute_is_late", search="_search_is_late"
+    )
+    due = fields.Char(
+        string="Resolve By",
+        compute="_compute_is_late",
+        help="Time left before the deadline the contract's SLA gives, or how late it is.",
+    )
+    mapping_kind_label = fields.Char(string="Code Type", compute="_compute_can_create_mapping")
+    can_create_mapping = fields.Boolean(compute="_compute_can_create_mapping")
+    event_payload = fields.Text(related="event_id.payload_pretty", string="Data")
+
+    def _compute_is_late(self):
+        now = fields.Datetime.now()
+        for exception in self:
+            pending = exception.deadline and exception.state in ("open", "in_progress")
+            exception.is_late = bool(pending and exception.deadline < now)
+            if not pending:
+                exception.due = False
+            elif exception.is_late:
+                exception.due = _(
+                    "late by %(age)s", age=age((now - exception.deadline).total_seconds())
+                )
+            else:
+                exception.due = _("in %(age)s", age=age((exception.deadline - now).total_seconds()))
+
+    def _search_is_late(self, operator, value):
+        if operator not in ("=", "!=") or not isinstance(value, bool):
+            raise UserError(_("Search 'Past SLA' with yes or no."))
+        late = [
+            ("deadline", "<", fields.Datetime.now()),
+            ("state", "in", ("open", "in_progress")),
+        ]
+        return late if (operator == "=") == value else ["!", "&", *late]
+
+    @api.depends("reason_code", "mapping_kind", "external_code", "state")
+    def _compute_can_create_mapping(self):
+        for exception in self:
+            exception.can_create_mapping = bool(
+                exception.reason_code == "mapping_missing"
+                and exception.mapping_kind
+                and exception.external_code
+                and exception.state in ("open", "in_progress")
+            )
+            exception.mapping_kind_label = (
+                MAPPING_KINDS.get(exception.mapping_kind, (False, exception.mapping_kind))[1]
+                if exception.mapping_kind
+                else False
+            )
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        problems = self.env["mfg.integration.problem"].sudo()._for_fingerprints(vals_list)
+        for vals in vals_list:
+            if vals.get("fingerprint") and not vals.get("problem_id"):
+                vals["problem_id"] = problems[vals["fingerprint"]]
+        exceptions = super().create(vals_list)
+        exceptions.filtered("user_id")._schedule_resolve_activity()
+        return exceptions
+
+    def write(self, vals):
+        result = super().write(vals)
+        if vals.get("user_id"):
+            self._schedule_resolve_activity()
+        return result
+
+    def action_retry(self):
+        """Retry the events behind these exceptions (after fixing the cause); for an open
+        circuit's exception, probe its system now."""
+        circuits = self.filtered(lambda x: x.reason_code == "circuit_open" and not x.event_id)
+        if circuits:
+            circuits._probe_circuits()
+        if self - circuits:
+            (self - circuits)._retry_events()
+        return True
+
+    def action_discard(self, reason=None):
+        self._check_open()
+        if not reason or not reason.strip():
+            raise UserError(_("Say why these events are discarded: the reason is kept for audit."))
+        self._close(
+            "discarded",
+            reason,
+            _("Discarded by %(user)s: %(reason)s", user=self.env.user.name, reason=reason),
+        )
+        self.mapped("event_id")._discard(reason)
+        return True
+
+    def action_assign_to_me(self):
+        self.write({"user_id": self.env.uid, "state": "in_progress"})
+        return True
+
+    def action_create_mapping(self):
+        """Open a new mapping line for the code, prefilled; saving it retries every open
+        exception waiting on the same system, kind and code."""
+        self.ensure_one()
+        if not self.can_create_mapping:
+            raise UserError(_("Only an open 'no mapping' exception can be fixed with a mapping."))
+        mapping = self._mapping_for()
+        return {
+            "type": "ir.actions.act_window",
+            "name": _("Map %(problem)s", problem=self.name),
+            "res_model": "mfg.integration.mapping.line",
+            "view_mode": "form",
+            "views": [
+                (
+                    self.env.ref("mfg_integration_base.view_mfg_integration_mapping_line_form").id,
+                    "form",
+                )
+            ],  # fmt: skip
+            "target": "new",
+            "context": {
+                "default_mapping_id": mapping.id,
+                "default_external_code": self.external_code,
+                "dialog_size": "medium",
+            },
+        }
+
+    def action_open_event(self):
+        self.ensure_one()
+        return {
+            "type": "ir.actions.act_window",
+            "res_model": "mfg.integration.event",
+            "res_id": self.event_id.id,
+            "view_mode": "form",
+        }
+
+    def action_map_codes(self):
+        """From a selection: map the codes the selected exceptions wait on. One code opens
+        its mapping line; several open the list of those codes, each with Create Mapping."""
+        fixable = self.filtered("can_create_mapping")
+        if not fixable:
+            raise UserError(_("None of the selected exceptions waits on a missing mapping."))
+        keys = {(x.system_id.id, x.mapping_kind, x.external_code) for x in fixable}
+        if len(keys) == 1:
+            return fixable[0].action_create_mapping()
+        domain = expression.OR(
+            [
+                [("system_id", "=", system), ("kind", "=", kind), ("external_code", "=", code)]
+                for system, kind, code in sorted(keys)
+            ]
+        )
+        action = self.env["ir.actions.act_window"]._for_xml_id(
+            "mfg_integration_base.action_mfg_integration_unmapped_code"
+        )
+        action["domain"] = domain
+        return action
 
     @api.model
     def _fingerprint(self, contract, reason_code, key_fields):
@@ -124,12 +287,9 @@ class MfgIntegrationException(models.Model):
         if closed:
             raise UserError(_("Exceptions already resolved or discarded cannot be worked again."))
 
-    def action_retry(self):
-        """Retry the events behind these exceptions (after fixing the cause).
-
-        Set-based, so a bulk retry of a thousand exceptions stays a short request: one
-        write, one batch of chatter messages, and the events go to jobs in chunks.
-        """
+    def _retry_events(self):
+        """Set-based, so a bulk retry of a thousand exceptions stays a short request: one
+        write, one batch of chatter messages, and the events go to jobs in chunks."""
         self._check_open()
         events = self.mapped("event_id").filtered(
             lambda e: e.state in ("failed", "dead", "waiting")
@@ -140,110 +300,18 @@ class MfgIntegrationException(models.Model):
             _("Retried by %(user)s.", user=self.env.user.name),
         )
         events.action_retry()
-        return True
 
-    def action_discard(self, reason=None):
+    def _probe_circuits(self):
+        """Open circuits' exceptions: probe the system now instead of after the cool-down
+        (its events are retried by the dispatcher, not one by one)."""
         self._check_open()
-        if not reason or not reason.strip():
-            raise UserError(_("Say why these events are discarded: the reason is kept for audit."))
-        self._close(
-            "discarded",
-            reason,
-            _("Discarded by %(user)s: %(reason)s", user=self.env.user.name, reason=reason),
-        )
-        self.mapped("event_id")._discard(reason)
-        return True
-
-    def action_assign_to_me(self):
-        self.write({"user_id": self.env.uid, "state": "in_progress"})
-        return True
-
-    # -- reconciliation ---------------------------------------------------------------------
-
-    reconciliation_rule_id = fields.Many2one(
-        "mfg.integration.reconciliation.rule",
-        string="Reconciliation Rule",
-        readonly=True,
-        index="btree_not_null",
-        ondelete="set null",
-        help="The rule whose run found this difference; a run that finds it healed resolves it.",
-    )
-
-    # -- exception queue: grouping, SLA, assignment, mapping fixes -----------------------
-
-    problem_id = fields.Many2one(
-        "mfg.integration.problem",
-        string="Same Problem",
-        index=True,
-        readonly=True,
-        ondelete="set null",
-        help="Exceptions with the same fingerprint (contract, reason and key fields).",
-    )
-    is_late = fields.Boolean(
-        string="Past SLA", compute="_compute_is_late", search="_search_is_late"
-    )
-    due = fields.Char(
-        string="Resolve By",
-        compute="_compute_is_late",
-        help="Time left before the deadline the contract's SLA gives, or how late it is.",
-    )
-    mapping_kind_label = fields.Char(string="Code Type", compute="_compute_can_create_mapping")
-    can_create_mapping = fields.Boolean(compute="_compute_can_create_mapping")
-    event_payload = fields.Text(related="event_id.payload_pretty", string="Data")
-
-    @api.model_create_multi
-    def create(self, vals_list):
-        problems = self.env["mfg.integration.problem"].sudo()._for_fingerprints(vals_list)
-        for vals in vals_list:
-            if vals.get("fingerprint") and not vals.get("problem_id"):
-                vals["problem_id"] = problems[vals["fingerprint"]]
-        exceptions = super().create(vals_list)
-        exceptions.filtered("user_id")._schedule_resolve_activity()
-        return exceptions
-
-    def write(self, vals):
-        result = super().write(vals)
-        if vals.get("user_id"):
-            self._schedule_resolve_activity()
-        return result
-
-    def _compute_is_late(self):
         now = fields.Datetime.now()
         for exception in self:
-            pending = exception.deadline and exception.state in ("open", "in_progress")
-            exception.is_late = bool(pending and exception.deadline < now)
-            if not pending:
-                exception.due = False
-            elif exception.is_late:
-                exception.due = _(
-                    "late by %(age)s", age=age((now - exception.deadline).total_seconds())
-                )
-            else:
-                exception.due = _("in %(age)s", age=age((exception.deadline - now).total_seconds()))
-
-    def _search_is_late(self, operator, value):
-        if operator not in ("=", "!=") or not isinstance(value, bool):
-            raise UserError(_("Search 'Past SLA' with yes or no."))
-        late = [
-            ("deadline", "<", fields.Datetime.now()),
-            ("state", "in", ("open", "in_progress")),
-        ]
-        return late if (operator == "=") == value else ["!", "&", *late]
-
-    @api.depends("reason_code", "mapping_kind", "external_code", "state")
-    def _compute_can_create_mapping(self):
-        for exception in self:
-            exception.can_create_mapping = bool(
-                exception.reason_code == "mapping_missing"
-                and exception.mapping_kind
-                and exception.external_code
-                and exception.state in ("open", "in_progress")
-            )
-            exception.mapping_kind_label = (
-                MAPPING_KINDS.get(exception.mapping_kind, (False, exception.mapping_kind))[1]
-                if exception.mapping_kind
-                else False
-            )
+            system = exception.system_id.sudo()
+            if system.circuit_state == "open":
+                system.circuit_opened_at = now - timedelta(seconds=system.circuit_cooldown_seconds)
+            exception.message_post(body=_("Probe requested by %(user)s.", user=self.env.user.name))
+        self.env["mfg.integration.event"].sudo()._schedule_dispatch(self.system_id.ids)
 
     def _close(self, state, resolution, body):
         """Resolve or discard, with one chatter line each, in a few statements."""
@@ -293,32 +361,6 @@ class MfgIntegrationException(models.Model):
             )
         return mapping
 
-    def action_create_mapping(self):
-        """Open a new mapping line for the code, prefilled; saving it retries every open
-        exception waiting on the same system, kind and code."""
-        self.ensure_one()
-        if not self.can_create_mapping:
-            raise UserError(_("Only an open 'no mapping' exception can be fixed with a mapping."))
-        mapping = self._mapping_for()
-        return {
-            "type": "ir.actions.act_window",
-            "name": _("Map %(problem)s", problem=self.name),
-            "res_model": "mfg.integration.mapping.line",
-            "view_mode": "form",
-            "views": [
-                (
-                    self.env.ref("mfg_integration_base.view_mfg_integration_mapping_line_form").id,
-                    "form",
-                )
-            ],  # fmt: skip
-            "target": "new",
-            "context": {
-                "default_mapping_id": mapping.id,
-                "default_external_code": self.external_code,
-                "dialog_size": "medium",
-            },
-        }
-
     @api.model
     def _retry_waiting_on_codes(self, keys, body):
         """Retry the open exceptions waiting on a mapping of these (system, kind, code)."""
@@ -344,33 +386,3 @@ class MfgIntegrationException(models.Model):
                 lambda e: e.state in ("failed", "dead", "waiting")
             ).action_retry()
         return exceptions
-
-    def action_open_event(self):
-        self.ensure_one()
-        return {
-            "type": "ir.actions.act_window",
-            "res_model": "mfg.integration.event",
-            "res_id": self.event_id.id,
-            "view_mode": "form",
-        }
-
-    def action_map_codes(self):
-        """From a selection: map the codes the selected exceptions wait on. One code opens
-        its mapping line; several open the list of those codes, each with Create Mapping."""
-        fixable = self.filtered("can_create_mapping")
-        if not fixable:
-            raise UserError(_("None of the selected exceptions waits on a missing mapping."))
-        keys = {(x.system_id.id, x.mapping_kind, x.external_code) for x in fixable}
-        if len(keys) == 1:
-            return fixable[0].action_create_mapping()
-        domain = expression.OR(
-            [
-                [("system_id", "=", system), ("kind", "=", kind), ("external_code", "=", code)]
-                for system, kind, code in sorted(keys)
-            ]
-        )
-        action = self.env["ir.actions.act_window"]._for_xml_id(
-            "mfg_integration_base.action_mfg_integration_unmapped_code"
-        )
-        action["domain"] = domain
-        return action

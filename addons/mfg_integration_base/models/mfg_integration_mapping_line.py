@@ -25,6 +25,14 @@ class MfgIntegrationMappingLine(models.Model):
     )
     odoo_value = fields.Char(help="For value mappings: the Odoo-side value.")
     note = fields.Char()
+    target_model = fields.Char(related="mapping_id.target_model", string="Maps To Model")
+    target_name = fields.Char(
+        string="Odoo Record Name",
+        compute="_compute_target_name",
+        inverse="_inverse_target_name",
+        help="For CSV import and export: the name (or reference, e.g. a product's internal "
+        "reference) of the Odoo record; it must match exactly one record.",
+    )
 
     _sql_constraints = [
         (
@@ -34,11 +42,16 @@ class MfgIntegrationMappingLine(models.Model):
         )
     ]
 
-    @api.model
-    def _selection_target_models(self):
-        models_ = [model for model, _label in MAPPING_KINDS.values() if model]
-        available = self.env["ir.model"].sudo().search([("model", "in", models_)])
-        return [(model.model, model.name) for model in available]
+    @api.depends("target_ref")
+    def _compute_target_name(self):
+        for line in self:
+            line.target_name = line.target_ref.display_name if line.target_ref else False
+
+    def _inverse_target_name(self):
+        for line in self.filtered("target_name"):
+            target = line._target_by_name(line.mapping_id, line.external_code, line.target_name)
+            if line.target_ref != target:
+                line.target_ref = target
 
     @api.constrains("target_ref", "odoo_value", "mapping_id")
     def _check_target(self):
@@ -64,27 +77,36 @@ class MfgIntegrationMappingLine(models.Model):
                     )
                 )
 
-    # -- planner UI: fixing missing mappings, CSV import/export -------------------------
+    @api.model_create_multi
+    def create(self, vals_list):
+        # an imported record name becomes the target before the target is checked
+        for vals in vals_list:
+            if vals.get("target_name") and not vals.get("target_ref") and vals.get("mapping_id"):
+                mapping = self.env["mfg.integration.mapping"].browse(vals["mapping_id"])
+                target = self._target_by_name(
+                    mapping, vals.get("external_code"), vals["target_name"]
+                )
+                vals["target_ref"] = f"{target._name},{target.id}"
+        lines = super().create(vals_list)
+        lines._retry_waiting_exceptions()
+        return lines
 
-    target_model = fields.Char(related="mapping_id.target_model", string="Maps To Model")
-    target_name = fields.Char(
-        string="Odoo Record Name",
-        compute="_compute_target_name",
-        inverse="_inverse_target_name",
-        help="For CSV import and export: the name (or reference, e.g. a product's internal "
-        "reference) of the Odoo record; it must match exactly one record.",
-    )
+    def write(self, vals):
+        result = super().write(vals)
+        if {"external_code", "target_ref", "odoo_value", "target_name"} & set(vals):
+            self._retry_waiting_exceptions()
+        return result
 
-    @api.depends("target_ref")
-    def _compute_target_name(self):
-        for line in self:
-            line.target_name = line.target_ref.display_name if line.target_ref else False
+    def action_save_and_reload(self):
+        """Dialog 'Save' (the record is saved before this runs): the list behind it shows
+        the retried exceptions gone."""
+        return {"type": "ir.actions.client", "tag": "soft_reload"}
 
-    def _inverse_target_name(self):
-        for line in self.filtered("target_name"):
-            target = line._target_by_name(line.mapping_id, line.external_code, line.target_name)
-            if line.target_ref != target:
-                line.target_ref = target
+    @api.model
+    def _selection_target_models(self):
+        models_ = [model for model, _label in MAPPING_KINDS.values() if model]
+        available = self.env["ir.model"].sudo().search([("model", "in", models_)])
+        return [(model.model, model.name) for model in available]
 
     @api.model
     def _target_by_name(self, mapping, code, name):
@@ -115,26 +137,6 @@ class MfgIntegrationMappingLine(models.Model):
             )
         return matches
 
-    @api.model_create_multi
-    def create(self, vals_list):
-        # an imported record name becomes the target before the target is checked
-        for vals in vals_list:
-            if vals.get("target_name") and not vals.get("target_ref") and vals.get("mapping_id"):
-                mapping = self.env["mfg.integration.mapping"].browse(vals["mapping_id"])
-                target = self._target_by_name(
-                    mapping, vals.get("external_code"), vals["target_name"]
-                )
-                vals["target_ref"] = f"{target._name},{target.id}"
-        lines = super().create(vals_list)
-        lines._retry_waiting_exceptions()
-        return lines
-
-    def write(self, vals):
-        result = super().write(vals)
-        if {"external_code", "target_ref", "odoo_value", "target_name"} & set(vals):
-            self._retry_waiting_exceptions()
-        return result
-
     def _retry_waiting_exceptions(self):
         """A code now mapped: retry every open exception that waited on it."""
         Exception_ = self.env["mfg.integration.exception"].sudo()
@@ -149,11 +151,6 @@ class MfgIntegrationMappingLine(models.Model):
                     target=target,
                 ),
             )
-
-    def action_save_and_reload(self):
-        """Dialog 'Save' (the record is saved before this runs): the list behind it shows
-        the retried exceptions gone."""
-        return {"type": "ir.actions.client", "tag": "soft_reload"}
 
     @api.model
     def get_import_templates(self):

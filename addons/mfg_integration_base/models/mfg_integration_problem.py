@@ -25,6 +25,21 @@ class MfgIntegrationProblem(models.Model):
         ("fingerprint_unique", "unique(fingerprint)", "One problem per fingerprint."),
     ]
 
+    def action_create_mapping(self):
+        """From the exception queue's group row: map the code this problem waits on."""
+        self.ensure_one()
+        exception = self._open_exceptions().filtered("can_create_mapping")[:1]
+        if not exception:
+            raise UserError(_("No open exception of this problem waits on a mapping."))
+        return exception.action_create_mapping()
+
+    def action_retry(self):
+        """From the exception queue's group row: retry every open exception of the problem."""
+        exceptions = self._open_exceptions()
+        if not exceptions:
+            raise UserError(_("This problem has no open exception left."))
+        return exceptions.action_retry()
+
     @api.model
     def _for_fingerprints(self, vals_list):
         """{fingerprint: problem id} for the exceptions about to be created (one search,
@@ -70,18 +85,3 @@ class MfgIntegrationProblem(models.Model):
         return self.env["mfg.integration.exception"].search(
             [("problem_id", "in", self.ids), ("state", "in", ("open", "in_progress"))]
         )
-
-    def action_create_mapping(self):
-        """From the exception queue's group row: map the code this problem waits on."""
-        self.ensure_one()
-        exception = self._open_exceptions().filtered("can_create_mapping")[:1]
-        if not exception:
-            raise UserError(_("No open exception of this problem waits on a mapping."))
-        return exception.action_create_mapping()
-
-    def action_retry(self):
-        """From the exception queue's group row: retry every open exception of the problem."""
-        exceptions = self._open_exceptions()
-        if not exceptions:
-            raise UserError(_("This problem has no open exception left."))
-        return exceptions.action_retry()

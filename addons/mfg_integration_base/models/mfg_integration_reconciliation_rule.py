@@ -114,23 +114,6 @@ class MfgIntegrationReconciliationRule(models.Model):
         ("interval_positive", "CHECK(interval_number > 0)", "Run at least every 1 unit."),
     ]
 
-    @api.model
-    def _selection_kind(self):
-        return reconciliation.registry.selection(self._kind_modules())
-
-    @api.model
-    def _kind_modules(self):
-        """Addons whose kinds are offered: the installed ones, and while the registry
-        loads (demo and data records of an addon being installed), those being installed."""
-        modules = self.env.registry._init_modules
-        if self.env.registry.ready:
-            return modules
-        self.env.cr.execute(
-            "SELECT name FROM ir_module_module"
-            " WHERE state IN ('installed', 'to install', 'to upgrade')"
-        )
-        return set(modules) | {row[0] for row in self.env.cr.fetchall()}
-
     def _compute_counts(self):
         runs = self.env["mfg.integration.reconciliation.run"]._read_group(
             [("rule_id", "in", self.ids)], ["rule_id"], ["__count"]
@@ -155,6 +138,51 @@ class MfgIntegrationReconciliationRule(models.Model):
         for rule in self:
             if not reconciliation.registry.get(rule.kind, installed):
                 raise ValidationError(_("No installed addon compares '%(kind)s'.", kind=rule.kind))
+
+    def action_run_now(self):
+        if not self.env.user.has_group("mfg_integration_base.group_mfg_integration_manager"):
+            raise UserError(_("Only an Integration Manager can run a reconciliation."))
+        runs = self.env["mfg.integration.reconciliation.run"]
+        for rule in self:
+            runs |= rule.sudo()._run(trigger="manual", user=self.env.user)
+        if len(runs) == 1:
+            return runs._open_form()
+        return True
+
+    def action_view_runs(self):
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id(
+            "mfg_integration_base.action_mfg_integration_reconciliation_run"
+        )
+        action["domain"] = [("rule_id", "=", self.id)]
+        action["context"] = {"default_rule_id": self.id}
+        return action
+
+    def action_view_exceptions(self):
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id(
+            "mfg_integration_base.action_mfg_integration_exception"
+        )
+        action["domain"] = [("reconciliation_rule_id", "=", self.id)]
+        action["context"] = {"search_default_open": 1}
+        return action
+
+    @api.model
+    def _selection_kind(self):
+        return reconciliation.registry.selection(self._kind_modules())
+
+    @api.model
+    def _kind_modules(self):
+        """Addons whose kinds are offered: the installed ones, and while the registry
+        loads (demo and data records of an addon being installed), those being installed."""
+        modules = self.env.registry._init_modules
+        if self.env.registry.ready:
+            return modules
+        self.env.cr.execute(
+            "SELECT name FROM ir_module_module"
+            " WHERE state IN ('installed', 'to install', 'to upgrade')"
+        )
+        return set(modules) | {row[0] for row in self.env.cr.fetchall()}
 
     def _kind(self):
         self.ensure_one()
@@ -188,18 +216,6 @@ class MfgIntegrationReconciliationRule(models.Model):
         if scheduled > moment:
             return scheduled
         return scheduled + step * ((moment - scheduled) // step + 1)
-
-    # -- running -------------------------------------------------------------------------
-
-    def action_run_now(self):
-        if not self.env.user.has_group("mfg_integration_base.group_mfg_integration_manager"):
-            raise UserError(_("Only an Integration Manager can run a reconciliation."))
-        runs = self.env["mfg.integration.reconciliation.run"]
-        for rule in self:
-            runs |= rule.sudo()._run(trigger="manual", user=self.env.user)
-        if len(runs) == 1:
-            return runs._open_form()
-        return True
 
     @api.model
     def _cron_run_due(self, limit=20):
@@ -258,23 +274,3 @@ class MfgIntegrationReconciliationRule(models.Model):
             values["next_run_at"] = self._next_run_after(now)
         self.write(values)
         return run
-
-    # -- smart buttons -------------------------------------------------------------------
-
-    def action_view_runs(self):
-        self.ensure_one()
-        action = self.env["ir.actions.act_window"]._for_xml_id(
-            "mfg_integration_base.action_mfg_integration_reconciliation_run"
-        )
-        action["domain"] = [("rule_id", "=", self.id)]
-        action["context"] = {"default_rule_id": self.id}
-        return action
-
-    def action_view_exceptions(self):
-        self.ensure_one()
-        action = self.env["ir.actions.act_window"]._for_xml_id(
-            "mfg_integration_base.action_mfg_integration_exception"
-        )
-        action["domain"] = [("reconciliation_rule_id", "=", self.id)]
-        action["context"] = {"search_default_open": 1}
-        return action

@@ -70,15 +70,6 @@ class MfgIntegrationReconciliationRun(models.Model):
         for run in self:
             run.display_name = f"{run.rule_id.name or ''} {run.started_at or ''}".strip()
 
-    def _open_form(self):
-        self.ensure_one()
-        return {
-            "type": "ir.actions.act_window",
-            "res_model": self._name,
-            "res_id": self.id,
-            "view_mode": "form",
-        }
-
     def action_view_lines(self):
         """The run's lines, differences first, grouped by status."""
         self.ensure_one()
@@ -88,6 +79,15 @@ class MfgIntegrationReconciliationRun(models.Model):
         action["domain"] = [("run_id", "=", self.id)]
         action["context"] = {"search_default_differences": 1, "search_default_group_status": 1}
         return action
+
+    def _open_form(self):
+        self.ensure_one()
+        return {
+            "type": "ir.actions.act_window",
+            "res_model": self._name,
+            "res_id": self.id,
+            "view_mode": "form",
+        }
 
     def _store_lines(self, rows):
         """Classify ``rows`` with the rule's tolerances and insert them in bulk.

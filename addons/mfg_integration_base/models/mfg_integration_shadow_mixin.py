@@ -16,6 +16,15 @@ class MfgIntegrationShadowMixin(models.AbstractModel):
 
     _name = "mfg.integration.shadow.mixin"
     _description = "Shadow Mode (four-eyes switch)"
+    # only the request and approval actions below change these (with the context key)
+    _SHADOW_SWITCH_FIELDS = frozenset(
+        {
+            "shadow_mode",
+            "shadow_switch_request",
+            "shadow_switch_requested_by_id",
+            "shadow_switch_requested_on",
+        }
+    )
 
     shadow_mode = fields.Boolean(
         readonly=True,
@@ -34,16 +43,6 @@ class MfgIntegrationShadowMixin(models.AbstractModel):
     shadow_switch_requested_by_id = fields.Many2one("res.users", readonly=True, copy=False)
     shadow_switch_requested_on = fields.Datetime(readonly=True, copy=False)
 
-    # only the request and approval actions below change these (with the context key)
-    _SHADOW_SWITCH_FIELDS = frozenset(
-        {
-            "shadow_mode",
-            "shadow_switch_request",
-            "shadow_switch_requested_by_id",
-            "shadow_switch_requested_on",
-        }
-    )
-
     def write(self, vals):
         if self._SHADOW_SWITCH_FIELDS.intersection(vals) and not self.env.context.get(
             "mfg_shadow_switch"
@@ -52,52 +51,6 @@ class MfgIntegrationShadowMixin(models.AbstractModel):
                 _("Shadow mode is switched by a request that another Integration Manager approves.")
             )
         return super().write(vals)
-
-    def _check_approver(self, requester, what):
-        """Four eyes: the user must be an Integration Manager other than ``requester``.
-
-        Shared by contract approval and shadow switches."""
-        if not self.env.user.has_group(MANAGER_GROUP):
-            raise UserError(_("Only an Integration Manager can approve this."))
-        if requester == self.env.user:
-            raise UserError(_("%(what)s: another Integration Manager must approve it.", what=what))
-
-    def _check_shadow_switchable(self):
-        """Raise when this record cannot run in shadow mode (models refine it)."""
-
-    def _write_shadow_switch(self, values):
-        return self.with_context(mfg_shadow_switch=True).write(values)
-
-    def _request_shadow_switch(self, target):
-        if not self.env.user.has_group(MANAGER_GROUP):
-            raise UserError(_("Only an Integration Manager can request a shadow mode switch."))
-        for record in self:
-            record._check_shadow_switchable()
-            if record.shadow_mode == (target == "shadow"):
-                raise UserError(
-                    _(
-                        "%(name)s already runs %(mode)s.",
-                        name=record.display_name,
-                        mode=_("in shadow mode") if record.shadow_mode else _("live"),
-                    )
-                )
-            record._write_shadow_switch(
-                {
-                    "shadow_switch_request": target,
-                    "shadow_switch_requested_by_id": self.env.uid,
-                    "shadow_switch_requested_on": fields.Datetime.now(),
-                }
-            )
-            record.message_post(
-                body=_(
-                    "%(user)s requests to %(what)s; another Integration Manager must approve.",
-                    user=self.env.user.name,
-                    what=_("switch from shadow to live")
-                    if target == "live"
-                    else _("fall back from live to shadow mode"),
-                )
-            )
-        return True
 
     def action_request_live(self):
         """Ask to cut over: the legacy interface stops, this path applies events for real."""
@@ -150,5 +103,51 @@ class MfgIntegrationShadowMixin(models.AbstractModel):
             )
             record.message_post(
                 body=_("%(user)s withdrew the pending switch.", user=self.env.user.name)
+            )
+        return True
+
+    def _check_approver(self, requester, what):
+        """Four eyes: the user must be an Integration Manager other than ``requester``.
+
+        Shared by contract approval and shadow switches."""
+        if not self.env.user.has_group(MANAGER_GROUP):
+            raise UserError(_("Only an Integration Manager can approve this."))
+        if requester == self.env.user:
+            raise UserError(_("%(what)s: another Integration Manager must approve it.", what=what))
+
+    def _check_shadow_switchable(self):
+        """Raise when this record cannot run in shadow mode (models refine it)."""
+
+    def _write_shadow_switch(self, values):
+        return self.with_context(mfg_shadow_switch=True).write(values)
+
+    def _request_shadow_switch(self, target):
+        if not self.env.user.has_group(MANAGER_GROUP):
+            raise UserError(_("Only an Integration Manager can request a shadow mode switch."))
+        for record in self:
+            record._check_shadow_switchable()
+            if record.shadow_mode == (target == "shadow"):
+                raise UserError(
+                    _(
+                        "%(name)s already runs %(mode)s.",
+                        name=record.display_name,
+                        mode=_("in shadow mode") if record.shadow_mode else _("live"),
+                    )
+                )
+            record._write_shadow_switch(
+                {
+                    "shadow_switch_request": target,
+                    "shadow_switch_requested_by_id": self.env.uid,
+                    "shadow_switch_requested_on": fields.Datetime.now(),
+                }
+            )
+            record.message_post(
+                body=_(
+                    "%(user)s requests to %(what)s; another Integration Manager must approve.",
+                    user=self.env.user.name,
+                    what=_("switch from shadow to live")
+                    if target == "live"
+                    else _("fall back from live to shadow mode"),
+                )
             )
         return True

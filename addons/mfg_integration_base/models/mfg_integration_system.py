@@ -108,7 +108,6 @@ class MfgIntegrationSystem(models.Model):
     reported_dead_letters = fields.Integer(readonly=True, copy=False)
     last_heartbeat_at = fields.Datetime(readonly=True, copy=False)
     clock_synchronised = fields.Boolean(readonly=True, copy=False, default=True)
-
     edge_rule_ids = fields.One2many(
         "mfg.integration.edge.rule",
         "system_id",
@@ -118,137 +117,6 @@ class MfgIntegrationSystem(models.Model):
     )
     event_count = fields.Integer(compute="_compute_counts")
     open_exception_count = fields.Integer(compute="_compute_counts")
-
-    _sql_constraints = [
-        ("code_unique", "unique(code)", "Another system already uses this code."),
-        (
-            "caps_positive",
-            "CHECK(max_payload_bytes > 0 AND max_batch_events > 0 AND rate_limit_per_minute >= 0)",
-            "Payload cap and batch cap must be positive; the rate limit cannot be negative.",
-        ),
-        ("retention_min", "CHECK(retention_days >= 3)", "Retention is at least 3 days (72 h)."),
-    ]
-
-    @api.constrains("code")
-    def _check_code(self):
-        for system in self:
-            if not SYSTEM_CODE.match(system.code or ""):
-                raise ValidationError(
-                    _(
-                        "System code '%(code)s' must be 2-64 lower-case letters, digits, "
-                        "'_', '-' or '.'.",
-                        code=system.code,
-                    )
-                )
-
-    def _compute_counts(self):
-        events = self.env["mfg.integration.event"]._read_group(
-            [("system_id", "in", self.ids)], ["system_id"], ["__count"]
-        )
-        exceptions = self.env["mfg.integration.exception"]._read_group(
-            [("system_id", "in", self.ids), ("state", "in", ("open", "in_progress"))],
-            ["system_id"],
-            ["__count"],
-        )
-        event_counts = {system.id: count for system, count in events}
-        exception_counts = {system.id: count for system, count in exceptions}
-        for system in self:
-            system.event_count = event_counts.get(system.id, 0)
-            system.open_exception_count = exception_counts.get(system.id, 0)
-
-    def _allows(self, contract):
-        """True when this system may post ``contract`` (any version of an allowed code)."""
-        self.ensure_one()
-        return contract.code in set(self.allowed_contract_ids.mapped("code"))
-
-    # -- technical user and API key ------------------------------------------------------
-
-    def _ensure_technical_user(self):
-        self.ensure_one()
-        if self.user_id:
-            return self.user_id
-        service_group = self.env.ref("mfg_integration_base.group_mfg_integration_service")
-        portal_group = self.env.ref("base.group_portal")
-        user = (
-            self.env["res.users"]
-            .sudo()
-            .with_context(no_reset_password=True, mail_create_nosubscribe=True)
-            .create(
-                {
-                    "name": _("Integration: %(name)s", name=self.name),
-                    "login": f"mfg-integration-{self.code}",
-                    "groups_id": [(6, 0, [portal_group.id, service_group.id])],
-                }
-            )
-        )
-        self.sudo().user_id = user
-        return user
-
-    def action_generate_api_key(self):
-        """Create the technical user if needed and show a new API key once."""
-        self.ensure_one()
-        if not self.env.user.has_group("mfg_integration_base.group_mfg_integration_manager"):
-            raise UserError(_("Only an Integration Manager can generate API keys."))
-        key = self._generate_api_key()
-        wizard = self.env["mfg.integration.api.key.wizard"].create(
-            {"system_id": self.id, "api_key": key}
-        )
-        return {
-            "type": "ir.actions.act_window",
-            "name": _("API key for %(name)s", name=self.name),
-            "res_model": wizard._name,
-            "res_id": wizard.id,
-            "view_mode": "form",
-            "target": "new",
-        }
-
-    def _generate_api_key(self, name=None):
-        """A new API key for the technical user (the clear key is returned, stored hashed)."""
-        self.ensure_one()
-        user = self._ensure_technical_user()
-        key = (
-            self.env["res.users.apikeys"]
-            .with_user(user)
-            .sudo()
-            ._generate(API_KEY_SCOPE, name or f"{self.code} integration", None)
-        )
-        self.message_post(
-            body=_(
-                "A new API key was generated for the technical user %(login)s.", login=user.login
-            )
-        )
-        return key
-
-    def action_revoke_api_keys(self):
-        for system in self.filtered("user_id"):
-            keys = (
-                self.env["res.users.apikeys"].sudo().search([("user_id", "=", system.user_id.id)])
-            )
-            keys._remove()
-            system.message_post(body=_("All API keys of the technical user were revoked."))
-
-    # -- smart buttons -------------------------------------------------------------------
-
-    def action_view_events(self):
-        self.ensure_one()
-        action = self.env["ir.actions.act_window"]._for_xml_id(
-            "mfg_integration_base.action_mfg_integration_event"
-        )
-        action["domain"] = [("system_id", "=", self.id)]
-        action["context"] = {"default_system_id": self.id}
-        return action
-
-    def action_view_exceptions(self):
-        self.ensure_one()
-        action = self.env["ir.actions.act_window"]._for_xml_id(
-            "mfg_integration_base.action_mfg_integration_exception"
-        )
-        action["domain"] = [("system_id", "=", self.id)]
-        action["context"] = {"search_default_open": 1}
-        return action
-
-    # -- outbound delivery ---------------------------------------------------------------
-
     outbound_adapter = fields.Selection(
         [("webhook", "Webhook (HTTP POST, signed)")],
         string="Delivery Adapter",
@@ -315,9 +183,48 @@ class MfgIntegrationSystem(models.Model):
         string="Outbound Backlog",
         help="Outbound events not yet delivered (queued, failed or dead).",
     )
+    received_24h = fields.Integer(string="Received (24 h)", compute="_compute_overview")
+    done_24h = fields.Integer(string="Done (24 h)", compute="_compute_overview")
+    failed_24h = fields.Integer(string="Failed (24 h)", compute="_compute_overview")
+    duplicates_24h = fields.Integer(string="Duplicates (24 h)", compute="_compute_overview")
+    backlog = fields.Integer(
+        compute="_compute_overview", help="Events received but not yet applied."
+    )
+    oldest_waiting_s = fields.Integer(
+        string="Oldest Waiting (s)",
+        compute="_compute_overview",
+        help="Age of the oldest event not yet applied.",
+    )
+    oldest_waiting = fields.Char(string="Oldest Waiting", compute="_compute_overview")
+    latency_p95_s = fields.Float(
+        string="p95 Latency (s)",
+        compute="_compute_overview",
+        digits=(16, 2),
+        help="95% of the events applied in the last 24 h took at most this long from "
+        "occurrence to Odoo.",
+    )
+    sla_breaches_24h = fields.Integer(
+        string="SLA Breaches (24 h)",
+        compute="_compute_overview",
+        help="Events of the last 24 h applied later than their contract's SLA, plus "
+        "events still waiting past it.",
+    )
+    last_seen = fields.Char(
+        compute="_compute_overview", help="How long ago the system last called."
+    )
+    health = fields.Selection(
+        [("ok", "Healthy"), ("warning", "Needs attention"), ("danger", "Failing")],
+        compute="_compute_overview",
+    )
 
     _sql_constraints = [
-        *_sql_constraints,
+        ("code_unique", "unique(code)", "Another system already uses this code."),
+        (
+            "caps_positive",
+            "CHECK(max_payload_bytes > 0 AND max_batch_events > 0 AND rate_limit_per_minute >= 0)",
+            "Payload cap and batch cap must be positive; the rate limit cannot be negative.",
+        ),
+        ("retention_min", "CHECK(retention_days >= 3)", "Retention is at least 3 days (72 h)."),
         (
             "outbound_settings_positive",
             "CHECK(outbound_connect_timeout > 0 AND outbound_read_timeout > 0 "
@@ -327,6 +234,21 @@ class MfgIntegrationSystem(models.Model):
             "must be positive.",
         ),
     ]
+
+    def _compute_counts(self):
+        events = self.env["mfg.integration.event"]._read_group(
+            [("system_id", "in", self.ids)], ["system_id"], ["__count"]
+        )
+        exceptions = self.env["mfg.integration.exception"]._read_group(
+            [("system_id", "in", self.ids), ("state", "in", ("open", "in_progress"))],
+            ["system_id"],
+            ["__count"],
+        )
+        event_counts = {system.id: count for system, count in events}
+        exception_counts = {system.id: count for system, count in exceptions}
+        for system in self:
+            system.event_count = event_counts.get(system.id, 0)
+            system.open_exception_count = exception_counts.get(system.id, 0)
 
     def _compute_outbound_backlog(self):
         groups = self.env["mfg.integration.event"]._read_group(
@@ -341,6 +263,149 @@ class MfgIntegrationSystem(models.Model):
         counts = {system.id: count for system, count in groups}
         for system in self:
             system.outbound_backlog = counts.get(system.id, 0)
+
+    def _compute_overview(self):
+        stats = self.env["mfg.integration.metrics"]._system_overview(self.ids)
+        now = fields.Datetime.now()
+        for system in self:
+            row = stats.get(system.id, {})
+            for name in OVERVIEW_FIGURES:
+                if name in self._fields and name != "latency_p95_s":
+                    system[name] = int(row.get(name) or 0)
+            system.latency_p95_s = row.get("latency_p95_s") or 0.0
+            system.oldest_waiting = age(system.oldest_waiting_s) if system.backlog else "-"
+            system.last_seen = (
+                _("%(age)s ago", age=age((now - system.last_seen_at).total_seconds()))
+                if system.last_seen_at
+                else _("never")
+            )
+            open_exceptions = row.get("open_exceptions") or 0
+            if system.circuit_state == "open" or (open_exceptions and system.failed_24h):
+                system.health = "danger"
+            elif open_exceptions or system.sla_breaches_24h or system.circuit_state != "closed":
+                system.health = "warning"
+            else:
+                system.health = "ok"
+
+    @api.constrains("code")
+    def _check_code(self):
+        for system in self:
+            if not SYSTEM_CODE.match(system.code or ""):
+                raise ValidationError(
+                    _(
+                        "System code '%(code)s' must be 2-64 lower-case letters, digits, "
+                        "'_', '-' or '.'.",
+                        code=system.code,
+                    )
+                )
+
+    def action_generate_api_key(self):
+        """Create the technical user if needed and show a new API key once."""
+        self.ensure_one()
+        if not self.env.user.has_group("mfg_integration_base.group_mfg_integration_manager"):
+            raise UserError(_("Only an Integration Manager can generate API keys."))
+        key = self._generate_api_key()
+        wizard = self.env["mfg.integration.api.key.wizard"].create(
+            {"system_id": self.id, "api_key": key}
+        )
+        return {
+            "type": "ir.actions.act_window",
+            "name": _("API key for %(name)s", name=self.name),
+            "res_model": wizard._name,
+            "res_id": wizard.id,
+            "view_mode": "form",
+            "target": "new",
+        }
+
+    def action_revoke_api_keys(self):
+        for system in self.filtered("user_id"):
+            keys = (
+                self.env["res.users.apikeys"].sudo().search([("user_id", "=", system.user_id.id)])
+            )
+            keys._remove()
+            system.message_post(body=_("All API keys of the technical user were revoked."))
+
+    def action_view_events(self):
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id(
+            "mfg_integration_base.action_mfg_integration_event"
+        )
+        action["domain"] = [("system_id", "=", self.id)]
+        action["context"] = {"default_system_id": self.id}
+        return action
+
+    def action_view_exceptions(self):
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id(
+            "mfg_integration_base.action_mfg_integration_exception"
+        )
+        action["domain"] = [("system_id", "=", self.id)]
+        action["context"] = {"search_default_open": 1}
+        return action
+
+    def action_reset_circuit(self):
+        """Close the circuit breaker by hand (the system is known to be back)."""
+        if not self.env.user.has_group("mfg_integration_base.group_mfg_integration_manager"):
+            raise UserError(_("Only an Integration Manager can reset a circuit breaker."))
+        for system in self:
+            system.sudo()._close_circuit(
+                _("Circuit breaker reset by %(user)s.", user=self.env.user.name)
+            )
+        self.env["mfg.integration.event"].sudo()._schedule_dispatch(self.ids)
+        return True
+
+    def action_view_event_analysis(self):
+        """The system's events by hour and state (graph and pivot)."""
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id(
+            "mfg_integration_base.action_mfg_integration_event_analysis"
+        )
+        action["domain"] = [("system_id", "=", self.id)]
+        action["display_name"] = _("Traffic of %(name)s", name=self.name)
+        return action
+
+    def _allows(self, contract):
+        """True when this system may post ``contract`` (any version of an allowed code)."""
+        self.ensure_one()
+        return contract.code in set(self.allowed_contract_ids.mapped("code"))
+
+    def _ensure_technical_user(self):
+        self.ensure_one()
+        if self.user_id:
+            return self.user_id
+        service_group = self.env.ref("mfg_integration_base.group_mfg_integration_service")
+        portal_group = self.env.ref("base.group_portal")
+        user = (
+            self.env["res.users"]
+            .sudo()
+            .with_context(no_reset_password=True, mail_create_nosubscribe=True)
+            .create(
+                {
+                    "name": _("Integration: %(name)s", name=self.name),
+                    "login": f"mfg-integration-{self.code}",
+                    "groups_id": [(6, 0, [portal_group.id, service_group.id])],
+                }
+            )
+        )
+        self.sudo().user_id = user
+        return user
+
+    def _generate_api_key(self, name=None):
+        """A new API key for the technical user (the clear key is returned, stored hashed)."""
+        self.ensure_one()
+        user = self._ensure_technical_user()
+        key = (
+            self.env["res.users.apikeys"]
+            .with_user(user)
+            .sudo()
+            ._generate(API_KEY_SCOPE, name or f"{self.code} integration", None)
+        )
+        self.message_post(
+            body=_(
+                "A new API key was generated for the technical user %(login)s.", login=user.login
+            )
+        )
+        return key
 
     def _delivery_settings(self):
         """The adapter's view of this system's delivery settings."""
@@ -358,17 +423,6 @@ class MfgIntegrationSystem(models.Model):
             verify=verify,
             parallel=system.outbound_parallel,
         )
-
-    def action_reset_circuit(self):
-        """Close the circuit breaker by hand (the system is known to be back)."""
-        if not self.env.user.has_group("mfg_integration_base.group_mfg_integration_manager"):
-            raise UserError(_("Only an Integration Manager can reset a circuit breaker."))
-        for system in self:
-            system.sudo()._close_circuit(
-                _("Circuit breaker reset by %(user)s.", user=self.env.user.name)
-            )
-        self.env["mfg.integration.event"].sudo()._schedule_dispatch(self.ids)
-        return True
 
     def _close_circuit(self, note):
         self.ensure_one()
@@ -440,72 +494,3 @@ class MfgIntegrationSystem(models.Model):
                 )
             )
         self.write(values)
-
-    # -- overview: the last 24 hours per system, one query for every card ----------------
-
-    received_24h = fields.Integer(string="Received (24 h)", compute="_compute_overview")
-    done_24h = fields.Integer(string="Done (24 h)", compute="_compute_overview")
-    failed_24h = fields.Integer(string="Failed (24 h)", compute="_compute_overview")
-    duplicates_24h = fields.Integer(string="Duplicates (24 h)", compute="_compute_overview")
-    backlog = fields.Integer(
-        compute="_compute_overview", help="Events received but not yet applied."
-    )
-    oldest_waiting_s = fields.Integer(
-        string="Oldest Waiting (s)",
-        compute="_compute_overview",
-        help="Age of the oldest event not yet applied.",
-    )
-    oldest_waiting = fields.Char(string="Oldest Waiting", compute="_compute_overview")
-    latency_p95_s = fields.Float(
-        string="p95 Latency (s)",
-        compute="_compute_overview",
-        digits=(16, 2),
-        help="95% of the events applied in the last 24 h took at most this long from "
-        "occurrence to Odoo.",
-    )
-    sla_breaches_24h = fields.Integer(
-        string="SLA Breaches (24 h)",
-        compute="_compute_overview",
-        help="Events of the last 24 h applied later than their contract's SLA, plus "
-        "events still waiting past it.",
-    )
-    last_seen = fields.Char(
-        compute="_compute_overview", help="How long ago the system last called."
-    )
-    health = fields.Selection(
-        [("ok", "Healthy"), ("warning", "Needs attention"), ("danger", "Failing")],
-        compute="_compute_overview",
-    )
-
-    def _compute_overview(self):
-        stats = self.env["mfg.integration.metrics"]._system_overview(self.ids)
-        now = fields.Datetime.now()
-        for system in self:
-            row = stats.get(system.id, {})
-            for name in OVERVIEW_FIGURES:
-                if name in self._fields and name != "latency_p95_s":
-                    system[name] = int(row.get(name) or 0)
-            system.latency_p95_s = row.get("latency_p95_s") or 0.0
-            system.oldest_waiting = age(system.oldest_waiting_s) if system.backlog else "-"
-            system.last_seen = (
-                _("%(age)s ago", age=age((now - system.last_seen_at).total_seconds()))
-                if system.last_seen_at
-                else _("never")
-            )
-            open_exceptions = row.get("open_exceptions") or 0
-            if system.circuit_state == "open" or (open_exceptions and system.failed_24h):
-                system.health = "danger"
-            elif open_exceptions or system.sla_breaches_24h or system.circuit_state != "closed":
-                system.health = "warning"
-            else:
-                system.health = "ok"
-
-    def action_view_event_analysis(self):
-        """The system's events by hour and state (graph and pivot)."""
-        self.ensure_one()
-        action = self.env["ir.actions.act_window"]._for_xml_id(
-            "mfg_integration_base.action_mfg_integration_event_analysis"
-        )
-        action["domain"] = [("system_id", "=", self.id)]
-        action["display_name"] = _("Traffic of %(name)s", name=self.name)
-        return action

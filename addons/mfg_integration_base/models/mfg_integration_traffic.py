@@ -1,3 +1,5 @@
+from collections import Counter, defaultdict
+
 from psycopg2.extras import execute_values
 
 from odoo import api, fields, models
@@ -102,6 +104,26 @@ class MfgIntegrationTraffic(models.Model):
             + ", ".join(["%s"] * len(ADDED))
             + ")",
         )
+
+    @api.model
+    def _count_ingest(self, system, candidates, inserted, duplicate_rows, refused_count):
+        """Add one API batch to the hourly counters: one insert, a row per contract.
+
+        ``candidates`` are (index, row) of the batch's new keys, ``inserted`` the keys
+        really inserted, ``duplicate_rows`` the rows of resends."""
+        counts = defaultdict(Counter)
+        for _index, row in candidates:
+            if (row["source"], row["event_uid"]) in inserted:
+                key = (system.id, row["contract_id"])
+                counts[key]["received"] += 1
+                # record-only contracts are done once stored
+                if row["mode"] == "record":
+                    counts[key]["done"] += 1
+                    counts[key]["latency_sum"] += row["latency_s"]
+        for row in duplicate_rows:
+            counts[system.id, row["contract_id"]]["duplicates"] += 1
+        counts[system.id, None]["rejected"] += refused_count
+        self._add(counts)
 
     @api.model
     def _add_outcomes(self, event_ids):

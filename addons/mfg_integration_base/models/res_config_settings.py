@@ -34,10 +34,6 @@ class ResConfigSettings(models.TransientModel):
         for settings in self:
             settings.mfg_metrics_token_set = bool(stored)
 
-    def _check_integration_manager(self):
-        if not self.env.user.has_group("mfg_integration_base.group_mfg_integration_manager"):
-            raise AccessError(_("Only an Integration Manager can manage the metrics token."))
-
     def action_mfg_generate_metrics_token(self):
         self._check_integration_manager()
         token = self.env["mfg.integration.metrics"]._new_token()
@@ -55,3 +51,7 @@ class ResConfigSettings(models.TransientModel):
         self._check_integration_manager()
         self.env["mfg.integration.metrics"]._revoke_token()
         return True
+
+    def _check_integration_manager(self):
+        if not self.env.user.has_group("mfg_integration_base.group_mfg_integration_manager"):
+            raise AccessError(_("Only an Integration Manager can manage the metrics token."))

@@ -6,14 +6,15 @@ each. Each addon registers the adapters of the systems it speaks to::
     from odoo.addons.mfg_integration_base.services.adapters import Adapter, registry
 
     @registry.adapter
-    class ODataAdapter(Adapter):
+    class ODataAdapter(Adapter):  # in the addon's adapters/ folder
         key = "sap_odata"
 
         def deliver(self, batch):
             ...
             return [Outcome("delivered", 201) for message in batch]
 
-and adds its key to the system's selection field (``selection_add``). Adapters hold no
+and adds its key to the system's selection field (``selection_add``). Lookups see only
+adapters of installed modules (see :mod:`.registry`). Adapters hold no
 ORM state: they get :class:`Settings` and :class:`Message` objects, so they run in the
 dispatcher's delivery threads and in unit tests without a database.
 
@@ -26,6 +27,8 @@ earlier event failed (answer ``skipped`` for it).
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
+
+from .registry import PluginRegistry, module_of
 
 # Adapters (and their keep-alive connections) kept per process, per settings.
 CACHE_SIZE = 64
@@ -73,9 +76,9 @@ class Adapter:
         """Release connections (called when the adapter leaves the cache)."""
 
 
-class AdapterRegistry:
+class AdapterRegistry(PluginRegistry):
     def __init__(self):
-        self._classes = {}
+        super().__init__()
         self._instances = OrderedDict()
         self._lock = threading.Lock()
 
@@ -83,21 +86,22 @@ class AdapterRegistry:
         """Class decorator: register ``cls`` under ``cls.key``."""
         if not cls.key:
             raise ValueError(f"{cls.__name__} has no key")
-        self._classes[cls.key] = cls
+        self._put(cls.key, module_of(cls), cls)
         return cls
 
-    def keys(self):
-        return sorted(self._classes)
+    def keys(self, installed_modules=None):
+        return sorted({key for key, _module, _cls in self._usable(installed_modules)})
 
-    def get(self, key):
-        try:
-            return self._classes[key]
-        except KeyError:
-            raise LookupError(f"No outbound adapter '{key}' is installed") from None
+    def get(self, key, installed_modules=None):
+        found = self._find(key, installed_modules)
+        if len(found) != 1:
+            problem = "several modules register" if found else "no installed module registers"
+            raise LookupError(f"Outbound adapter '{key}': {problem} it")
+        return found[0]
 
-    def instance(self, key, settings):
+    def instance(self, key, settings, installed_modules=None):
         """The adapter for ``settings``, reused across calls so connections stay open."""
-        cls = self.get(key)
+        cls = self.get(key, installed_modules)
         cache_key = (key, settings)
         with self._lock:
             adapter = self._instances.pop(cache_key, None)

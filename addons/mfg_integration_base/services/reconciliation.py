@@ -15,15 +15,14 @@ rows of (key, Odoo value, external value): ``None`` on one side means the key is
 there. The framework computes differences, applies the rule's tolerances, writes lines,
 and opens and heals exceptions.
 
-Like handlers, kinds live in a process-wide table that can hold kinds of modules not
-installed in the database at hand: lookups take the set of installed modules.
+Lookups see only kinds of installed modules (see :mod:`.registry`).
 """
 
 import logging
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from .handlers import _module_of
+from .registry import PluginRegistry, module_of
 
 _logger = logging.getLogger(__name__)
 
@@ -50,10 +49,7 @@ class RuleKind:
     module: str
 
 
-class ReconciliationRegistry:
-    def __init__(self):
-        self._kinds = {}
-
+class ReconciliationRegistry(PluginRegistry):
     def kind(self, code, label):
         """Decorator registering ``function`` as the compare function of kind ``code``."""
 
@@ -64,31 +60,24 @@ class ReconciliationRegistry:
         return decorate
 
     def register(self, code, label, function, module=None):
-        module = module or _module_of(function)
-        previous = self._kinds.get(code)
-        if previous and previous.module != module:
+        module = module or module_of(function)
+        others = set(self._registered(code)) - {module}
+        if others:
             raise ValueError(
-                f"Reconciliation kind '{code}' is already registered by {previous.module}"
+                f"Reconciliation kind '{code}' is already registered by {', '.join(sorted(others))}"
             )
-        entry = RuleKind(code, label, function, module)
-        self._kinds[code] = entry
-        return entry
+        return self._put(code, module, RuleKind(code, label, function, module))
 
     def get(self, code, installed_modules=None):
-        entry = self._kinds.get(code)
-        if entry is None or (
-            installed_modules is not None and entry.module not in installed_modules
-        ):
-            return None
-        return entry
+        found = self._find(code, installed_modules)
+        return found[0] if found else None
 
     def selection(self, installed_modules=None):
         """(code, label) of the usable kinds, for a selection field."""
         return sorted(
             (
                 (entry.code, entry.label)
-                for entry in self._kinds.values()
-                if installed_modules is None or entry.module in installed_modules
+                for _code, _module, entry in self._usable(installed_modules)
             ),
             key=lambda item: item[1],
         )

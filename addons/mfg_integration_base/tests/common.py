@@ -7,7 +7,7 @@ from odoo.tests.common import TransactionCase
 from odoo.addons.queue_job.job import Job
 
 from ..services.errors import BusinessError, PrerequisiteMissing
-from ..services.handlers import registry
+from ..services.handler_registry import registry
 
 WIDGET_SCHEMA = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",

@@ -4,7 +4,7 @@ common exception a planner fixes."""
 import json
 import uuid
 
-from ..services.handlers import registry
+from ..services.handler_registry import registry
 from .common import JobQueue, utc_stamp
 
 PARTNER_SCHEMA = {

@@ -10,7 +10,7 @@ from odoo.tests.common import TransactionCase, new_test_user
 
 from odoo.addons.queue_job.exception import RetryableJobError
 
-from ..models.mfg_integration_event_outbound import DISPATCH_LOCK_NAMESPACE, dispatch_identity
+from ..outbox.dispatcher import DISPATCH_LOCK_NAMESPACE, dispatch_identity
 from .common import create_outbound_widget_contract
 from .receiver import RealTimeouts, Receiver
 

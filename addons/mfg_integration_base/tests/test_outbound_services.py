@@ -8,6 +8,7 @@ from email.utils import format_datetime
 
 from odoo.tests.common import BaseCase
 
+from ..adapters.webhook import WebhookAdapter
 from ..services.adapters import AdapterRegistry, Message, Settings
 from ..services.delivery_policy import (
     Breaker,
@@ -19,7 +20,6 @@ from ..services.delivery_policy import (
     retry_delay,
 )
 from ..services.outbound_delivery import deliver_in_order
-from ..services.webhook_adapter import WebhookAdapter
 from .receiver import RealTimeouts, Receiver
 
 NOW = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
@@ -225,3 +225,15 @@ class TestWebhookAdapter(RealTimeouts, BaseCase):
         )
         with self.assertRaises(LookupError):
             registry.get("carrier_pigeon")
+
+    def test_registry_uses_only_adapters_of_installed_modules(self):
+        registry = AdapterRegistry()
+        registry.adapter(WebhookAdapter)
+        settings = self.settings("http://127.0.0.1:9/x", "s")
+        self.assertEqual(registry.keys({"mfg_integration_base"}), ["webhook"])
+        self.assertEqual(registry.keys({"mfg_integration_sap"}), [])
+        self.assertIsInstance(
+            registry.instance("webhook", settings, {"mfg_integration_base"}), WebhookAdapter
+        )
+        with self.assertRaisesRegex(LookupError, "no installed module registers it"):
+            registry.instance("webhook", settings, {"mfg_integration_sap"})

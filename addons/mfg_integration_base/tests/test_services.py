@@ -7,7 +7,7 @@ from odoo.tests.common import BaseCase
 from ..services import schema_validation, webhook_signature
 from ..services.backoff import backoff_delay
 from ..services.envelope import EnvelopeError, check_envelope, parse_time, payload_hash
-from ..services.handlers import HandlerRegistry
+from ..services.handler_registry import HandlerRegistry
 
 GOOD = {
     "specversion": "1.0",

@@ -32,17 +32,6 @@ class MfgIntegrationPayloadWizard(models.TransientModel):
     check = fields.Char(compute="_compute_check", string="Check")
     check_ok = fields.Boolean(compute="_compute_check")
 
-    @api.model
-    def default_get(self, fields_list):
-        values = super().default_get(fields_list)
-        if values.get("exception_ids"):
-            exceptions = self.env["mfg.integration.exception"].browse(values["exception_ids"][0][2])
-            if len(exceptions) == 1 and exceptions.event_id.payload is not None:
-                values["payload"] = json.dumps(
-                    exceptions.event_id.payload, indent=2, ensure_ascii=False
-                )
-        return values
-
     @api.depends("exception_ids")
     def _compute_exception_count(self):
         for wizard in self:
@@ -58,6 +47,41 @@ class MfgIntegrationPayloadWizard(models.TransientModel):
             else:
                 wizard.check = _("Valid against the contract's schema.")
                 wizard.check_ok = True
+
+    @api.model
+    def default_get(self, fields_list):
+        values = super().default_get(fields_list)
+        if values.get("exception_ids"):
+            exceptions = self.env["mfg.integration.exception"].browse(values["exception_ids"][0][2])
+            if len(exceptions) == 1 and exceptions.event_id.payload is not None:
+                values["payload"] = json.dumps(
+                    exceptions.event_id.payload, indent=2, ensure_ascii=False
+                )
+        return values
+
+    def action_apply(self):
+        self.exception_ids._check_open()
+        changes = self._new_payloads()
+        for event, new in changes.items():
+            differences = json_pointer.diff(event.payload, new)
+            if not differences:
+                continue
+            body = Markup("%s<ul>%s</ul>") % (
+                _("Data corrected by %(user)s before retry:", user=self.env.user.name),
+                Markup().join(
+                    Markup("<li><code>%s</code>: %s → %s</li>")
+                    % (escape(pointer), escape(old), escape(new_value))
+                    for pointer, old, new_value in differences
+                ),
+            )
+            values = {"payload": new}
+            if event.original_payload is None or event.original_payload is False:
+                values["original_payload"] = event.payload
+            event.sudo().write(values)
+            event.sudo().message_post(body=body)
+            event.exception_id.message_post(body=body)
+        self.exception_ids.action_retry()
+        return {"type": "ir.actions.act_window_close"}
 
     def _events(self):
         events = self.exception_ids.mapped("event_id")
@@ -110,27 +134,3 @@ class MfgIntegrationPayloadWizard(models.TransientModel):
                     )
                 )
         return changes
-
-    def action_apply(self):
-        self.exception_ids._check_open()
-        changes = self._new_payloads()
-        for event, new in changes.items():
-            differences = json_pointer.diff(event.payload, new)
-            if not differences:
-                continue
-            body = Markup("%s<ul>%s</ul>") % (
-                _("Data corrected by %(user)s before retry:", user=self.env.user.name),
-                Markup().join(
-                    Markup("<li><code>%s</code>: %s → %s</li>")
-                    % (escape(pointer), escape(old), escape(new_value))
-                    for pointer, old, new_value in differences
-                ),
-            )
-            values = {"payload": new}
-            if event.original_payload is None or event.original_payload is False:
-                values["original_payload"] = event.payload
-            event.sudo().write(values)
-            event.sudo().message_post(body=body)
-            event.exception_id.message_post(body=body)
-        self.exception_ids.action_retry()
-        return {"type": "ir.actions.act_window_close"}

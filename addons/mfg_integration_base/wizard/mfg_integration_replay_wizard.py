@@ -24,6 +24,11 @@ class MfgIntegrationReplayWizard(models.TransientModel):
     )
     event_count = fields.Integer(compute="_compute_event_count", string="Events to Replay")
 
+    @api.depends("scope", "event_ids", "system_id", "contract_id", "date_from", "date_to")
+    def _compute_event_count(self):
+        for wizard in self:
+            wizard.event_count = len(wizard._events())
+
     @api.model
     def default_get(self, fields_list):
         values = super().default_get(fields_list)
@@ -35,6 +40,19 @@ class MfgIntegrationReplayWizard(models.TransientModel):
             values["system_id"] = context["active_id"]
             values["scope"] = "range"
         return values
+
+    def action_replay(self):
+        self.ensure_one()
+        if self.scope == "range":
+            if not (self.system_id and self.contract_id and self.date_from and self.date_to):
+                raise UserError(_("Choose the system, the contract and the time range."))
+            if self.date_from > self.date_to:
+                raise UserError(_("The time range ends before it starts."))
+        events = self._events()
+        if not events:
+            raise UserError(_("No delivered, failed, dead or discarded outbound event matches."))
+        events._replay(self.reason)
+        return {"type": "ir.actions.act_window_close"}
 
     def _events(self):
         self.ensure_one()
@@ -54,21 +72,3 @@ class MfgIntegrationReplayWizard(models.TransientModel):
             ],
             order="id",
         )
-
-    @api.depends("scope", "event_ids", "system_id", "contract_id", "date_from", "date_to")
-    def _compute_event_count(self):
-        for wizard in self:
-            wizard.event_count = len(wizard._events())
-
-    def action_replay(self):
-        self.ensure_one()
-        if self.scope == "range":
-            if not (self.system_id and self.contract_id and self.date_from and self.date_to):
-                raise UserError(_("Choose the system, the contract and the time range."))
-            if self.date_from > self.date_to:
-                raise UserError(_("The time range ends before it starts."))
-        events = self._events()
-        if not events:
-            raise UserError(_("No delivered, failed, dead or discarded outbound event matches."))
-        events._replay(self.reason)
-        return {"type": "ir.actions.act_window_close"}

@@ -1,6 +1,6 @@
 from odoo import fields
 
-from odoo.addons.mfg_integration_base.services.handlers import registry
+from odoo.addons.mfg_integration_base.services.handler_registry import registry
 
 # Machine states that stop production (the work center is blocked with a loss reason)
 # and those that do not (a block in progress ends).

@@ -8,16 +8,6 @@ class MrpProduction(models.Model):
         compute="_compute_integration_event_count", string="Integration Events"
     )
 
-    def _integration_event_domain(self):
-        # Events name the order by its reference (the subject), or resulted in it.
-        return [
-            "|",
-            ("subject", "in", self.mapped("name")),
-            "&",
-            ("result_model", "=", "mrp.production"),
-            ("result_res_id", "in", self.ids),
-        ]
-
     def _compute_integration_event_count(self):
         Event = self.env["mfg.integration.event"]
         if not Event.has_access("read"):
@@ -35,3 +25,13 @@ class MrpProduction(models.Model):
         )
         action["domain"] = self._integration_event_domain()
         return action
+
+    def _integration_event_domain(self):
+        # Events name the order by its reference (the subject), or resulted in it.
+        return [
+            "|",
+            ("subject", "in", self.mapped("name")),
+            "&",
+            ("result_model", "=", "mrp.production"),
+            ("result_res_id", "in", self.ids),
+        ]

@@ -1,8 +1,9 @@
 """Registry of inbound event handlers, keyed by contract code and major version.
 
-Each addon registers the handlers of the flows it owns::
+Each addon registers the handlers of the flows it owns, one file per contract in its
+``handlers/`` folder::
 
-    from odoo.addons.mfg_integration_base.services.handlers import registry
+    from odoo.addons.mfg_integration_base.services.handler_registry import registry
 
     @registry.handler("mes.production.completed", major=1)
     def _handle_completed(env, event):
@@ -12,14 +13,13 @@ Each addon registers the handlers of the flows it owns::
 A handler receives the Odoo environment and the ``mfg.integration.event`` record, and
 raises :class:`~.errors.BusinessError` or :class:`~.errors.PrerequisiteMissing` for
 failures a person or time must resolve; any other exception is a technical error.
-
-Handlers are plain functions in a process-wide table, so the table can hold handlers
-of modules that are not installed in the database at hand: lookups therefore take the
-set of installed modules and ignore the others.
+Lookups see only handlers of installed modules (see :mod:`.registry`).
 """
 
 import logging
 from dataclasses import dataclass
+
+from .registry import PluginRegistry, module_of
 
 _logger = logging.getLogger(__name__)
 
@@ -35,17 +35,7 @@ class Handler:
         return self.function(env, event)
 
 
-def _module_of(function):
-    parts = function.__module__.split(".")
-    if len(parts) >= 3 and parts[0] == "odoo" and parts[1] == "addons":
-        return parts[2]
-    return parts[0]
-
-
-class HandlerRegistry:
-    def __init__(self):
-        self._handlers = {}
-
+class HandlerRegistry(PluginRegistry):
     def handler(self, contract_code, major=1):
         """Decorator registering ``function`` for ``contract_code`` version ``major``.x."""
 
@@ -56,23 +46,16 @@ class HandlerRegistry:
         return decorate
 
     def register(self, contract_code, major, function, module=None):
-        module = module or _module_of(function)
+        module = module or module_of(function)
         key = (contract_code, int(major))
-        previous = self._handlers.get(key, {}).get(module)
+        previous = self._registered(key).get(module)
         if previous and previous.function is not function:
             _logger.info("Handler for %s %s.x of %s replaced", contract_code, major, module)
-        entry = Handler(contract_code, int(major), function, module)
-        self._handlers.setdefault(key, {})[module] = entry
-        return entry
+        return self._put(key, module, Handler(contract_code, int(major), function, module))
 
     def get(self, contract_code, major, installed_modules=None):
         """The handler for this contract version, among those of installed modules."""
-        candidates = self._handlers.get((contract_code, int(major)), {})
-        found = [
-            handler
-            for module, handler in candidates.items()
-            if installed_modules is None or module in installed_modules
-        ]
+        found = self._find((contract_code, int(major)), installed_modules)
         if len(found) > 1:
             modules = ", ".join(sorted(h.module for h in found))
             raise LookupError(
@@ -83,10 +66,7 @@ class HandlerRegistry:
     def known(self, installed_modules=None):
         """(contract_code, major, module) of every usable handler, for the UI and the API."""
         return sorted(
-            (code, major, handler.module)
-            for (code, major), by_module in self._handlers.items()
-            for handler in by_module.values()
-            if installed_modules is None or handler.module in installed_modules
+            (code, major, module) for (code, major), module, _h in self._usable(installed_modules)
         )
 
 

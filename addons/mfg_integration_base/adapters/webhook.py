@@ -15,9 +15,9 @@ import time
 import requests
 from requests.adapters import HTTPAdapter
 
-from . import webhook_signature
-from .adapters import Adapter, registry
-from .delivery_policy import Outcome, classify_response
+from ..services import webhook_signature
+from ..services.adapters import Adapter, registry
+from ..services.delivery_policy import Outcome, classify_response
 
 _logger = logging.getLogger(__name__)
 

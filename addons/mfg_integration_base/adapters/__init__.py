@@ -1,0 +1,3 @@
+"""Outbound delivery adapters of this addon, one file each, registered in services/adapters.py."""
+
+from . import webhook

@@ -1,0 +1,283 @@
+"""Processing: a job applies its chunk of inbound events through their handlers.
+
+Invariants: events are claimed with FOR UPDATE SKIP LOCKED and applied in subject order,
+each in its own savepoint; an event's state and its business effect commit together; a
+later event of a subject waits while an earlier one is pending. Failure paths: business
+errors open an exception at once (failed), missing prerequisites wait (bounded), technical
+errors retry with backoff until the contract's attempts are spent (dead).
+"""
+
+import logging
+import traceback
+from datetime import timedelta
+
+from odoo import _, fields, models
+
+from ..services.backoff import backoff_delay
+from ..services.errors import BusinessError, PrerequisiteMissing
+from ..services.event_states import PENDING_STATES, SUBJECT_ORDER
+from ..services.handler_registry import registry as handler_registry
+from ..services.registry import installed_modules
+from . import jobs, shadow_run
+
+_logger = logging.getLogger(__name__)
+
+
+def process_chunk(events):
+    """Job: apply the chunk's events in subject order, each in its own savepoint.
+
+    Events are claimed with FOR UPDATE SKIP LOCKED: a concurrent job (a requeued one
+    after a crash) skips them instead of applying them twice. An event's state and
+    its business effect commit together, so a crash leaves it queued, not half done.
+    """
+    events = events.sudo()
+    events.flush_model()
+    events.env.cr.execute(
+        f"""
+        SELECT id FROM mfg_integration_event
+         WHERE id = ANY(%s) AND state IN ('received', 'queued', 'waiting')
+         ORDER BY {SUBJECT_ORDER}
+           FOR UPDATE SKIP LOCKED
+        """,
+        [list(events.ids)],
+    )
+    claimed = events.browse([row[0] for row in events.env.cr.fetchall()])
+    blocked = blocked_by_earlier(claimed)
+    held_subjects = set()
+    released = set()
+    for event in claimed:
+        if event.subject and (event.id in blocked or event.subject in held_subjects):
+            wait_for_order(event)
+            held_subjects.add(event.subject)
+            continue
+        outcome = process_one(event)
+        if outcome == "done":
+            if event.subject:
+                released.add(event.subject)
+        elif event.subject:
+            held_subjects.add(event.subject)
+    released -= held_subjects
+    if released:
+        release_subjects(events.env, released)
+    events.flush_model()
+    events.env["mfg.integration.traffic"]._add_outcomes(claimed.ids)
+    return f"{len(claimed)} events processed"
+
+
+def blocked_by_earlier(events):
+    """Ids of these events that have an earlier, still pending event of their subject
+    outside this set (set-based: one query for the whole chunk)."""
+    with_subject = events.filtered("subject")
+    if not with_subject:
+        return set()
+    events.flush_model()
+    events.env.cr.execute(
+        """
+        SELECT e.id
+          FROM mfg_integration_event e
+         WHERE e.id = ANY(%(ids)s)
+           AND EXISTS (
+               SELECT 1 FROM mfg_integration_event p
+                WHERE p.subject = e.subject
+                  AND p.direction = e.direction
+                  AND p.state IN %(pending)s
+                  AND NOT p.id = ANY(%(ids)s)
+                  AND (p.occurred_at, COALESCE(p.sequence, ''), p.id)
+                      < (e.occurred_at, COALESCE(e.sequence, ''), e.id))
+        """,
+        {"ids": list(with_subject.ids), "pending": PENDING_STATES},
+    )
+    return {row[0] for row in events.env.cr.fetchall()}
+
+
+def wait_for_order(event):
+    first_time = not (event.state == "waiting" and event.wait_reason == "order")
+    event.write({"state": "waiting", "wait_reason": "order", "wait_until": False})
+    if first_time:
+        # The earlier event releases its successors when it is done; this one delayed
+        # check covers an earlier event that finished while this transaction was open.
+        jobs.schedule_retry(event, fields.Datetime.now() + timedelta(seconds=5))
+
+
+def process_one(event):
+    """Apply one event; returns done, failed, waiting, retry or dead."""
+    event.ensure_one()
+    contract = event.contract_id
+    try:
+        handler = handler_registry.get(
+            event.event_type, contract.version_major, installed_modules(event.env)
+        )
+    except LookupError as error:
+        return fail_technical(event, str(error), final=True)
+    if handler is None:
+        return fail_business(
+            event,
+            BusinessError(
+                "no_handler",
+                f"Odoo has no handler for {event.event_type} {contract.version}",
+                suggested_action="Install the addon that handles this contract, then retry.",
+            ),
+        )
+    started = fields.Datetime.now()
+    # Pending writes of earlier events are flushed here, outside this event's
+    # savepoint: a failure there is not this event's and must not be blamed on it.
+    event.env.flush_all()
+    shadow = contract.shadow_mode or event.system_id.shadow_mode
+    try:
+        if shadow:
+            result = shadow_run.run_in_shadow(event, handler)
+        else:
+            with event.env.cr.savepoint():
+                result = handler(event.env, event)
+    except BusinessError as error:
+        return fail_business(event, error)
+    except PrerequisiteMissing as error:
+        return wait_for_prerequisite(event, error)
+    except Exception as error:
+        _logger.warning(
+            "Event %s (%s, correlation %s) failed: %s",
+            event.id,
+            event.event_type,
+            event.correlation_id,
+            error,
+        )
+        return fail_technical(event, f"{type(error).__name__}: {error}\n\n{traceback.format_exc()}")
+    occurred = event.occurred_at or event.received_at or started
+    values = {
+        "state": "done",
+        "processed_at": started,
+        "latency_s": max(0.0, (fields.Datetime.now() - occurred).total_seconds()),
+        "attempts": event.attempts + 1,
+        "wait_reason": False,
+        "wait_until": False,
+        "next_attempt_at": False,
+        "error": False,
+        "error_code": False,
+    }
+    if shadow:
+        values.update(shadow=True, shadow_effects=result)
+    elif isinstance(result, models.BaseModel) and len(result) == 1:
+        values.update(result_model=result._name, result_res_id=result.id)
+    event.write(values)
+    return "done"
+
+
+def fail_business(event, error):
+    exception = event.env["mfg.integration.exception"]._open_for_event(
+        event,
+        category="business",
+        reason_code=error.reason_code,
+        message=error.message,
+        suggested_action=error.suggested_action,
+        key_fields=error.key_fields,
+    )
+    event.write(
+        {
+            "state": "failed",
+            "attempts": event.attempts + 1,
+            "error_code": error.reason_code,
+            "error": error.message,
+            "exception_id": exception.id,
+            "wait_reason": False,
+            "next_attempt_at": False,
+        }
+    )
+    return "failed"
+
+
+def fail_technical(event, details, final=False):
+    attempts = event.attempts + 1
+    contract = event.contract_id
+    if final or attempts >= contract.max_attempts:
+        exception = event.env["mfg.integration.exception"]._open_for_event(
+            event,
+            category="technical",
+            reason_code="retries_exhausted",
+            message=_(
+                "%(type)s event could not be processed after %(n)s attempts",
+                type=event.event_type,
+                n=attempts,
+            ),
+            suggested_action=_(
+                "Read the technical details, fix the cause (configuration, locks, "
+                "a down system), then retry."
+            ),
+            details=details,
+        )
+        event.write(
+            {
+                "state": "dead",
+                "attempts": attempts,
+                "error_code": "retries_exhausted",
+                "error": details,
+                "exception_id": exception.id,
+            }
+        )
+        return "dead"
+    delay = backoff_delay(attempts, contract.retry_base_seconds, contract.retry_max_seconds)
+    eta = fields.Datetime.now() + timedelta(seconds=delay)
+    event.write(
+        {
+            "state": "queued",
+            "attempts": attempts,
+            "error_code": "technical_error",
+            "error": details,
+            "next_attempt_at": eta,
+        }
+    )
+    jobs.schedule_retry(event, eta)
+    return "retry"
+
+
+def wait_for_prerequisite(event, error):
+    now = fields.Datetime.now()
+    deadline = (
+        event.wait_until
+        if event.wait_reason == "prerequisite" and event.wait_until
+        else (
+            (event.received_at or now)
+            + timedelta(minutes=event.contract_id.prerequisite_wait_minutes)
+        )
+    )
+    if now >= deadline:
+        return fail_business(
+            event,
+            BusinessError(
+                "prerequisite_missing",
+                error.message,
+                suggested_action=_(
+                    "Check that the earlier message reached Odoo (or create the record it "
+                    "refers to), then retry."
+                ),
+                key_fields=error.key_fields,
+            ),
+        )
+    attempts = event.attempts + 1
+    delay = min(60 * attempts, 300)
+    eta = min(deadline, now + timedelta(seconds=delay))
+    event.write(
+        {
+            "state": "waiting",
+            "wait_reason": "prerequisite",
+            "wait_until": deadline,
+            "next_attempt_at": eta,
+            "attempts": attempts,
+            "error": error.message,
+            "error_code": "prerequisite_missing",
+        }
+    )
+    jobs.schedule_retry(event, eta)
+    return "waiting"
+
+
+def release_subjects(env, subjects):
+    """Process events that waited only because an earlier one of their subject was pending."""
+    waiting = env["mfg.integration.event"].search(
+        [
+            ("subject", "in", list(subjects)),
+            ("state", "=", "waiting"),
+            ("wait_reason", "=", "order"),
+        ]
+    )
+    if waiting:
+        jobs.enqueue_in_chunks(waiting)
