@@ -17,21 +17,24 @@ def handle_machine_status(env, event):
     data = event.payload
     workcenter = event._map("workcenter", data["machine"])
     blocked = workcenter.working_state == "blocked"
+    occurred_at = event.occurred_at or fields.Datetime.now()
     if data["state"] not in BLOCKING_STATES:
         if blocked:
-            workcenter.unblock()
+            # closed at the machine's time, not Odoo's: OEE availability counts the real stop
+            workcenter._end_stops(occurred_at)
         return workcenter
     if blocked:
         return workcenter
     loss = event._map("loss_reason", data["state"])
-    env["mrp.workcenter.productivity"].create(
+    stop = env["mrp.workcenter.productivity"].create(
         {
             "workcenter_id": workcenter.id,
             "loss_id": loss.id,
             "company_id": workcenter.company_id.id,
-            "date_start": event.occurred_at or fields.Datetime.now(),
+            "date_start": occurred_at,
             "description": f"{data['state']} reported by {event.system_id.name} "
             f"(event {event.event_uid})",
         }
     )
+    stop._open_breakdown_request()
     return workcenter

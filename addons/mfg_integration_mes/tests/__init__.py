@@ -1,2 +1,3 @@
 from . import test_mes_install
 from . import test_machine_status
+from . import test_downtime
