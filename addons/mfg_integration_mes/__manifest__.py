@@ -16,6 +16,7 @@
         "views/mfg_workcenter_oee_views.xml",
         "views/mrp_workcenter_views.xml",
         "views/maintenance_equipment_views.xml",
+        "data/mfg_workcenter_oee_cron.xml",
     ],
     "demo": [
         "demo/mfg_integration_mes_demo.xml",

@@ -5,3 +5,4 @@ from . import mrp_workcenter
 from . import maintenance_equipment
 from . import mfg_workcenter_counter_sample
 from . import mfg_workcenter_oee
+from . import maintenance_request

@@ -1,4 +1,10 @@
+from datetime import timedelta
+
 from odoo import api, fields, models
+
+# The scheduled refresh recomputes the shifts of the last two days: long enough to finish
+# the shift in progress at the last run, short enough to stay cheap.
+CRON_REFRESH_DAYS = 2
 
 
 class MfgWorkcenterOee(models.Model):
@@ -34,6 +40,12 @@ class MfgWorkcenterOee(models.Model):
             "A work center has one OEE row per shift.",
         )
     ]
+
+    @api.model
+    def _cron_refresh(self):
+        now = fields.Datetime.now()
+        workcenters = self.env["mrp.workcenter"].search([])
+        return self._refresh(workcenters, now - timedelta(days=CRON_REFRESH_DAYS), now)
 
     @api.model
     def _refresh(self, workcenters, start, end):

@@ -123,14 +123,7 @@ class MrpWorkcenter(models.Model):
         self.ensure_one()
         calendar = self.resource_calendar_id
         if not calendar:
-            return [
-                (_("Day"), day_start, day_start + timedelta(days=1))
-                for day_start in (
-                    start.replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=n)
-                    for n in range((end - start).days + 2)
-                )
-                if start <= day_start < end
-            ]
+            return self._day_periods(start, end)
         Attendance = self.env["resource.calendar.attendance"]
         attendances = calendar.attendance_ids.filtered(lambda a: a.day_period != "lunch")
 
@@ -153,6 +146,17 @@ class MrpWorkcenter(models.Model):
             (end + timedelta(days=1)).date(),
         )
         return [period for period in periods if start <= period[1] < end]
+
+    @api.model
+    def _day_periods(self, start, end):
+        """Without a working calendar, a shift is a UTC day."""
+        periods = []
+        day = start.replace(hour=0, minute=0, second=0, microsecond=0)
+        while day < end:
+            if day >= start:
+                periods.append((_("Day"), day, day + timedelta(days=1)))
+            day += timedelta(days=1)
+        return periods
 
     def _current_shift(self, now):
         """The shift in progress, else the last one that ended (within a week), or None."""

@@ -129,3 +129,7 @@ class TestDowntime(MachineCase):
         self.assertEqual((stop.date_start, stop.date_end), (at(1800), at(900)))
         self.assertEqual(stop.maintenance_request_id, self.requests())
         self.assertEqual(self.requests().duration, 0.25)
+
+    def test_the_maintenance_request_lists_the_stop_that_opened_it(self):
+        self.start()
+        self.assertEqual(self.requests().downtime_ids, self.stops())
