@@ -1,4 +1,10 @@
+from datetime import timedelta
+
 from odoo import api, fields, models
+
+# Samples older than this are deleted: OEE rows of older shifts are kept, and a refresh
+# reaches back at most a week (plus the sample before it).
+SAMPLE_RETENTION_DAYS = 30
 
 
 class MfgWorkcenterCounterSample(models.Model):
@@ -25,6 +31,17 @@ class MfgWorkcenterCounterSample(models.Model):
                 ON mfg_workcenter_counter_sample (workcenter_id, counter, sampled_at)
             """
         )
+
+    @api.model
+    def _cron_purge(self):
+        """Delete samples past the retention (one statement: they arrive every second)."""
+        cutoff = fields.Datetime.now() - timedelta(days=SAMPLE_RETENTION_DAYS)
+        self.flush_model()
+        self.env.cr.execute(
+            "DELETE FROM mfg_workcenter_counter_sample WHERE sampled_at < %s", [cutoff]
+        )
+        self.invalidate_model()
+        return self.env.cr.rowcount
 
     @api.model
     def _samples(self, workcenter, start, end):

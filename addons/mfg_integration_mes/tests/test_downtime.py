@@ -133,3 +133,10 @@ class TestDowntime(MachineCase):
     def test_the_maintenance_request_lists_the_stop_that_opened_it(self):
         self.start()
         self.assertEqual(self.requests().downtime_ids, self.stops())
+
+    def test_a_late_running_status_older_than_the_stop_leaves_it_open(self):
+        self.send("machine.status.changed", {"machine": "M1", "state": "fault"}, 600)
+        self.send("machine.status.changed", {"machine": "M1", "state": "running"}, 900)
+        self.assertFalse(self.stops().date_end)
+        self.workcenter.invalidate_recordset()
+        self.assertEqual(self.workcenter.working_state, "blocked")

@@ -77,3 +77,12 @@ class TestMachineCounters(MachineCase):
         self.assertEqual(
             event.exception_id.name, "Work center code 'M9' from Line 1 gateway has no mapping"
         )
+
+    def test_samples_past_the_retention_are_purged(self):
+        Sample = self.env["mfg.workcenter.counter.sample"]
+        self.sample(10, 40 * 86400, counter="good")
+        self.sample(20, 100, counter="good")
+        self.assertEqual(Sample._cron_purge(), 1)
+        self.assertEqual(
+            Sample.search([("workcenter_id", "=", self.workcenter.id)]).mapped("value"), [20]
+        )
