@@ -167,15 +167,9 @@ class MrpWorkcenter(models.Model):
     def _shift_figures(self, start, end):
         """OEE figures of the work center over [start, end) (see services/oee.py)."""
         self.ensure_one()
-        stops = self.env["mrp.workcenter.productivity"].search_read(
-            [
-                ("workcenter_id", "=", self.id),
-                ("loss_type", "in", STOP_LOSS_TYPES),
-                ("date_start", "<", end),
-                "|",
-                ("date_end", "=", False),
-                ("date_end", ">", start),
-            ],
+        Productivity = self.env["mrp.workcenter.productivity"]
+        stops = Productivity.search_read(
+            Productivity._stops_domain(self, start, end),
             ["date_start", "date_end"],
         )
         samples = self.env["mfg.workcenter.counter.sample"]._samples(self, start, end)

@@ -43,6 +43,23 @@ class MrpWorkcenterProductivity(models.Model):
     # -- private: stops reported by other systems --------------------------------------
 
     @api.model
+    def _stops_domain(self, workcenter, start, end):
+        """Stops of ``workcenter`` that overlap [start, end], the open ones included."""
+        return [
+            ("workcenter_id", "=", workcenter.id),
+            ("loss_type", "in", STOP_LOSS_TYPES),
+            ("date_start", "<=", end),
+            "|",
+            ("date_end", "=", False),
+            ("date_end", ">", start),
+        ]
+
+    @api.model
+    def _stop_at(self, workcenter, moment):
+        """The stop of ``workcenter`` that covers ``moment``, if any."""
+        return self.search(self._stops_domain(workcenter, moment, moment), limit=1)
+
+    @api.model
     def _downtime_of(self, system, downtime_ref):
         """The stop ``system`` reported as ``downtime_ref``, if Odoo has it."""
         return self.search(

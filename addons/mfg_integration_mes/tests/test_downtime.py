@@ -140,3 +140,21 @@ class TestDowntime(MachineCase):
         self.assertFalse(self.stops().date_end)
         self.workcenter.invalidate_recordset()
         self.assertEqual(self.workcenter.working_state, "blocked")
+
+    def test_a_late_fault_older_than_the_running_status_records_the_stop_it_missed(self):
+        self.send("machine.status.changed", {"machine": "M1", "state": "running"}, 900)
+        self.send("machine.status.changed", {"machine": "M1", "state": "fault"}, 1800)  # late
+        stop = self.stops()
+        self.assertEqual((stop.date_start, stop.date_end), (at(1800), at(900)))
+        self.assertEqual(self.requests().duration, 0.25)
+        self.workcenter.invalidate_recordset()
+        self.assertEqual(self.workcenter.working_state, "normal")
+        # the machine faults again: a stop of its own, still open
+        self.send("machine.status.changed", {"machine": "M1", "state": "fault"}, 300)
+        self.send("machine.status.changed", {"machine": "M1", "state": "fault"}, 1200)  # known
+        self.send("machine.status.changed", {"machine": "M1", "state": "fault"}, 600)  # missed
+        self.assertEqual(
+            [(s.date_start, s.date_end) for s in self.stops()],
+            [(at(1800), at(900)), (at(600), at(300)), (at(300), False)],
+        )
+        self.assertEqual(len(self.requests()), 3)

@@ -1,8 +1,11 @@
 from datetime import date, datetime, timedelta
 
 from freezegun import freeze_time
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from odoo.tests import tagged
+from odoo.tests.common import BaseCase
 
 from ..services.oee import ShiftFigures, counted_units, covered_seconds, shift_periods
 from .machine_common import MachineCase, at
@@ -10,8 +13,7 @@ from .machine_common import MachineCase, at
 HOUR = 3600
 
 
-@tagged("post_install", "-at_install")
-class TestOeeFormulas(MachineCase):
+class TestOeeFormulas(BaseCase):
     def test_overlapping_stops_count_once_and_open_ones_run_to_the_period_end(self):
         start, end = datetime(2026, 1, 1, 6), datetime(2026, 1, 1, 14)
         stops = [
@@ -21,6 +23,34 @@ class TestOeeFormulas(MachineCase):
             (datetime(2026, 1, 1, 15), datetime(2026, 1, 1, 16)),  # after the period
         ]
         self.assertEqual(covered_seconds(stops, start, end), 2.5 * HOUR)
+
+    @settings(max_examples=200, deadline=None, database=None)
+    @given(
+        st.lists(
+            st.tuples(st.integers(0, 600), st.one_of(st.none(), st.integers(1, 300))),
+            max_size=8,
+        ),
+        st.integers(0, 300),
+        st.integers(1, 300),
+    )
+    def test_stop_time_is_the_minutes_covered_by_any_stop(self, stops, offset, length):
+        """Against counting, minute by minute, the minutes some stop covers."""
+        origin = datetime(2026, 1, 1)
+        minute = timedelta(minutes=1)
+        start, end = origin + offset * minute, origin + (offset + length) * minute
+        intervals = [
+            (origin + begin * minute, None if span is None else origin + (begin + span) * minute)
+            for begin, span in stops
+        ]
+        covered = sum(
+            1
+            for m in range(offset, offset + length)
+            if any(
+                begin <= origin + m * minute and (finish is None or origin + m * minute < finish)
+                for begin, finish in intervals
+            )
+        )
+        self.assertEqual(covered_seconds(intervals, start, end), covered * 60)
 
     def test_counting_counters_start_from_the_sample_before_the_period_and_survive_resets(self):
         start, end = datetime(2026, 1, 1, 6), datetime(2026, 1, 1, 14)
