@@ -43,7 +43,8 @@ class TestMesInstall(TransactionCase):
                 "mes.downtime.ended",
             },
         )
-        self.assertEqual(
+        # the others wait as drafts for their handlers (once every flow exists, none is left)
+        self.assertLessEqual(
             set(contracts.filtered(lambda c: c.state != "active").mapped("state")), {"draft"}
         )
         for contract in contracts:
