@@ -192,6 +192,9 @@ class TestWorkcenterOee(MachineCase):
             self.env["mfg.workcenter.oee"]._cron_refresh()
             rows = self.env["mfg.workcenter.oee"].search(action["domain"], order="shift_start")
             self.assertEqual(rows.mapped("availability"), [0.875, 1.0])
+        # planners find every work center's shifts under Manufacturing > Reporting
+        menu = self.env.ref("mfg_integration_mes.menu_mfg_workcenter_oee")
+        self.assertEqual(menu.action.res_model, "mfg.workcenter.oee")
 
     def test_without_a_working_calendar_a_shift_is_a_day(self):
         self.workcenter.resource_calendar_id = False
