@@ -11,10 +11,17 @@
     "data": [
         "data/mfg_integration_contract_data.xml",
         "views/mrp_production_views.xml",
+        "security/ir.model.access.csv",
+        "data/mrp_workcenter_productivity_loss_data.xml",
+        "views/mfg_workcenter_oee_views.xml",
+        "views/mrp_workcenter_views.xml",
+        "views/maintenance_equipment_views.xml",
+        "data/mfg_workcenter_oee_cron.xml",
     ],
     "demo": [
         "demo/mfg_integration_mes_demo.xml",
         "demo/mfg_integration_mes_mapping_demo.xml",
+        "demo/mfg_integration_mes_downtime_demo.xml",
     ],
     "installable": True,
 }

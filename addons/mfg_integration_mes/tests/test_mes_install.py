@@ -25,6 +25,8 @@ class TestMesInstall(TransactionCase):
                 "machine.status.changed",
                 "machine.counter.sampled",
                 "mes.order.released",
+                "mes.downtime.started",
+                "mes.downtime.ended",
             },
         )
         released = self.env.ref("mfg_integration_mes.contract_mes_order_released_1_0")
@@ -32,9 +34,17 @@ class TestMesInstall(TransactionCase):
         # a contract loads active only when it needs no handler or an installed addon has it
         self.assertEqual(
             {c.code for c in contracts if c.state == "active"},
-            {"machine.status.changed", "machine.counter.sampled", "mes.order.released"},
+            {
+                "machine.status.changed",
+                "machine.counter.sampled",
+                "mes.order.released",
+                "mes.downtime.reported",
+                "mes.downtime.started",
+                "mes.downtime.ended",
+            },
         )
-        self.assertEqual(
+        # the others wait as drafts for their handlers (once every flow exists, none is left)
+        self.assertLessEqual(
             set(contracts.filtered(lambda c: c.state != "active").mapped("state")), {"draft"}
         )
         for contract in contracts:
