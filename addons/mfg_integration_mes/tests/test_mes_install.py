@@ -25,6 +25,9 @@ class TestMesInstall(TransactionCase):
                 "machine.status.changed",
                 "machine.counter.sampled",
                 "mes.order.released",
+                "mes.material.consumed",
+                "mes.order.changed",
+                "mes.order.cancelled",
             },
         )
         released = self.env.ref("mfg_integration_mes.contract_mes_order_released_1_0")
@@ -32,7 +35,18 @@ class TestMesInstall(TransactionCase):
         # a contract loads active only when it needs no handler or an installed addon has it
         self.assertEqual(
             {c.code for c in contracts if c.state == "active"},
-            {"machine.status.changed", "machine.counter.sampled", "mes.order.released"},
+            {
+                "machine.status.changed",
+                "machine.counter.sampled",
+                "mes.order.released",
+                "mes.order.changed",
+                "mes.order.cancelled",
+                "mes.workorder.started",
+                "mes.production.progress",
+                "mes.production.completed",
+                "mes.material.consumed",
+                "mes.scrap.reported",
+            },
         )
         self.assertEqual(
             set(contracts.filtered(lambda c: c.state != "active").mapped("state")), {"draft"}
@@ -47,8 +61,6 @@ class TestMesInstall(TransactionCase):
         production = self.env["mrp.production"].create({"product_id": product.id, "product_qty": 1})
         system = self.env["mfg.integration.system"].create({"name": "MES", "code": "mes_t"})
         contract = self.env.ref("mfg_integration_mes.contract_mes_production_completed_1_0")
-        # shipped as draft until its flow exists; the smart button only needs its events
-        contract.state = "active"
         system.allowed_contract_ids = contract
         results = self.env["mfg.integration.event"]._ingest(
             system,

@@ -1,0 +1,101 @@
+from odoo.tests import tagged
+
+from odoo.addons.mfg_integration_base.tests.receiver import RealTimeouts, Receiver
+
+from .common import MesCase
+
+OUTBOUND = ("mes.order.released", "mes.order.changed", "mes.order.cancelled")
+
+
+@tagged("post_install", "-at_install")
+class TestOrderOutbound(RealTimeouts, MesCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.receiver = Receiver()
+        cls.receiver.__enter__()
+        cls.addClassCleanup(cls.receiver.__exit__)
+        contracts = cls.env["mfg.integration.contract"].search(
+            [("code", "in", OUTBOUND), ("state", "=", "active")]
+        )
+        cls.scheduler = cls.env["mfg.integration.system"].create(
+            {
+                "name": "MES scheduler",
+                "code": "mes_scheduler",
+                "allowed_contract_ids": contracts.ids,
+                "outbound_adapter": "webhook",
+                "outbound_url": cls.receiver.url,
+                "signing_secret": cls.receiver.secret,
+                "outbound_parallel": 1,
+            }
+        )
+
+    def outbound(self, production):
+        return self.Event.search(
+            [("direction", "=", "outbound"), ("subject", "=", production.mes_order_ref)],
+            order="sequence",
+        )
+
+    def test_release_change_and_cancel_reach_the_mes_in_order(self):
+        production = self.order(self.bracket, qty=5)
+        production.product_qty = 8
+        production.action_cancel()
+        events = self.outbound(production)
+        self.assertEqual(
+            events.mapped("event_type"),
+            ["mes.order.released", "mes.order.changed", "mes.order.cancelled"],
+        )
+        self.assertEqual(
+            events.mapped("sequence"), ["000000000001", "000000000002", "000000000003"]
+        )
+        self.assertEqual(set(events.system_id.mapped("code")), {"mes_scheduler"})
+        released = events[0].payload
+        self.assertEqual(released["production_ref"], production.mes_order_ref)
+        self.assertEqual((released["product_code"], released["qty"]), ("BRK", 5))
+        self.assertEqual(released["lot_tracking"], "lot")
+        self.assertEqual(
+            sorted((c["product_code"], c["qty"]) for c in released["components"]),
+            [("SCR", 20), ("STL", 10)],
+        )
+        self.assertEqual(
+            [(o["workcenter"], o["name"]) for o in released["operations"]], [("M1", "Assembly")]
+        )
+        self.assertIn("date_planned_start", released)
+        self.assertEqual(events[1].payload["qty"], 8)
+        self.Event.sudo()._dispatch_system(self.scheduler.id)
+        received = self.receiver.events()
+        self.assertEqual(
+            [event["type"] for event in received],
+            ["mes.order.released", "mes.order.changed", "mes.order.cancelled"],
+        )
+        self.assertEqual({event["subject"] for event in received}, {production.mes_order_ref})
+        self.assertEqual(set(events.mapped("state")), {"done"})
+
+    def test_a_partial_completion_is_not_an_order_change(self):
+        production = self.order(qty=10)
+        self.send(
+            "mes.production.completed", {"production_ref": production.mes_order_ref, "qty": 4}
+        )
+        self.assertEqual(self.outbound(production).mapped("event_type"), ["mes.order.released"])
+
+    def test_without_a_subscriber_nothing_is_emitted(self):
+        self.scheduler.active = False
+        production = self.order(qty=1)
+        self.assertFalse(self.outbound(production))
+
+
+@tagged("post_install", "-at_install")
+class TestMootExceptions(MesCase):
+    def test_cancelling_the_order_resolves_its_open_exceptions(self):
+        production = self.order(qty=10)
+        reference = production.mes_order_ref
+        event = self.send("mes.production.completed", {"production_ref": reference, "qty": 50})
+        self.assertBusinessError(event, "over_production")
+        waiting = self.send("mes.production.progress", {"production_ref": reference, "qty_done": 1})
+        self.assertEqual(waiting.state, "waiting")
+        exception = event.exception_id
+        production.action_cancel()
+        self.assertEqual(exception.state, "resolved")
+        self.assertEqual(event.state, "discarded")
+        self.assertIn(reference, exception.message_ids[0].body)
+        self.assertIn("cancelled", exception.message_ids[0].body.lower())
