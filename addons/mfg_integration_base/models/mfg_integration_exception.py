@@ -362,10 +362,11 @@ class MfgIntegrationException(models.Model):
         return mapping
 
     @api.model
-    def _resolve_moot(self, subject, body, direction="inbound"):
+    def _resolve_moot(self, subject, body, direction="inbound", matching=None):
         """Resolve the open business exceptions of ``subject`` that a later fact made moot
         (its order was completed or cancelled), with ``body`` as the chatter line naming
-        that fact; their events are discarded, so later events of the subject may go."""
+        that fact; their events are discarded, so later events of the subject may go.
+        ``matching``, a predicate on the exception's event, keeps only those it accepts."""
         exceptions = self.search(
             [
                 ("subject", "=", subject),
@@ -374,6 +375,8 @@ class MfgIntegrationException(models.Model):
                 ("event_id.direction", "=", direction),
             ]
         )
+        if matching:
+            exceptions = exceptions.filtered(lambda exception: matching(exception.event_id))
         if exceptions:
             exceptions._close("resolved", _("No longer needed"), body)
             exceptions.mapped("event_id").filtered(

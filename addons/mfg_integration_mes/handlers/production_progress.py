@@ -1,4 +1,7 @@
-from odoo.addons.mfg_integration_base.services.handler_registry import registry
+from odoo.addons.mfg_integration_base.services.handler_registry import moot_checks, registry
+
+# A count is a snapshot: a later count or completion of the same order supersedes it.
+SUPERSEDING = ("mes.production.progress", "mes.production.completed")
 
 
 @registry.handler("mes.production.progress", major=1)
@@ -22,3 +25,11 @@ def handle_production_progress(env, event):
     if producing != production.qty_producing:
         production.qty_producing = producing
     return production
+
+
+@moot_checks.check("mes.production.progress", major=1)
+def progress_superseded(env, failed_event, later_event):
+    """A failed count does not matter once a later count or completion of the order came."""
+    if later_event.event_type in SUPERSEDING:
+        return env._("the order's later report supersedes this count")
+    return None

@@ -1,5 +1,5 @@
 from odoo.addons.mfg_integration_base.services.errors import BusinessError
-from odoo.addons.mfg_integration_base.services.handler_registry import registry
+from odoo.addons.mfg_integration_base.services.handler_registry import moot_checks, registry
 
 
 @registry.handler("mes.workorder.started", major=1)
@@ -40,3 +40,12 @@ def handle_workorder_started(env, event):
     if workorder.state != "progress":
         workorder.button_start()
     return workorder
+
+
+@moot_checks.check("mes.workorder.started", major=1)
+def start_superseded(env, failed_event, later_event):
+    """A failed start does not matter once the order's completion came (it finishes the work
+    orders)."""
+    if later_event.event_type == "mes.production.completed":
+        return env._("the order's completion was reported after this start")
+    return None

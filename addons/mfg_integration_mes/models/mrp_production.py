@@ -1,5 +1,5 @@
 from odoo import _, api, fields, models
-from odoo.tools import float_round
+from odoo.tools import float_compare, float_round
 
 from odoo.addons.mfg_integration_base.services.errors import BusinessError
 
@@ -64,6 +64,15 @@ class MrpProduction(models.Model):
         cancelled = released.filtered(lambda p: p.state == "cancel")
         events = cancelled._mes_emit("mes.order.cancelled")
         cancelled._mes_settle_exceptions(events)
+        return result
+
+    def button_mark_done(self):
+        if self.env.context.get("mes_no_change_event"):
+            return super().button_mark_done()  # the MES's own completion
+        producing = {p.id: p.qty_producing for p in self if p.mes_order_ref}
+        result = super().button_mark_done()
+        for production in self.filtered(lambda p: p.id in producing and p.state == "done"):
+            production._mes_settle_completion(producing[production.id])
         return result
 
     def action_view_integration_events(self):
@@ -234,6 +243,35 @@ class MrpProduction(models.Model):
                     event=_(" (outbound event %(uid)s)", uid=event.event_uid) if event else "",
                 ),
             )
+
+    def _mes_settle_completion(self, quantity):
+        """A person completed this order in Odoo: failed MES completions of the same quantity
+        no longer need an answer."""
+        self.ensure_one()
+        uom = self.product_uom_id
+
+        def same_completion(event):
+            data = event.payload or {}
+            return (
+                event.event_type == "mes.production.completed"
+                and data.get("uom") in (None, uom.name)
+                and float_compare(data.get("qty", 0), quantity, precision_rounding=uom.rounding)
+                == 0
+            )
+
+        self.env["mfg.integration.exception"].sudo()._resolve_moot(
+            self.mes_order_ref,
+            _(
+                "Order %(name)s (%(ref)s) was completed in Odoo by %(user)s with %(qty)s %(uom)s, "
+                "the quantity this event reports.",
+                name=self.name,
+                ref=self.mes_order_ref,
+                user=self.env.user.name,
+                qty=quantity,
+                uom=uom.name,
+            ),
+            matching=same_completion,
+        )
 
     def _integration_event_domain(self):
         # Events name the order by its MES reference (the subject), or resulted in it.

@@ -99,3 +99,37 @@ class TestMootExceptions(MesCase):
         self.assertEqual(event.state, "discarded")
         self.assertIn(reference, exception.message_ids[0].body)
         self.assertIn("cancelled", exception.message_ids[0].body.lower())
+
+    def test_a_later_completion_makes_a_failed_count_moot(self):
+        production = self.order(qty=10)
+        count = self.report("mes.production.progress", production, qty_done=50)
+        self.assertBusinessError(count, "over_production")
+        done = self.report("mes.production.completed", production, qty=10, final=True)
+        self.assertEqual(done.state, "done", done.error)
+        self.assertEqual((production.state, production.qty_produced), ("done", 10))
+        exception = count.exception_id
+        self.assertEqual((exception.state, count.state), ("resolved", "discarded"))
+        self.assertIn(done.event_uid, exception.message_ids[0].body)
+
+    def test_a_later_start_does_not_make_a_failed_completion_moot(self):
+        production = self.order(self.bracket, qty=5)
+        completion = self.report("mes.production.completed", production, qty=5)
+        self.assertBusinessError(completion, "lot_required")
+        start = self.report("mes.workorder.started", production, product_code="BRK", qty_planned=5)
+        self.assertEqual(start.state, "waiting")
+        self.assertEqual(completion.exception_id.state, "open")
+
+    def test_completing_the_order_in_odoo_with_the_same_quantity_settles_it(self):
+        production = self.order(self.bracket, qty=5)
+        completion = self.report("mes.production.completed", production, qty=5)
+        self.assertBusinessError(completion, "lot_required")
+        production.lot_producing_id = self.env["stock.lot"].create(
+            {"name": "B-9", "product_id": self.bracket.id}
+        )
+        production.qty_producing = 5
+        production._set_qty_producing()
+        production.button_mark_done()
+        self.assertEqual(production.state, "done")
+        exception = completion.exception_id
+        self.assertEqual((exception.state, completion.state), ("resolved", "discarded"))
+        self.assertIn("completed in Odoo", exception.message_ids[0].body)
