@@ -1,3 +1,5 @@
+from datetime import timedelta
+
 from odoo.tests import tagged
 
 from odoo.addons.mfg_integration_base.tests.receiver import RealTimeouts, Receiver
@@ -70,6 +72,17 @@ class TestOrderOutbound(RealTimeouts, MesCase):
         )
         self.assertEqual({event["subject"] for event in received}, {production.mes_order_ref})
         self.assertEqual(set(events.mapped("state")), {"done"})
+
+    def test_new_planned_dates_are_sent_but_unchanged_values_are_not(self):
+        production = self.order(qty=4)
+        production.date_start = production.date_start + timedelta(days=2)
+        production.product_qty = 4
+        changes = self.outbound(production).filtered(lambda e: e.event_type == "mes.order.changed")
+        self.assertEqual(len(changes), 1)
+        self.assertEqual(
+            changes.payload["date_planned_start"],
+            production.date_start.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        )
 
     def test_a_partial_completion_is_not_an_order_change(self):
         production = self.order(qty=10)

@@ -1,5 +1,8 @@
+from unittest.mock import patch
+
 from odoo.tests import tagged
 
+from ..handlers import production_completed
 from ..services.production_rules import OVERPRODUCTION_TOLERANCE_PARAM
 from .common import MesCase
 
@@ -80,6 +83,44 @@ class TestProductionCompleted(MesCase):
         self.assertEqual(sorted(finished.mapped("lot_id.name")), ["B-1", "B-2"])
         lots = orders.lot_producing_id
         self.assertEqual([self.on_hand(self.bracket, lot) for lot in lots], [3, 2])
+
+    def test_serials_each_close_an_order_of_one(self):
+        gauge = self.env["product.product"].create(
+            {"name": "Gauge", "default_code": "GAU", "is_storable": True, "tracking": "serial"}
+        )
+        production = self.Production.create({"product_id": gauge.id, "product_qty": 3})
+        production.action_confirm()
+        serials = [{"lot": "SN-1", "qty": 1}, {"lot": "SN-2", "qty": 1}]
+        event = self.report("mes.production.completed", production, qty=2, lots=serials)
+        self.assertEqual(event.state, "done", event.error)
+        orders = self.chain(production)
+        self.assertEqual(orders.mapped("state"), ["done", "done", "confirmed"])
+        self.assertEqual(orders.mapped("lot_producing_id.name"), ["SN-1", "SN-2"])
+        self.assertEqual(orders[2].product_qty, 1)
+        wrong = self.report(
+            "mes.production.completed", production, qty=1, lots=[{"lot": "SN-3", "qty": 0.5}]
+        )
+        self.assertBusinessError(wrong, "lot_required")
+
+    def test_a_completion_retried_after_a_technical_error_produces_once(self):
+        production = self.order(qty=10)
+        real = production_completed._mark_done
+        calls = []
+
+        def fail_once_after_booking(*args, **kwargs):
+            real(*args, **kwargs)
+            calls.append(args)
+            if len(calls) == 1:
+                raise ConnectionError("the database connection dropped")
+
+        with patch.object(production_completed, "_mark_done", fail_once_after_booking):
+            event = self.report("mes.production.completed", production, qty=4)
+            self.assertEqual((event.state, event.error_code), ("queued", "technical_error"))
+            self.assertEqual(self.chain(production).mapped("state"), ["confirmed"])
+            event._process_chunk()
+        self.assertEqual(event.state, "done")
+        self.assertEqual(self.chain(production).mapped("qty_produced"), [4, 0])
+        self.assertEqual(self.on_hand(self.plate), 4)
 
     def test_a_tracked_product_needs_its_lot(self):
         production = self.order(self.bracket, qty=5)
