@@ -38,7 +38,8 @@ def handle_workorder_started(env, event):
         )
     workorder = workorders[0]
     if workorder.state != "progress":
-        workorder.button_start()
+        # the start moves the order's dates: the MES knows, it is not told back
+        workorder.with_context(mes_no_change_event=True).button_start()
     return workorder
 
 

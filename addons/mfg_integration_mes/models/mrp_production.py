@@ -42,11 +42,14 @@ class MrpProduction(models.Model):
             field in vals for field in MES_CHANGE_FIELDS
         ):
             changed = self.filtered(lambda p: p.mes_order_ref and p.state in OPEN_STATES)
-            before = {p.id: [p[field] for field in MES_CHANGE_FIELDS] for p in changed}
+            # dates count while no work started (then they follow the actual times)
+            planned = {p.id: p.state == "confirmed" for p in changed}
+            before = {p.id: p._mes_plan(planned[p.id]) for p in changed}
         result = super().write(vals)
         if changed:
+            # an order closed by this write (marked done) is not re-planned
             changed.filtered(
-                lambda p: [p[field] for field in MES_CHANGE_FIELDS] != before[p.id]
+                lambda p: p.state in OPEN_STATES and p._mes_plan(planned[p.id]) != before[p.id]
             )._mes_emit("mes.order.changed")
         return result
 
@@ -123,6 +126,12 @@ class MrpProduction(models.Model):
             )
         return open_orders[-1]
 
+    def _mes_plan(self, with_dates):
+        """What a change of the order is judged by: its quantity, and its dates if asked."""
+        self.ensure_one()
+        dates = (self.date_start, self.date_finished) if with_dates else ()
+        return (self.product_qty, *dates)
+
     def _mes_chain(self):
         """Every order sharing this order's MES reference (the original and its backorders)."""
         self.ensure_one()
@@ -165,6 +174,12 @@ class MrpProduction(models.Model):
                 ),
                 key_fields={"order": reference},
             )
+
+    def _split_productions(self, amounts=False, cancel_remaining_qty=False, set_consumed_qty=False):
+        # a split shares the order out among backorders: for the MES it stays one order
+        return super(MrpProduction, self.with_context(mes_no_change_event=True))._split_productions(
+            amounts, cancel_remaining_qty, set_consumed_qty
+        )
 
     def _get_backorder_mo_vals(self):
         values = super()._get_backorder_mo_vals()

@@ -32,6 +32,19 @@ class TestMaterialConsumed(MesCase):
         screws = production.move_raw_ids.filtered(lambda m: m.product_id == self.screw)
         self.assertEqual((screws.state, screws.quantity), ("done", 12))
 
+    def test_consumption_before_a_partial_completion_stays_on_the_completed_part(self):
+        production = self.order(qty=10)
+        self.report("mes.material.consumed", production, product_code="STL", qty=5, lot="S-1")
+        done = self.report("mes.production.completed", production, qty=2)
+        self.assertEqual(done.state, "done", done.error)
+        first, backorder = self.chain(production)
+        steel = first.move_raw_ids.filtered(lambda m: m.product_id == self.steel)
+        self.assertEqual((steel.state, steel.quantity), ("done", 5))
+        self.assertEqual(steel.move_line_ids.lot_id, self.lot_s1)
+        rest = backorder.move_raw_ids.filtered(lambda m: m.product_id == self.steel)
+        self.assertEqual((rest.state, rest.product_uom_qty), ("assigned", 16))
+        self.assertEqual(self.on_hand(self.steel, self.lot_s1), 95)
+
     def test_a_lot_not_on_hand_is_refused_not_driven_negative(self):
         production = self.order(qty=3)
         event = self.report(

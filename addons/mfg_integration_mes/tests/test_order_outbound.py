@@ -86,9 +86,17 @@ class TestOrderOutbound(RealTimeouts, MesCase):
 
     def test_a_partial_completion_is_not_an_order_change(self):
         production = self.order(qty=10)
-        self.send(
-            "mes.production.completed", {"production_ref": production.mes_order_ref, "qty": 4}
-        )
+        self.report("mes.production.completed", production, qty=4)
+        self.assertEqual(self.outbound(production).mapped("event_type"), ["mes.order.released"])
+        backorder = self.chain(production)[1]
+        backorder.qty_producing = 2
+        backorder._set_qty_producing()
+        backorder.with_context(
+            skip_backorder=True, mo_ids_to_backorder=backorder.ids
+        ).button_mark_done()
+        self.assertEqual(len(self.chain(production)), 3, "split by a person in Odoo")
+        self.report("mes.workorder.started", production, product_code="PLT", qty_planned=4)
+        self.assertEqual(self.chain(production)[2].state, "progress")
         self.assertEqual(self.outbound(production).mapped("event_type"), ["mes.order.released"])
 
     def test_without_a_subscriber_nothing_is_emitted(self):
