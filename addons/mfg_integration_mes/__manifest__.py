@@ -15,6 +15,7 @@
     "demo": [
         "demo/mfg_integration_mes_demo.xml",
         "demo/mfg_integration_mes_mapping_demo.xml",
+        "demo/mfg_integration_mes_orders_demo.xml",
     ],
     "installable": True,
 }

@@ -13,6 +13,8 @@ def handle_production_progress(env, event):
     """
     data = event.payload
     production = env["mrp.production"]._mes_open_order(data["production_ref"])
+    if data.get("machine") or data.get("operation"):
+        event._mes_workorder(production, data.get("machine"), data.get("operation"))
     quantity = event._mes_quantity(
         data["qty_done"], data.get("uom"), production.product_uom_id, "The quantity produced"
     )

@@ -80,3 +80,37 @@ class MfgIntegrationEvent(models.Model):
         if lot or not create:
             return lot
         return Lot.create({"product_id": product.id, "name": name, "company_id": company.id})
+
+    def _mes_workorder(self, production, machine=None, operation=None):
+        """The open work order of ``production`` for the MES's machine and operation (either
+        may be absent); none: the order has no such operation, a planner's exception."""
+        workorders = production.workorder_ids.filtered(lambda w: w.state not in ("done", "cancel"))
+        if machine:
+            workcenter = self._mes_workcenter(machine)
+            workorders = workorders.filtered(lambda w: w.workcenter_id == workcenter)
+        if operation:
+            workorders = workorders.filtered(lambda w: w.name == operation)
+        if workorders:
+            return workorders[0]
+        where = " ".join(
+            filter(
+                None,
+                [
+                    operation and _("operation '%s'", operation),
+                    machine and _("on machine %s", machine),
+                ],
+            )
+        )
+        raise BusinessError(
+            "operation_unknown",
+            _(
+                "Order %(ref)s has no open %(where)s",
+                ref=production.mes_order_ref,
+                where=where or _("operation"),
+            ),
+            suggested_action=_(
+                "Check the order's routing in Odoo (operations and work centers) against the "
+                "MES; fix the routing or the event's data, then retry."
+            ),
+            key_fields={"order": production.mes_order_ref, "operation": where},
+        )

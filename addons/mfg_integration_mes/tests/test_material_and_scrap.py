@@ -59,6 +59,35 @@ class TestMaterialConsumed(MesCase):
         )
         self.assertEqual(later.state, "waiting", "later events of the order wait behind it")
 
+    def test_the_source_location_comes_from_the_mes_code_and_must_hold_the_lot(self):
+        shelf = self.env["stock.location"].create(
+            {"name": "Shelf 9", "location_id": self.stock.id, "barcode": "SHELF-9"}
+        )
+        self.env["stock.quant"]._update_available_quantity(self.steel, shelf, 3, lot_id=self.lot_s2)
+        production = self.order(qty=3)
+        taken = self.report(
+            "mes.material.consumed",
+            production,
+            product_code="STL",
+            qty=3,
+            lot="S-2",
+            location="SHELF-9",
+        )
+        self.assertEqual(taken.state, "done", taken.error)
+        steel = production.move_raw_ids.filtered(lambda m: m.product_id == self.steel)
+        self.assertEqual(steel.move_line_ids.location_id, shelf)
+        other = self.order(qty=3)
+        refused = self.report(
+            "mes.material.consumed", other, product_code="STL", qty=1, lot="S-1", location="SHELF-9"
+        )
+        self.assertBusinessError(refused, "lot_not_available")
+        self.assertIn("Shelf 9", refused.exception_id.name)
+        unknown = self.report(
+            "mes.material.consumed", self.order(qty=1), product_code="STL", qty=1, location="X-1"
+        )
+        self.assertBusinessError(unknown, "mapping_missing")
+        self.assertEqual(unknown.exception_id.mapping_kind, "location")
+
     def test_a_lot_odoo_does_not_know_is_refused(self):
         production = self.order(qty=3)
         event = self.report(

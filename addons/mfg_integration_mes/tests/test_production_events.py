@@ -225,3 +225,6 @@ class TestWorkOrderAndProgress(MesCase):
         self.send("mes.production.progress", {"production_ref": reference, "qty_done": 7})
         self.assertEqual((backorder.state, backorder.qty_producing), ("progress", 3))
         self.assertEqual(production.qty_produced, 4)
+        elsewhere = self.report("mes.production.progress", production, qty_done=8, operation="X")
+        self.assertBusinessError(elsewhere, "operation_unknown")
+        self.assertEqual(backorder.qty_producing, 3)
