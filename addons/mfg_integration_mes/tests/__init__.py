@@ -4,3 +4,4 @@ from . import test_production_events
 from . import test_material_and_scrap
 from . import test_order_outbound
 from . import test_event_sequences
+from . import test_services
