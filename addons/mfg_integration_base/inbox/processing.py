@@ -124,14 +124,14 @@ def settle_moot_predecessors(event):
             return False
         reasons[failed] = reason
     for failed, reason in reasons.items():
-        body = _(
+        body = event.env._(
             "Made moot by the later event %(uid)s (%(type)s): %(reason)s",
             uid=event.event_uid,
             type=event.event_type,
             reason=reason,
         )
         failed.exception_id.filtered(lambda x: x.state in ("open", "in_progress"))._close(
-            "resolved", _("No longer needed"), body
+            "resolved", event.env._("No longer needed"), body
         )
         failed._discard(body)
     return True

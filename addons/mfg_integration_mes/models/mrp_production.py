@@ -292,7 +292,11 @@ class MrpProduction(models.Model):
         # Events name the order by its MES reference (the subject), or resulted in it.
         return [
             "|",
-            ("subject", "in", self.mapped("mes_order_ref") + self.mapped("name")),
+            (
+                "subject",
+                "in",
+                [ref for ref in self.mapped("mes_order_ref") if ref] + self.mapped("name"),
+            ),
             "&",
             ("result_model", "=", "mrp.production"),
             ("result_res_id", "in", self.ids),

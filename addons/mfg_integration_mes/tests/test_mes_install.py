@@ -80,7 +80,19 @@ class TestMesInstall(TransactionCase):
         action = production.action_view_integration_events()
         self.assertIn(event, self.env["mfg.integration.event"].search(action["domain"]))
         self.assertGreaterEqual(production.integration_event_count, 1)
-        other = self.env["mrp.production"].create({"product_id": product.id, "product_qty": 1})
-        self.assertNotIn(
-            event, self.env["mfg.integration.event"].search(other._integration_event_domain())
+        self.env["mfg.integration.event"]._ingest(
+            system,
+            [
+                {
+                    "specversion": "1.0",
+                    "id": "no-subject-1",
+                    "source": "mes",
+                    "type": "mes.production.completed",
+                    "data": {"production_ref": "ELSEWHERE", "qty": 1},
+                }
+            ],
         )
+        other = self.env["mrp.production"].create({"product_id": product.id, "product_qty": 1})
+        found = self.env["mfg.integration.event"].search(other._integration_event_domain())
+        self.assertNotIn(event, found)
+        self.assertFalse(found, "an order without MES reference is not every event's subject")
