@@ -22,6 +22,7 @@
         "demo/mfg_integration_mes_demo.xml",
         "demo/mfg_integration_mes_mapping_demo.xml",
         "demo/mfg_integration_mes_downtime_demo.xml",
+        "demo/mfg_integration_mes_orders_demo.xml",
     ],
     "installable": True,
 }

@@ -16,6 +16,7 @@ from odoo import _, fields, models
 from ..services.backoff import backoff_delay
 from ..services.errors import BusinessError, PrerequisiteMissing
 from ..services.event_states import PENDING_STATES, SUBJECT_ORDER
+from ..services.handler_registry import moot_checks
 from ..services.handler_registry import registry as handler_registry
 from ..services.registry import installed_modules
 from . import jobs, shadow_run
@@ -47,9 +48,11 @@ def process_chunk(events):
     released = set()
     for event in claimed:
         if event.subject and (event.id in blocked or event.subject in held_subjects):
-            wait_for_order(event)
-            held_subjects.add(event.subject)
-            continue
+            if not settle_moot_predecessors(event):
+                wait_for_order(event)
+                held_subjects.add(event.subject)
+                continue
+            held_subjects.discard(event.subject)
         outcome = process_one(event)
         if outcome == "done":
             if event.subject:
@@ -88,6 +91,50 @@ def blocked_by_earlier(events):
         {"ids": list(with_subject.ids), "pending": PENDING_STATES},
     )
     return {row[0] for row in events.env.cr.fetchall()}
+
+
+def settle_moot_predecessors(event):
+    """Whether the events ``event`` waits behind are all failed and made moot by it (their
+    contracts' moot checks say so); if so, their exceptions resolve naming ``event`` and they
+    are discarded, so ``event`` may go now."""
+    event.env.flush_all()
+    event.env.cr.execute(
+        """
+        SELECT p.id
+          FROM mfg_integration_event p
+          JOIN mfg_integration_event e ON e.id = %(id)s
+         WHERE p.subject = e.subject
+           AND p.direction = e.direction
+           AND p.state IN %(pending)s
+           AND p.id <> e.id
+           AND (p.occurred_at, COALESCE(p.sequence, ''), p.id)
+               < (e.occurred_at, COALESCE(e.sequence, ''), e.id)
+        """,
+        {"id": event.id, "pending": PENDING_STATES},
+    )
+    earlier = event.browse([row[0] for row in event.env.cr.fetchall()])
+    if not earlier or any(e.state != "failed" for e in earlier):
+        return False
+    installed = installed_modules(event.env)
+    reasons = {}
+    for failed in earlier:
+        check = moot_checks.get(failed.event_type, failed.contract_id.version_major, installed)
+        reason = check and check(event.env, failed, event)
+        if not reason:
+            return False
+        reasons[failed] = reason
+    for failed, reason in reasons.items():
+        body = event.env._(
+            "Made moot by the later event %(uid)s (%(type)s): %(reason)s",
+            uid=event.event_uid,
+            type=event.event_type,
+            reason=reason,
+        )
+        failed.exception_id.filtered(lambda x: x.state in ("open", "in_progress"))._close(
+            "resolved", event.env._("No longer needed"), body
+        )
+        failed._discard(body)
+    return True
 
 
 def wait_for_order(event):

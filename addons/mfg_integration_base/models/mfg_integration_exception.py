@@ -362,6 +362,29 @@ class MfgIntegrationException(models.Model):
         return mapping
 
     @api.model
+    def _resolve_moot(self, subject, body, direction="inbound", matching=None):
+        """Resolve the open business exceptions of ``subject`` that a later fact made moot
+        (its order was completed or cancelled), with ``body`` as the chatter line naming
+        that fact; their events are discarded, so later events of the subject may go.
+        ``matching``, a predicate on the exception's event, keeps only those it accepts."""
+        exceptions = self.search(
+            [
+                ("subject", "=", subject),
+                ("category", "=", "business"),
+                ("state", "in", ("open", "in_progress")),
+                ("event_id.direction", "=", direction),
+            ]
+        )
+        if matching:
+            exceptions = exceptions.filtered(lambda exception: matching(exception.event_id))
+        if exceptions:
+            exceptions._close("resolved", _("No longer needed"), body)
+            exceptions.mapped("event_id").filtered(
+                lambda e: e.state in ("failed", "dead", "waiting")
+            )._discard(body)
+        return exceptions
+
+    @api.model
     def _retry_waiting_on_codes(self, keys, body):
         """Retry the open exceptions waiting on a mapping of these (system, kind, code)."""
         if not keys:

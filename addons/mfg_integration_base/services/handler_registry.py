@@ -70,4 +70,32 @@ class HandlerRegistry(PluginRegistry):
         )
 
 
+class MootCheckRegistry(PluginRegistry):
+    """Checks that say whether a later event of a subject makes a failed one moot.
+
+    An addon registers one for the contract whose failed events can become moot::
+
+        @moot_checks.check("mes.production.progress", major=1)
+        def _superseded(env, failed_event, later_event):
+            if later_event.event_type == "mes.production.completed":
+                return "the order's completion supersedes this count"
+            return None  # not moot: the later event keeps waiting behind it
+
+    When every event a later one waits behind is failed and moot, their exceptions resolve
+    with a chatter line naming the later event, they are discarded, and the later one goes.
+    """
+
+    def check(self, contract_code, major=1):
+        def decorate(function):
+            self._put((contract_code, int(major)), module_of(function), function)
+            return function
+
+        return decorate
+
+    def get(self, contract_code, major, installed_modules=None):
+        found = self._find((contract_code, int(major)), installed_modules)
+        return found[0] if found else None
+
+
 registry = HandlerRegistry()
+moot_checks = MootCheckRegistry()

@@ -13,3 +13,4 @@ from . import test_overview
 from . import test_metrics
 from . import test_exception_tour
 from . import test_planner_services
+from . import test_moot

@@ -3,3 +3,8 @@ from . import mes_downtime_started
 from . import mes_downtime_ended
 from . import mes_downtime_reported
 from . import machine_counter_sampled
+from . import workorder_started
+from . import production_progress
+from . import production_completed
+from . import material_consumed
+from . import scrap_reported

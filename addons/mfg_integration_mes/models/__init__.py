@@ -6,3 +6,4 @@ from . import maintenance_equipment
 from . import mfg_workcenter_counter_sample
 from . import mfg_workcenter_oee
 from . import maintenance_request
+from . import mfg_integration_event

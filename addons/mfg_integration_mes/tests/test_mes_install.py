@@ -27,6 +27,9 @@ class TestMesInstall(TransactionCase):
                 "mes.order.released",
                 "mes.downtime.started",
                 "mes.downtime.ended",
+                "mes.material.consumed",
+                "mes.order.changed",
+                "mes.order.cancelled",
             },
         )
         released = self.env.ref("mfg_integration_mes.contract_mes_order_released_1_0")
@@ -41,6 +44,13 @@ class TestMesInstall(TransactionCase):
                 "mes.downtime.reported",
                 "mes.downtime.started",
                 "mes.downtime.ended",
+                "mes.order.changed",
+                "mes.order.cancelled",
+                "mes.workorder.started",
+                "mes.production.progress",
+                "mes.production.completed",
+                "mes.material.consumed",
+                "mes.scrap.reported",
             },
         )
         # the others wait as drafts for their handlers (once every flow exists, none is left)
@@ -57,8 +67,6 @@ class TestMesInstall(TransactionCase):
         production = self.env["mrp.production"].create({"product_id": product.id, "product_qty": 1})
         system = self.env["mfg.integration.system"].create({"name": "MES", "code": "mes_t"})
         contract = self.env.ref("mfg_integration_mes.contract_mes_production_completed_1_0")
-        # shipped as draft until its flow exists; the smart button only needs its events
-        contract.state = "active"
         system.allowed_contract_ids = contract
         results = self.env["mfg.integration.event"]._ingest(
             system,
@@ -78,7 +86,19 @@ class TestMesInstall(TransactionCase):
         action = production.action_view_integration_events()
         self.assertIn(event, self.env["mfg.integration.event"].search(action["domain"]))
         self.assertGreaterEqual(production.integration_event_count, 1)
-        other = self.env["mrp.production"].create({"product_id": product.id, "product_qty": 1})
-        self.assertNotIn(
-            event, self.env["mfg.integration.event"].search(other._integration_event_domain())
+        self.env["mfg.integration.event"]._ingest(
+            system,
+            [
+                {
+                    "specversion": "1.0",
+                    "id": "no-subject-1",
+                    "source": "mes",
+                    "type": "mes.production.completed",
+                    "data": {"production_ref": "ELSEWHERE", "qty": 1},
+                }
+            ],
         )
+        other = self.env["mrp.production"].create({"product_id": product.id, "product_qty": 1})
+        found = self.env["mfg.integration.event"].search(other._integration_event_domain())
+        self.assertNotIn(event, found)
+        self.assertFalse(found, "an order without MES reference is not every event's subject")
