@@ -44,13 +44,16 @@ def process_chunk(events):
     )
     claimed = events.browse([row[0] for row in events.env.cr.fetchall()])
     blocked = blocked_by_earlier(claimed)
-    held_subjects = set()
+    held_subjects = set()  # an event of the subject failed or waits in this chunk
+    waiting_subjects = set()  # ... waits: what follows waits behind a pending event
     released = set()
     for event in claimed:
         if event.subject and (event.id in blocked or event.subject in held_subjects):
-            if not settle_moot_predecessors(event):
+            # A pending event ahead is never moot: the check (a query) is skipped then.
+            if event.subject in waiting_subjects or not settle_moot_predecessors(event):
                 wait_for_order(event)
                 held_subjects.add(event.subject)
+                waiting_subjects.add(event.subject)
                 continue
             held_subjects.discard(event.subject)
         outcome = process_one(event)
