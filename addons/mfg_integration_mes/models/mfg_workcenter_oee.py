@@ -28,6 +28,12 @@ class MfgWorkcenterOee(models.Model):
     run_minutes = fields.Float(string="Run Time (min)", readonly=True)
     good_qty = fields.Float(string="Good Units", readonly=True)
     rejected_qty = fields.Float(string="Rejected Units", readonly=True)
+    measured = fields.Boolean(
+        string="Produced",
+        readonly=True,
+        help="Units were counted in this shift. Without any, performance, quality and OEE are "
+        "not measurable: they are left out of the list and of the averages by default.",
+    )
     availability = fields.Float(readonly=True, aggregator="avg")
     performance = fields.Float(readonly=True, aggregator="avg")
     quality = fields.Float(readonly=True, aggregator="avg")
@@ -75,6 +81,7 @@ class MfgWorkcenterOee(models.Model):
                         "run_minutes": figures.run_seconds / 60.0,
                         "good_qty": figures.good,
                         "rejected_qty": figures.rejected,
+                        "measured": figures.counted > 0,
                         "availability": figures.availability,
                         "performance": figures.performance,
                         "quality": figures.quality,

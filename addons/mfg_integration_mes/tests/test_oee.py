@@ -181,6 +181,8 @@ class TestWorkcenterOee(MachineCase):
             self.assertEqual((early.good_qty, early.quality), (1008, 1.0))
             self.assertAlmostEqual(early.performance, 25 * 1008 / (7 * HOUR))
             self.assertEqual((late.availability, late.good_qty, late.oee), (1.0, 0, 0))
+            # nothing counted in the late shift yet: its OEE is not measurable, not "0 %"
+            self.assertEqual((early.measured, late.measured), (True, False))
             self.workcenter.invalidate_recordset()
             self.assertEqual(self.workcenter.oee_shift_name, "Late")
             self.assertEqual(self.workcenter.oee_shift_availability, 1.0)
@@ -195,6 +197,7 @@ class TestWorkcenterOee(MachineCase):
         # planners find every work center's shifts under Manufacturing > Reporting
         menu = self.env.ref("mfg_integration_mes.menu_mfg_workcenter_oee")
         self.assertEqual(menu.action.res_model, "mfg.workcenter.oee")
+        self.assertIn("search_default_measured", menu.action.context)
 
     def test_without_a_working_calendar_a_shift_is_a_day(self):
         self.workcenter.resource_calendar_id = False
