@@ -6,6 +6,7 @@ from odoo import _, api, fields, models
 from odoo.exceptions import UserError
 from odoo.osv import expression
 
+from ..inbox.waiting import waiting_behind_events
 from ..services.humanize import age
 from .mfg_integration_mapping import MAPPING_KINDS
 
@@ -84,6 +85,12 @@ class MfgIntegrationException(models.Model):
     mapping_kind_label = fields.Char(string="Code Type", compute="_compute_can_create_mapping")
     can_create_mapping = fields.Boolean(compute="_compute_can_create_mapping")
     event_payload = fields.Text(related="event_id.payload_pretty", string="Data")
+    waiting_behind_count = fields.Integer(
+        string="Waiting Behind",
+        compute="_compute_waiting_behind_count",
+        help="Later events of the same business object that wait until this one is fixed or "
+        "discarded (they are applied in order).",
+    )
 
     def _compute_is_late(self):
         now = fields.Datetime.now()
@@ -107,6 +114,13 @@ class MfgIntegrationException(models.Model):
             ("state", "in", ("open", "in_progress")),
         ]
         return late if (operator == "=") == value else ["!", "&", *late]
+
+    def _compute_waiting_behind_count(self):
+        open_ones = self.filtered(lambda x: x.event_id and x.state in ("open", "in_progress"))
+        waiting = waiting_behind_events(self.env, open_ones.event_id.ids)
+        for exception in self:
+            held = waiting.get(exception.event_id.id) if exception in open_ones else None
+            exception.waiting_behind_count = len(held or ())
 
     @api.depends("reason_code", "mapping_kind", "external_code", "state")
     def _compute_can_create_mapping(self):
@@ -160,6 +174,18 @@ class MfgIntegrationException(models.Model):
         )
         self.mapped("event_id")._discard(reason)
         return True
+
+    def action_view_waiting_events(self):
+        """The later events of this exception's business object that wait behind it."""
+        self.ensure_one()
+        waiting = waiting_behind_events(self.env, self.event_id.ids).get(self.event_id.id) or []
+        action = self.env["ir.actions.act_window"]._for_xml_id(
+            "mfg_integration_base.action_mfg_integration_event"
+        )
+        action["domain"] = [("id", "in", waiting)]
+        action["context"] = {}
+        action["name"] = _("Waiting behind %(problem)s", problem=self.name)
+        return action
 
     def action_assign_to_me(self):
         self.write({"user_id": self.env.uid, "state": "in_progress"})

@@ -4,6 +4,7 @@ import re
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError, ValidationError
 
+from ..inbox.waiting import waiting_behind_failures_per_system
 from ..services import adapters as delivery_adapters
 from ..services.humanize import age
 from .mfg_integration_metrics import OVERVIEW_FIGURES
@@ -196,6 +197,12 @@ class MfgIntegrationSystem(models.Model):
         help="Age of the oldest event not yet applied.",
     )
     oldest_waiting = fields.Char(string="Oldest Waiting", compute="_compute_overview")
+    waiting_behind_exceptions = fields.Integer(
+        string="Waiting Behind Exceptions",
+        compute="_compute_waiting_behind_exceptions",
+        help="This system's events not yet applied because an earlier event of the same "
+        "business object failed: they go once its exception is fixed or discarded.",
+    )
     latency_p95_s = fields.Float(
         string="p95 Latency (s)",
         compute="_compute_overview",
@@ -263,6 +270,11 @@ class MfgIntegrationSystem(models.Model):
         counts = {system.id: count for system, count in groups}
         for system in self:
             system.outbound_backlog = counts.get(system.id, 0)
+
+    def _compute_waiting_behind_exceptions(self):
+        counts = waiting_behind_failures_per_system(self.env, self.ids)
+        for system in self:
+            system.waiting_behind_exceptions = counts.get(system.id, 0)
 
     def _compute_overview(self):
         stats = self.env["mfg.integration.metrics"]._system_overview(self.ids)

@@ -108,6 +108,35 @@ class TestProcessing(IntegrationCase):
         self.assertEqual(events[0].exception_id.state, "discarded")
         self.assertIn("Order cancelled", events[0].exception_id.message_ids[0].body)
 
+    def test_an_exception_shows_the_events_waiting_behind_it(self):
+        blocker = self.envelope(widget="A", subject="WO-9", sequence=1, behaviour="business")
+        followers = [
+            self.envelope(widget=w, subject="WO-9", sequence=n)
+            for n, w in [(2, "B"), (3, "C"), (4, "D")]
+        ]
+        alone = self.envelope(widget="E", subject="WO-10", sequence=1, behaviour="business")
+        other = self.envelope(widget="F", subject="WO-11", sequence=1)
+        events = self._receive(blocker, *followers, alone, other)
+        failed = events.filtered(lambda e: e.state == "failed")
+        self.assertEqual(len(failed), 2)
+        exceptions = failed.exception_id
+        counts = {x.subject: x.waiting_behind_count for x in exceptions}
+        self.assertEqual(counts, {"WO-9": 3, "WO-10": 0})
+        self.assertEqual(self.system.waiting_behind_exceptions, 3)
+        blocking = exceptions.filtered(lambda x: x.subject == "WO-9")
+        action = blocking.action_view_waiting_events()
+        self.assertEqual(
+            sorted(e.payload["widget"] for e in self.Event.search(action["domain"])),
+            ["B", "C", "D"],
+        )
+        queue = JobQueue(self.env)
+        blocking.action_discard("Order cancelled in the MES")
+        queue.perform_all()
+        self.env.invalidate_all()
+        self.assertEqual(
+            (blocking.waiting_behind_count, self.system.waiting_behind_exceptions), (0, 0)
+        )
+
     def test_earlier_event_still_queued_in_another_job_holds_the_later_one(self):
         queue = JobQueue(self.env)
         self.Event.sudo()._ingest(self.system, [self.envelope(widget="A", subject="S", sequence=1)])
