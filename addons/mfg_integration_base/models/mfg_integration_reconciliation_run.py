@@ -103,8 +103,11 @@ class MfgIntegrationReconciliationRun(models.Model):
             if key in seen:
                 raise ValueError(f"The comparison returned key {key!r} twice")
             seen.add(key)
+            tolerances = (
+                (0.0, 0.0) if row.exact else (rule.tolerance_absolute, rule.tolerance_percent)
+            )
             status, difference = reconciliation.classify(
-                row.odoo_value, row.external_value, rule.tolerance_absolute, rule.tolerance_percent
+                row.odoo_value, row.external_value, *tolerances
             )
             values.append(
                 (key, row.label or key, row.odoo_value, row.external_value, difference, status)

@@ -12,8 +12,9 @@ Each addon registers the comparisons it knows::
 A compare function receives the ``mfg.integration.reconciliation.rule`` record and the
 window it covers (naive UTC datetimes, ``start`` included, ``end`` excluded), and returns
 rows of (key, Odoo value, external value): ``None`` on one side means the key is missing
-there. The framework computes differences, applies the rule's tolerances, writes lines,
-and opens and heals exceptions.
+there. The framework computes differences, applies the rule's tolerances (not to a row
+marked ``exact``: its values are codes, e.g. a state), writes lines, and opens and heals
+exceptions.
 
 Lookups see only kinds of installed modules (see :mod:`.registry`).
 """
@@ -39,6 +40,8 @@ class Row(NamedTuple):
     odoo_value: float | None
     external_value: float | None
     label: str | None = None
+    # compared without the rule's tolerances: values that are codes, not amounts (a state)
+    exact: bool = False
 
 
 @dataclass(frozen=True)

@@ -112,6 +112,22 @@ class TestReconciliation(IntegrationCase):
         self.assertEqual(rule.last_run_id, run)
         self.assertGreaterEqual(run.duration_s, 0.0)
 
+    def test_exact_rows_ignore_the_tolerances(self):
+        rule = self._rule(tolerance_absolute=5.0, tolerance_percent=50.0)
+        FIXED_ROWS.extend(
+            [
+                Row("qty", 10.0, 11.0),
+                Row("state", 2.0, 3.0, exact=True),
+                Row("same", 2.0, 2.0, exact=True),
+            ]
+        )
+        run = rule._run(trigger="manual")
+        self.assertEqual(
+            {key: line.status for key, line in self._lines(run).items()},
+            {"qty": "matched", "state": "mismatch", "same": "matched"},
+        )
+        self.assertEqual(self._open_exceptions(rule).mapped("subject"), ["state"])
+
     def test_exceptions_open_once_and_heal_on_rerun(self):
         rule = self._rule()
         FIXED_ROWS.extend([Row("A", 1.0, 1.0), Row("C", 10.0, 12.0), Row("D", None, 5.0)])

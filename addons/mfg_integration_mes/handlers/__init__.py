@@ -8,3 +8,4 @@ from . import production_progress
 from . import production_completed
 from . import material_consumed
 from . import scrap_reported
+from . import wip_snapshot

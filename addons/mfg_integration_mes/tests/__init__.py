@@ -8,3 +8,4 @@ from . import test_material_and_scrap
 from . import test_order_outbound
 from . import test_event_sequences
 from . import test_services
+from . import test_wip_reconciliation

@@ -30,6 +30,7 @@ class TestMesInstall(TransactionCase):
                 "mes.material.consumed",
                 "mes.order.changed",
                 "mes.order.cancelled",
+                "mes.wip.snapshot",
             },
         )
         released = self.env.ref("mfg_integration_mes.contract_mes_order_released_1_0")
@@ -51,6 +52,7 @@ class TestMesInstall(TransactionCase):
                 "mes.production.completed",
                 "mes.material.consumed",
                 "mes.scrap.reported",
+                "mes.wip.snapshot",
             },
         )
         # the others wait as drafts for their handlers (once every flow exists, none is left)
