@@ -15,7 +15,7 @@ from odoo import _, fields, models
 
 from ..services.backoff import backoff_delay
 from ..services.errors import BusinessError, PrerequisiteMissing
-from ..services.event_states import PENDING_STATES, SUBJECT_ORDER
+from ..services.event_states import P_AHEAD_OF_E, PENDING_STATES, SUBJECT_ORDER
 from ..services.handler_registry import moot_checks
 from ..services.handler_registry import registry as handler_registry
 from ..services.registry import installed_modules
@@ -78,18 +78,15 @@ def blocked_by_earlier(events):
         return set()
     events.flush_model()
     events.env.cr.execute(
-        """
+        f"""
         SELECT e.id
           FROM mfg_integration_event e
          WHERE e.id = ANY(%(ids)s)
            AND EXISTS (
                SELECT 1 FROM mfg_integration_event p
-                WHERE p.subject = e.subject
-                  AND p.direction = e.direction
-                  AND p.state IN %(pending)s
+                WHERE p.state IN %(pending)s
                   AND NOT p.id = ANY(%(ids)s)
-                  AND (p.occurred_at, COALESCE(p.sequence, ''), p.id)
-                      < (e.occurred_at, COALESCE(e.sequence, ''), e.id))
+                  AND {P_AHEAD_OF_E})
         """,
         {"ids": list(with_subject.ids), "pending": PENDING_STATES},
     )
@@ -102,16 +99,11 @@ def settle_moot_predecessors(event):
     are discarded, so ``event`` may go now."""
     event.env.flush_all()
     event.env.cr.execute(
-        """
+        f"""
         SELECT p.id
           FROM mfg_integration_event p
           JOIN mfg_integration_event e ON e.id = %(id)s
-         WHERE p.subject = e.subject
-           AND p.direction = e.direction
-           AND p.state IN %(pending)s
-           AND p.id <> e.id
-           AND (p.occurred_at, COALESCE(p.sequence, ''), p.id)
-               < (e.occurred_at, COALESCE(e.sequence, ''), e.id)
+         WHERE p.state IN %(pending)s AND {P_AHEAD_OF_E}
         """,
         {"id": event.id, "pending": PENDING_STATES},
     )

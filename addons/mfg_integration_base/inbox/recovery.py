@@ -4,7 +4,7 @@ import logging
 
 from odoo import fields
 
-from ..services.event_states import PENDING_STATES
+from ..services.event_states import P_AHEAD_OF_E, PENDING_STATES
 from . import jobs
 
 _logger = logging.getLogger(__name__)
@@ -32,7 +32,7 @@ def resume_stalled(env):
     now = fields.Datetime.now()
     env.flush_all()
     env.cr.execute(
-        """
+        f"""
         SELECT e.id
           FROM mfg_integration_event e
           LEFT JOIN queue_job j ON j.uuid = e.job_uuid
@@ -46,10 +46,7 @@ def resume_stalled(env):
          WHERE e.state = 'waiting' AND e.wait_reason = 'order'
            AND NOT EXISTS (
                SELECT 1 FROM mfg_integration_event p
-                WHERE p.subject = e.subject AND p.direction = e.direction
-                  AND p.state IN %(pending)s
-                  AND (p.occurred_at, COALESCE(p.sequence, ''), p.id)
-                      < (e.occurred_at, COALESCE(e.sequence, ''), e.id))
+                WHERE p.state IN %(pending)s AND {P_AHEAD_OF_E})
          LIMIT %(limit)s
         """,
         {"now": now, "pending": PENDING_STATES, "limit": RESUME_LIMIT},

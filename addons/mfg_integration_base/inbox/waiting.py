@@ -6,37 +6,26 @@ planner must see what an open exception holds up, and the overview how much wait
 two set-based queries on the subject order index, never one per event.
 """
 
-from ..services.event_states import PENDING_STATES
+from ..services.event_states import P_AHEAD_OF_E, PENDING_STATES
 
 BLOCKING_STATES = ("failed", "dead")
-# Later events not yet applied (a failed or dead one behind another is counted by its own
-# exception too, so it stays in the count: it also waits for the first to be fixed).
-_HELD_STATES = PENDING_STATES
-
-_LATER = """
-    w.subject = f.subject
-    AND w.direction = f.direction
-    AND w.state IN %(held)s
-    AND w.id <> f.id
-    AND (w.occurred_at, COALESCE(w.sequence, ''), w.id)
-        > (f.occurred_at, COALESCE(f.sequence, ''), f.id)
-"""
 
 
 def waiting_behind_events(env, event_ids):
-    """{failed event id: ids of the later events of its subject that wait behind it}."""
+    """{failed event id: ids of the later events of its subject not yet applied}. A failed or
+    dead event behind another counts too: it also waits for the first to be fixed."""
     if not event_ids:
         return {}
     env["mfg.integration.event"].flush_model()
     env.cr.execute(
         f"""
-        SELECT f.id, array_agg(w.id ORDER BY w.occurred_at, w.id)
-          FROM mfg_integration_event f
-          JOIN mfg_integration_event w ON {_LATER}
-         WHERE f.id IN %(ids)s AND f.subject IS NOT NULL
-         GROUP BY f.id
-        """,  # _LATER is a constant fragment; every value is a parameter
-        {"ids": tuple(event_ids), "held": _HELD_STATES},
+        SELECT p.id, array_agg(e.id ORDER BY e.occurred_at, e.id)
+          FROM mfg_integration_event p
+          JOIN mfg_integration_event e ON e.state IN %(pending)s AND {P_AHEAD_OF_E}
+         WHERE p.id IN %(ids)s AND p.subject IS NOT NULL
+         GROUP BY p.id
+        """,
+        {"ids": tuple(event_ids), "pending": PENDING_STATES},
     )
     return dict(env.cr.fetchall())
 
@@ -49,17 +38,17 @@ def waiting_behind_failures_per_system(env, system_ids):
     env["mfg.integration.event"].flush_model()
     env.cr.execute(
         f"""
-        SELECT w.system_id, COUNT(*)
-          FROM mfg_integration_event w
-         WHERE w.system_id IN %(systems)s
-           AND w.subject IS NOT NULL
-           AND w.state IN %(held)s
+        SELECT e.system_id, COUNT(*)
+          FROM mfg_integration_event e
+         WHERE e.system_id IN %(systems)s
+           AND e.subject IS NOT NULL
+           AND e.state IN %(pending)s
            AND EXISTS (
-               SELECT 1 FROM mfg_integration_event f
-                WHERE f.state IN %(blocking)s AND f.subject IS NOT NULL AND {_LATER}
+               SELECT 1 FROM mfg_integration_event p
+                WHERE p.state IN %(blocking)s AND {P_AHEAD_OF_E}
            )
-         GROUP BY w.system_id
-        """,  # _LATER is a constant fragment; every value is a parameter
-        {"systems": tuple(system_ids), "held": _HELD_STATES, "blocking": BLOCKING_STATES},
+         GROUP BY e.system_id
+        """,
+        {"systems": tuple(system_ids), "pending": PENDING_STATES, "blocking": BLOCKING_STATES},
     )
     return dict(env.cr.fetchall())

@@ -23,3 +23,8 @@ FINAL_STATES = ("done", "discarded", "rejected")
 # The order events are applied in: by subject, then time, sequence and id. A missing
 # sequence sorts first, as in the inbox's blocked-by-earlier check and its chunk planning.
 SUBJECT_ORDER = "subject NULLS LAST, occurred_at, COALESCE(sequence, ''), id"
+# SQL condition: event ``p`` comes before event ``e`` of the same subject and direction in
+# SUBJECT_ORDER (the subject-order index serves it); the query names its events p and e.
+P_AHEAD_OF_E = """p.subject = e.subject AND p.direction = e.direction
+    AND (p.occurred_at, COALESCE(p.sequence, ''), p.id)
+        < (e.occurred_at, COALESCE(e.sequence, ''), e.id)"""
