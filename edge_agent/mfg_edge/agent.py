@@ -92,6 +92,7 @@ class Agent:
         self.rule_specs: list[dict] = []
         self.rules_origin = "none"
         self._stop = threading.Event()
+        self._stop_deadline: threading.Timer | None = None
         self._reload = threading.Event()
         self.metrics_server: MetricsServer | None = None
         self._register_gauges()
@@ -235,9 +236,11 @@ class Agent:
             exit_now("a second stop signal")
         self._stop.set()
         limit = self.config.agent["stop_timeout_s"]
-        deadline = threading.Timer(limit, exit_now, (f"the stop took longer than {limit:g} s",))
-        deadline.daemon = True
-        deadline.start()
+        self._stop_deadline = threading.Timer(
+            limit, exit_now, (f"the stop took longer than {limit:g} s",)
+        )
+        self._stop_deadline.daemon = True
+        self._stop_deadline.start()
 
     def request_reload(self, *_args) -> None:
         self._reload.set()
@@ -278,3 +281,5 @@ class Agent:
         finally:
             _logger.info("stopping")
             self.stop()
+            if self._stop_deadline is not None:
+                self._stop_deadline.cancel()  # stopped in time: no forced exit
