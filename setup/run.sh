@@ -146,9 +146,55 @@ start_odoo() {
     sha256sum <"$ODOO_CONF" >"$PID_DIR/odoo.conf.sha256"
 }
 
-# The plant simulator (OPC-UA server + MQTT publisher of MES events) and the edge agent that
-# relays its data to Odoo as the demo gateway (plant1_gw), so the demo shows live data arriving.
-start_edge_demo() {
+# The plant simulator: OPC-UA machines, and a MES that receives the orders Odoo releases (its
+# webhook on 127.0.0.1:8075, signed with the demo MES system's secret) and runs them, reporting
+# over MQTT. Started before Odoo, so the first releases find it listening; its lines wait for
+# the edge agent, so nothing is published before the gateway subscribed.
+MES_WEBHOOK_PORT=8075
+start_simulator() {
+    if [[ ! -x "$EDGE_VENV/bin/mfg-edge" ]]; then
+        return 0
+    fi
+    local edge_dir="$RUN_DIR/edge" secret_file="$RUN_DIR/edge/mes_webhook_secret" secret
+    local before after mes_args=()
+    mkdir -p "$edge_dir"
+    chmod 700 "$edge_dir"
+    secret="$(psql -d "$MFG_DB" -tAc \
+        "select signing_secret from mfg_integration_system where code = 'plant1_mes'" 2>/dev/null || true)"
+    before="$(sha256sum "$secret_file" 2>/dev/null || true)"
+    if [[ -n "$secret" ]]; then
+        (umask 077 && printf '%s\n' "$secret" >"$secret_file.new")
+        mv "$secret_file.new" "$secret_file"
+        mes_args=(--mes-secret-file "$secret_file" --mes-state "$edge_dir/mes_orders.json"
+            --wait-for "http://127.0.0.1:$MFG_EDGE_METRICS_PORT/healthz")
+    else
+        warn "the demo MES system (plant1_mes) has no signing secret: the simulator runs without its MES."
+        mes_args=(--mes-port -1)
+    fi
+    after="$(sha256sum "$secret_file" 2>/dev/null || true)"
+    if [[ "$before" != "$after" ]] && is_running simulator; then
+        info "restarting the plant simulator with the MES's new signing secret"
+        stop_background simulator
+    fi
+    if is_running simulator; then
+        return 0
+    fi
+    if port_busy "$MFG_OPCUA_PORT" simulator; then
+        warn "port $MFG_OPCUA_PORT (OPC-UA simulator, MFG_OPCUA_PORT) is used by another program: no simulator."
+        return 0
+    fi
+    if [[ "${mes_args[0]}" != --mes-port ]] && port_busy "$MES_WEBHOOK_PORT" simulator; then
+        warn "port $MES_WEBHOOK_PORT (the simulator's MES webhook) is used by another program: the simulator runs without its MES, and Odoo's releases wait in the outbox."
+        mes_args=(--mes-port -1)
+    fi
+    start_background simulator "$EDGE_VENV/bin/mfg-edge" simulate --mqtt-host 127.0.0.1 \
+        --mqtt-port "$MFG_MQTT_PORT" --opcua-port "$MFG_OPCUA_PORT" "${mes_args[@]}" ||
+        warn "the plant simulator did not start; see run/logs/simulator.log."
+}
+
+# The edge agent that relays the simulator's data to Odoo as the demo gateway (plant1_gw), so
+# the demo shows live data arriving.
+start_edge_agent() {
     if [[ ! -x "$EDGE_VENV/bin/mfg-edge" ]]; then
         warn "the edge agent is not installed in .venv-edge: the demo runs without live plant data."
         return 0
@@ -172,13 +218,6 @@ start_edge_demo() {
     if [[ "$before" != "$after" ]] && is_running edge-agent; then
         info "restarting the edge agent with its new API key"
         stop_background edge-agent
-    fi
-    if ! is_running simulator && port_busy "$MFG_OPCUA_PORT" simulator; then
-        warn "port $MFG_OPCUA_PORT (OPC-UA simulator, MFG_OPCUA_PORT) is used by another program: no simulator."
-    else
-        start_background simulator "$EDGE_VENV/bin/mfg-edge" simulate --mqtt-host 127.0.0.1 \
-            --mqtt-port "$MFG_MQTT_PORT" --opcua-port "$MFG_OPCUA_PORT" ||
-            warn "the plant simulator did not start; see run/logs/simulator.log."
     fi
     start_background edge-agent "$EDGE_VENV/bin/mfg-edge" run --config "$edge_dir/agent.yaml" ||
         warn "the edge agent did not start; see run/logs/edge-agent.log."
@@ -225,16 +264,20 @@ cmd_start() {
     fi
     if ((!odoo_was_running)); then
         prepare_database
+    fi
+    start_simulator
+    if ((!odoo_was_running)); then
         start_odoo
     fi
     wait_for_health
-    start_edge_demo
+    start_edge_agent
     local host
     host="$(hostname -f 2>/dev/null || hostname)"
     echo
     info "Odoo is ready in $(($(now_s) - t0)) s: http://localhost:$MFG_HTTP_PORT  (from other machines: http://$host:$MFG_HTTP_PORT)"
     info "log in as admin / admin (demo database $MFG_DB)"
-    info "live plant data: the simulator publishes, the edge agent relays (run/logs/edge-agent.log,"
+    info "live plant: Odoo releases orders to the simulator's MES (run/logs/simulator.log), which runs"
+    info "  them and reports over MQTT; the edge agent relays to Odoo (run/logs/edge-agent.log,"
     info "  metrics http://127.0.0.1:$MFG_EDGE_METRICS_PORT/metrics); see Manufacturing Integration > Events"
     info "stop with: ./setup/run.sh stop    status: ./setup/run.sh status    log: run/logs/odoo.log"
 }

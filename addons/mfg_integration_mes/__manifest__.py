@@ -23,6 +23,7 @@
         "demo/mfg_integration_mes_mapping_demo.xml",
         "demo/mfg_integration_mes_downtime_demo.xml",
         "demo/mfg_integration_mes_orders_demo.xml",
+        "demo/mfg_integration_mes_plant_demo.xml",
     ],
     "installable": True,
 }

@@ -258,18 +258,35 @@ def build_parser() -> argparse.ArgumentParser:
     replay.add_argument("--id", action="append", default=[])
     replay.add_argument("--reason", help="only dead letters with this reason code")
     replay.set_defaults(func=cmd_replay_dead)
-    simulate = commands.add_parser("simulate", help="plant simulator: OPC-UA server + MQTT MES")
+    simulate = commands.add_parser(
+        "simulate", help="plant simulator: OPC-UA machines + a MES running Odoo's orders"
+    )
     simulate.add_argument("--mqtt-host", default="127.0.0.1")
     simulate.add_argument("--mqtt-port", type=int, default=1883)
     simulate.add_argument("--topic-prefix", default="plant1/line1/mes")
     simulate.add_argument(
         "--opcua-port", type=int, default=4840, help="0 disables the OPC-UA server"
     )
-    simulate.add_argument("--no-mqtt", action="store_true")
-    simulate.add_argument("--interval", type=float, default=1.0, help="seconds between MES steps")
+    simulate.add_argument("--no-mqtt", action="store_true", help="no MES (OPC-UA only)")
     simulate.add_argument(
-        "--orders", type=int, default=0, help="stop after N work orders (0 = run)"
+        "--mes-port",
+        type=int,
+        default=8075,
+        help="port of the MES webhook Odoo releases orders to (127.0.0.1); -1: no MES",
     )
+    simulate.add_argument(
+        "--mes-secret-file",
+        help="file holding the webhook's signing secret (else MFG_SIM_WEBHOOK_SECRET)",
+    )
+    simulate.add_argument(
+        "--mes-state", help="JSON file keeping the MES's orders across restarts (default: none)"
+    )
+    simulate.add_argument("--lines", type=int, default=2, help="MES lines running orders")
+    simulate.add_argument(
+        "--wait-for", help="URL the lines wait for before publishing (the edge agent's health)"
+    )
+    simulate.add_argument("--wait-timeout", type=float, default=120.0)
+    simulate.add_argument("--interval", type=float, default=1.0, help="seconds between MES steps")
     simulate.add_argument("--seed", type=int, default=None)
     simulate.set_defaults(func=cmd_simulate)
     return parser

@@ -2,16 +2,18 @@
 
 - An OPC-UA server (asyncua) with two machines, each exposing State, GoodCount, ScrapCount,
   Speed and Temperature under string node ids ns=2;s=Line1.<machine>.<tag>.
-- An MQTT publisher (QoS 1) of MES events for work orders WH/MO/00001, ... on
-  <prefix>/started | progress | scrap | downtime | completed, JSON payloads with a message id.
+- A MES (mes_simulator.py): it receives the manufacturing orders Odoo releases on its webhook
+  (127.0.0.1:8075/mes/events, signed) and runs them on its lines, publishing over MQTT (QoS 1)
+  <prefix>/started | progress | consumed | scrap | completed | downtime_started |
+  downtime_ended, JSON payloads with a message id.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
+import os
 import random
 import signal
 import threading
@@ -19,13 +21,13 @@ import time
 import uuid
 from datetime import UTC, datetime
 
+from .mes_simulator import MesLine, MesWebhookReceiver, OrderBook, wait_for_url
+
 _logger = logging.getLogger(__name__)
 
 NAMESPACE_URI = "urn:mfg:plant-simulator"
 MACHINES = ("M1", "M2")
 STATES = {0: "stopped", 1: "running", 2: "idle", 3: "fault"}
-PRODUCTS = ("FURN_8888", "FURN_7777", "FURN_0096")
-DOWNTIME_REASONS = ("material_shortage", "tool_change", "jam", "quality_check")
 
 
 def _now() -> str:
@@ -34,73 +36,6 @@ def _now() -> str:
 
 def node_id(machine: str, tag: str) -> str:
     return f"ns=2;s=Line1.{machine}.{tag}"
-
-
-class MesPublisher:
-    """Publishes one work order's life at a time, like a MES line controller would."""
-
-    def __init__(self, host: str, port: int, prefix: str, interval: float, rng: random.Random):
-        import paho.mqtt.client as mqtt
-        from paho.mqtt.enums import CallbackAPIVersion
-
-        self.prefix = prefix.rstrip("/")
-        self.interval = interval
-        self.rng = rng
-        self.client = mqtt.Client(
-            CallbackAPIVersion.VERSION2, client_id=f"mfg-sim-{uuid.uuid4().hex[:8]}"
-        )
-        self.client.reconnect_delay_set(0.5, 10)
-        self.client.max_queued_messages_set(0)
-        self.client.connect_async(host, port)
-        self.client.loop_start()
-        self.published = 0
-
-    def publish(self, event: str, payload: dict) -> None:
-        payload = {"msg_id": uuid.uuid4().hex, "ts": _now(), **payload}
-        # QoS 1: while the broker is away paho keeps the message and sends it on reconnect.
-        self.client.publish(f"{self.prefix}/{event}", json.dumps(payload), qos=1)
-        self.published += 1
-
-    def run_orders(self, stop: threading.Event, orders: int) -> None:
-        number = 0
-        while not stop.is_set() and (orders == 0 or number < orders):
-            number += 1
-            reference = f"WH/MO/{number:05d}"
-            product = self.rng.choice(PRODUCTS)
-            machine = self.rng.choice(MACHINES)
-            target = self.rng.randrange(10, 60, 5)
-            base = {"work_order": reference, "product": product, "machine": machine}
-            self.publish("started", {**base, "qty": target, "uom": "Units"})
-            made = 0
-            while made < target and not stop.is_set():
-                stop.wait(self.interval)
-                step = min(5, target - made)
-                made += step
-                self.publish("progress", {**base, "qty": step, "qty_done": made, "uom": "Units"})
-                if self.rng.random() < 0.15:
-                    self.publish("scrap", {**base, "qty": 1, "uom": "Units", "reason": "dimension"})
-                if self.rng.random() < 0.08:
-                    minutes = self.rng.randint(1, 15)
-                    self.publish(
-                        "downtime",
-                        {
-                            **base,
-                            "reason": self.rng.choice(DOWNTIME_REASONS),
-                            "duration_min": minutes,
-                        },
-                    )
-            if not stop.is_set():
-                self.publish(
-                    "completed", {**base, "qty": made, "uom": "Units", "lot": f"L{number:05d}"}
-                )
-        _logger.info("MES publisher done: %d messages", self.published)
-
-    def close(self) -> None:
-        deadline = time.monotonic() + 5
-        while self.client.want_write() and time.monotonic() < deadline:
-            time.sleep(0.05)
-        self.client.disconnect()
-        self.client.loop_stop()
 
 
 async def run_opcua_server(
@@ -174,45 +109,81 @@ async def run_opcua_server(
                 await asyncio.wait_for(stop.wait(), timeout=interval)
 
 
+def _mqtt_client(host: str, port: int):
+    import paho.mqtt.client as mqtt
+    from paho.mqtt.enums import CallbackAPIVersion
+
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"mfg-sim-{uuid.uuid4().hex[:8]}")
+    client.reconnect_delay_set(0.5, 10)
+    client.max_queued_messages_set(0)
+    client.connect_async(host, port)
+    client.loop_start()
+    return client
+
+
+def _read_secret(path: str | None) -> str:
+    if not path:
+        return os.environ.get("MFG_SIM_WEBHOOK_SECRET", "")
+    with open(path, encoding="utf-8") as stream:
+        return stream.read().strip()
+
+
 def run_simulator(args) -> int:
-    rng = random.Random(args.seed)
     stop_thread = threading.Event()
-    publisher = None
-    mes_thread = None
-    if not args.no_mqtt:
-        publisher = MesPublisher(
-            args.mqtt_host, args.mqtt_port, args.topic_prefix, args.interval, rng
-        )
-        mes_thread = threading.Thread(
-            target=publisher.run_orders, args=(stop_thread, args.orders), daemon=True
-        )
-        mes_thread.start()
+    client = receiver = book = None
+    lines: list[MesLine] = []
+    if not args.no_mqtt and args.mes_port >= 0:
+        secret = _read_secret(args.mes_secret_file)
+        if not secret:
+            _logger.error(
+                "The MES needs the signing secret of Odoo's webhook (--mes-secret-file or "
+                "MFG_SIM_WEBHOOK_SECRET); --mes-port -1 runs without the MES."
+            )
+            return 2
+        if args.mes_state:
+            os.makedirs(os.path.dirname(os.path.abspath(args.mes_state)), exist_ok=True)
+        book = OrderBook(args.mes_state, seed=args.seed)
+        receiver = MesWebhookReceiver(book, "127.0.0.1", args.mes_port, secret)
+        receiver.start()
+        client = _mqtt_client(args.mqtt_host, args.mqtt_port)
+
+        def start_lines():
+            if args.wait_for:
+                wait_for_url(args.wait_for, stop_thread, args.wait_timeout)
+            for number in range(1, args.lines + 1):
+                line = MesLine(
+                    f"line{number}", book, client, args.topic_prefix, args.interval, stop_thread
+                )
+                line.start()
+                lines.append(line)
+
+        threading.Thread(target=start_lines, daemon=True).start()
 
     async def main() -> None:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, stop.set)
-
-        async def watch_orders():
-            while mes_thread is not None and mes_thread.is_alive():
-                await asyncio.sleep(0.2)
-            if args.orders and args.opcua_port == 0:
-                stop.set()
-
-        watcher = asyncio.create_task(watch_orders())
         if args.opcua_port:
             await run_opcua_server(args.opcua_port, args.interval, stop, random.Random(args.seed))
         else:
             await stop.wait()
-        watcher.cancel()
 
     try:
         asyncio.run(main())
     finally:
         stop_thread.set()
-        if mes_thread is not None:
-            mes_thread.join(5)
-        if publisher is not None:
-            publisher.close()
+        for line in lines:
+            line.join(5)
+        if receiver is not None:
+            receiver.close()
+        if book is not None:
+            book.release_running()
+            _logger.info("MES stopped: orders %s", book.counts())
+        if client is not None:
+            deadline = time.monotonic() + 5
+            while client.want_write() and time.monotonic() < deadline:
+                time.sleep(0.05)
+            client.disconnect()
+            client.loop_stop()
     return 0

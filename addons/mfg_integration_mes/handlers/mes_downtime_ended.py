@@ -18,7 +18,7 @@ def handle_downtime_ended(env, event):
     """
     data = event.payload
     downtime_id = data["downtime_id"]
-    workcenter = event._map("workcenter", data["machine"])
+    workcenter = event._mes_workcenter(data["machine"])
     loss = event._map("loss_reason", data["reason"]) if data.get("reason") else None
     try:
         ended_at = instant(data.get("ended_at"), event.occurred_at or fields.Datetime.now())

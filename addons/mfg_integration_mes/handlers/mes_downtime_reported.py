@@ -10,7 +10,7 @@ def handle_downtime_reported(env, event):
     """Record a stop reported once it is over: it ends at the event's time and lasted
     duration_min. Keyed on the event, so a retried event records it once."""
     data = event.payload
-    workcenter = event._map("workcenter", data["machine"])
+    workcenter = event._mes_workcenter(data["machine"])
     loss = event._map("loss_reason", data["reason"])
     Productivity = env["mrp.workcenter.productivity"]
     downtime_ref = f"{event.source}/{event.event_uid}"[:255]

@@ -14,7 +14,7 @@ def handle_downtime_started(env, event):
     end arrived first and already recorded the whole stop, changes nothing.
     """
     data = event.payload
-    workcenter = event._map("workcenter", data["machine"])
+    workcenter = event._mes_workcenter(data["machine"])
     Productivity = env["mrp.workcenter.productivity"]
     stop = Productivity._downtime_of(event.system_id, data["downtime_id"])
     if stop:

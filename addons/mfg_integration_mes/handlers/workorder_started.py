@@ -1,15 +1,55 @@
+from odoo import fields
+
+from odoo.addons.mfg_integration_base.services.errors import BusinessError
 from odoo.addons.mfg_integration_base.services.handler_registry import moot_checks, registry
 
 
 @registry.handler("mes.workorder.started", major=1)
 def handle_workorder_started(env, event):
-    """Start the order's work order for the reported operation and machine."""
+    """Start the order's work order for the reported operation and machine.
+
+    The MES runs the operation, so the machine runs: a stop Odoo still has open on its work
+    center (a machine status or a stop whose end has not arrived) ends when the work order
+    started. A stop that began after that start (its message came first) is a planner's
+    exception, never a start that Odoo refuses again and again.
+    """
     data = event.payload
     production = env["mrp.production"]._mes_open_order(data["production_ref"])
     workorder = event._mes_workorder(production, data.get("machine"), data.get("operation"))
-    if workorder.state != "progress":
-        # the start moves the order's dates: the MES knows, it is not told back
-        workorder.with_context(mes_no_change_event=True).button_start()
+    if workorder.state == "progress":
+        return workorder
+    workcenter = workorder.workcenter_id
+    if workcenter.working_state == "blocked":
+        started_at = event.occurred_at or fields.Datetime.now()
+        workcenter._end_stops(
+            started_at,
+            note=env._(
+                "Ended when %(system)s started %(ref)s (%(operation)s), event %(uid)s.",
+                system=event.system_id.name,
+                ref=data["production_ref"],
+                operation=workorder.name,
+                uid=event.event_uid,
+            ),
+        )
+        if workcenter.working_state == "blocked":
+            raise BusinessError(
+                "workcenter_blocked",
+                env._(
+                    "%(workcenter)s has a stop in Odoo that began after the MES started "
+                    "order %(ref)s (%(operation)s) on it at %(time)s UTC",
+                    workcenter=workcenter.display_name,
+                    ref=data["production_ref"],
+                    operation=workorder.name,
+                    time=started_at,
+                ),
+                suggested_action=env._(
+                    "Check the machine's stops on the work center: end the stop if the machine "
+                    "ran, then retry; or discard the start if the operation never ran."
+                ),
+                key_fields={"order": data["production_ref"], "machine": workcenter.name},
+            )
+    # the start moves the order's dates: the MES knows, it is not told back
+    workorder.with_context(mes_no_change_event=True).button_start()
     return workorder
 
 

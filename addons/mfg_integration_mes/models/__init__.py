@@ -7,3 +7,4 @@ from . import mfg_workcenter_counter_sample
 from . import mfg_workcenter_oee
 from . import maintenance_request
 from . import mfg_integration_event
+from . import demo_plant

@@ -230,6 +230,7 @@ class MrpProduction(models.Model):
                     "qty": move.product_uom_qty,
                     "uom": move.product_uom.name,
                     "tracking": move.product_id.tracking,
+                    **({"lots": lots} if (lots := _reserved_lots(move)) else {}),
                 }
                 for move in self.move_raw_ids.filtered(lambda m: m.state != "cancel")
             ],
@@ -301,3 +302,16 @@ class MrpProduction(models.Model):
             ("result_model", "=", "mrp.production"),
             ("result_res_id", "in", self.ids),
         ]
+
+
+def _reserved_lots(move):
+    """[{lot, qty}] Odoo reserved for a component move, in the move's unit (the material the
+    MES stages at the line), in reservation order."""
+    quantities = {}
+    for line in move.move_line_ids.filtered("lot_id"):
+        quantity = line.product_uom_id._compute_quantity(line.quantity, move.product_uom)
+        quantities[line.lot_id.name] = quantities.get(line.lot_id.name, 0.0) + quantity
+    return [
+        {"lot": name, "qty": float_round(quantity, precision_rounding=move.product_uom.rounding)}
+        for name, quantity in quantities.items()
+    ]

@@ -101,9 +101,10 @@ class MrpWorkcenter(models.Model):
 
     # -- private ------------------------------------------------------------------------
 
-    def _end_stops(self, ended_at):
+    def _end_stops(self, ended_at, note=None):
         """Close the open stops of the work center at ``ended_at`` (a machine runs again);
-        a stop that began later (the message arrived late) stays open."""
+        a stop that began later (the message arrived late) stays open. ``note`` says why,
+        in each stop's description."""
         self.ensure_one()
         stops = self.env["mrp.workcenter.productivity"].search(
             [
@@ -114,6 +115,8 @@ class MrpWorkcenter(models.Model):
             ]
         )
         stops.date_end = ended_at
+        for stop in stops.filtered(lambda s: note):
+            stop.description = "\n".join(filter(None, [stop.description, note]))
         stops._record_request_duration()
         return stops
 

@@ -59,6 +59,10 @@ class TestOrderOutbound(RealTimeouts, MesCase):
             sorted((c["product_code"], c["qty"]) for c in released["components"]),
             [("SCR", 20), ("STL", 10)],
         )
+        # the lots Odoo reserved, for the MES to stage: steel from lot S-1, screws untracked
+        lots = {c["product_code"]: c.get("lots") for c in released["components"]}
+        self.assertEqual(lots, {"STL": [{"lot": "S-1", "qty": 10}], "SCR": None})
+        self.assertEqual(events[0].contract_version, "1.2")
         self.assertEqual(
             [(o["workcenter"], o["name"]) for o in released["operations"]], [("M1", "Assembly")]
         )

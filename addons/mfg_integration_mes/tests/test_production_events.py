@@ -1,5 +1,7 @@
+from datetime import timedelta
 from unittest.mock import patch
 
+from odoo import fields
 from odoo.tests import tagged
 
 from ..handlers import production_completed
@@ -203,6 +205,40 @@ class TestWorkOrderAndProgress(MesCase):
         self.assertEqual(
             len(production.workorder_ids.time_ids.filtered(lambda t: not t.date_end)), 1
         )
+
+    def _stop(self, started_at):
+        return self.env["mrp.workcenter.productivity"].create(
+            {
+                "workcenter_id": self.press.id,
+                "loss_id": self.env.ref("mrp.block_reason1").id,
+                "date_start": started_at,
+                "description": "fault reported by the PLC",
+            }
+        )
+
+    def test_a_start_on_a_stopped_machine_ends_the_stop_when_the_start_happened(self):
+        stop = self._stop(fields.Datetime.now() - timedelta(hours=1))
+        self.assertEqual(self.press.working_state, "blocked")
+        production = self.order(qty=3)
+        event = self.report(
+            "mes.workorder.started", production, product_code="PLT", qty_planned=3, machine="M1"
+        )
+        self.assertEqual(event.state, "done", event.error)
+        self.assertEqual(production.workorder_ids.state, "progress")
+        self.assertEqual(stop.date_end, event.occurred_at, "the stop ends at the MES's start")
+        self.assertIn(production.mes_order_ref, stop.description)
+        self.assertIn("fault reported by the PLC", stop.description)
+
+    def test_a_stop_that_began_after_the_start_is_a_planners_exception(self):
+        stop = self._stop(fields.Datetime.now() + timedelta(minutes=5))
+        production = self.order(qty=3)
+        event = self.report(
+            "mes.workorder.started", production, product_code="PLT", qty_planned=3, machine="M1"
+        )
+        self.assertBusinessError(event, "workcenter_blocked")
+        self.assertIn("Press 1", event.exception_id.name)
+        self.assertFalse(stop.date_end, "a stop that began later is left to its own end")
+        self.assertEqual(production.workorder_ids.state, "ready")
 
     def test_an_operation_the_order_does_not_have_is_refused(self):
         production = self.order(qty=3)
