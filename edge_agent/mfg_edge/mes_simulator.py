@@ -36,6 +36,8 @@ _logger = logging.getLogger(__name__)
 RELEASED = "mes.order.released"
 CHANGED = "mes.order.changed"
 CANCELLED = "mes.order.cancelled"
+CLOSED = "mes.order.closed"  # a person completed the order in Odoo
+FINISHED = ("done", "cancelled", "closed")
 SIGNATURE_TOLERANCE_S = 300
 MAX_BODY_BYTES = 5 * 1024 * 1024
 # Reasons of ordinary stops, and the breakdown (mapped to a loss flagged as breakdown).
@@ -185,7 +187,7 @@ class OrderBook:
     def _save(self) -> None:
         if not self.path:
             return
-        finished = [r for r, o in self.orders.items() if o["status"] in ("done", "cancelled")]
+        finished = [r for r, o in self.orders.items() if o["status"] in FINISHED]
         for reference in finished[:-KEEP_FINISHED]:
             del self.orders[reference]
         self.seen = self.seen[-5000:]
@@ -201,7 +203,7 @@ class OrderBook:
         """Apply one CloudEvent from Odoo; returns what happened (for the log)."""
         kind, data, event_id = event.get("type"), event.get("data") or {}, event.get("id")
         reference = data.get("production_ref")
-        if not reference or kind not in (RELEASED, CHANGED, CANCELLED):
+        if not reference or kind not in (RELEASED, CHANGED, CANCELLED, CLOSED):
             return "ignored"
         with self.lock:
             if event_id in self.seen:
@@ -222,9 +224,9 @@ class OrderBook:
                 outcome = "changed"
             elif kind == CHANGED and order:
                 outcome = "changed (already running: the line finishes the planned quantity)"
-            elif kind == CANCELLED and order and order["status"] not in ("done", "cancelled"):
-                order["status"] = "cancelled"
-                outcome = "cancelled"
+            elif kind in (CANCELLED, CLOSED) and order and order["status"] not in FINISHED:
+                order["status"] = "cancelled" if kind == CANCELLED else "closed"
+                outcome = f"{order['status']} (the line stops it)"
             if event_id:
                 self.seen.append(event_id)
             self._save()
@@ -254,7 +256,7 @@ class OrderBook:
         """One step done; False when the order was cancelled meanwhile (the line stops)."""
         with self.lock:
             order = self.orders[reference]
-            if order["status"] == "cancelled":
+            if order["status"] != "running":  # cancelled or closed in Odoo meanwhile
                 return False
             order["step"] += 1
             if order["step"] >= len(order["plan"]):

@@ -74,8 +74,16 @@ class MrpProduction(models.Model):
             return super().button_mark_done()  # the MES's own completion
         producing = {p.id: p.qty_producing for p in self if p.mes_order_ref}
         result = super().button_mark_done()
-        for production in self.filtered(lambda p: p.id in producing and p.state == "done"):
+        done = self.filtered(lambda p: p.id in producing and p.state == "done")
+        for production in done:
             production._mes_settle_completion(producing[production.id])
+        # a person closed the whole order (no backorder left open): the MES stops it
+        closed = {
+            p.mes_order_ref: p
+            for p in done
+            if not p._mes_chain().filtered(lambda other: other.state in OPEN_STATES)
+        }
+        self.browse([p.id for p in closed.values()])._mes_emit("mes.order.closed")
         return result
 
     def action_view_integration_events(self):
@@ -224,6 +232,8 @@ class MrpProduction(models.Model):
             "date_start": self.date_start,
             "date_finished": self.date_finished,
             "state": self.state,
+            "qty_produced": sum(p.qty_produced for p in self._mes_chain() if p.state == "done"),
+            "closed_by": self.env.user.name,
             "components": [
                 {
                     "product_code": move.product_id.default_code or move.product_id.display_name,

@@ -46,8 +46,21 @@ def cancelled(facts):
     return {"production_ref": facts["ref"]}
 
 
+def closed(facts):
+    """mes.order.closed: a person completed the order in Odoo; the MES stops it."""
+    return _without_none(
+        {
+            "production_ref": facts["ref"],
+            "qty_produced": facts["qty_produced"],
+            "uom": facts["uom"],
+            "closed_by": facts["closed_by"],
+        }
+    )
+
+
 BUILDERS = {
     "mes.order.released": released,
     "mes.order.changed": changed,
     "mes.order.cancelled": cancelled,
+    "mes.order.closed": closed,
 }

@@ -6,7 +6,7 @@ from odoo.addons.mfg_integration_base.tests.receiver import RealTimeouts, Receiv
 
 from .common import MesCase
 
-OUTBOUND = ("mes.order.released", "mes.order.changed", "mes.order.cancelled")
+OUTBOUND = ("mes.order.released", "mes.order.changed", "mes.order.cancelled", "mes.order.closed")
 
 
 @tagged("post_install", "-at_install")
@@ -107,6 +107,45 @@ class TestOrderOutbound(RealTimeouts, MesCase):
         self.scheduler.active = False
         production = self.order(qty=1)
         self.assertFalse(self.outbound(production))
+
+    def test_an_order_completed_in_odoo_is_closed_for_the_mes(self):
+        production = self.order(self.plate, qty=5)
+        production.qty_producing = 5
+        production._set_qty_producing()
+        production.button_mark_done()
+        closed = self.outbound(production).filtered(lambda e: e.event_type == "mes.order.closed")
+        self.assertEqual(
+            closed.payload,
+            {
+                "production_ref": production.mes_order_ref,
+                "qty_produced": 5,
+                "uom": "Units",
+                "closed_by": self.env.user.name,
+            },
+        )
+
+    def test_the_mes_hears_of_an_order_closed_in_odoo_only_when_nothing_is_left_open(self):
+        production = self.order(self.plate, qty=10)
+        production.qty_producing = 4
+        production._set_qty_producing()
+        production.with_context(
+            skip_backorder=True, mo_ids_to_backorder=production.ids
+        ).button_mark_done()
+        backorder = self.chain(production)[1]
+        self.assertEqual(backorder.state, "confirmed")
+        types = self.outbound(production).mapped("event_type")
+        self.assertNotIn("mes.order.closed", types, "the backorder still runs on the MES")
+        backorder.qty_producing = 6
+        backorder._set_qty_producing()
+        backorder.button_mark_done()
+        closed = self.outbound(production).filtered(lambda e: e.event_type == "mes.order.closed")
+        self.assertEqual((len(closed), closed.payload["qty_produced"]), (1, 10))
+
+    def test_the_mes_own_completion_is_not_told_back(self):
+        production = self.order(self.plate, qty=3)
+        done = self.report("mes.production.completed", production, qty=3, final=True)
+        self.assertEqual(done.state, "done", done.error)
+        self.assertNotIn("mes.order.closed", self.outbound(production).mapped("event_type"))
 
 
 @tagged("post_install", "-at_install")
