@@ -4,14 +4,21 @@ Invariants: events are claimed with FOR UPDATE SKIP LOCKED and applied in subjec
 each in its own savepoint; an event's state and its business effect commit together; a
 later event of a subject waits while an earlier one is pending. Failure paths: business
 errors open an exception at once (failed), missing prerequisites wait (bounded), technical
-errors retry with backoff until the contract's attempts are spent (dead).
+errors retry with backoff until the contract's attempts are spent (dead). A concurrency
+conflict (another job holds or changed the same rows: a lock, a serialization failure, a
+deadlock) is nobody's error: the job keeps what it applied, and the conflicting event and
+the rest of its chunk go to a new job a moment later, without spending an attempt.
 """
 
 import logging
+import random
 import traceback
 from datetime import timedelta
 
+from psycopg2 import OperationalError
+
 from odoo import _, fields, models
+from odoo.service.model import PG_CONCURRENCY_ERRORS_TO_RETRY
 
 from ..services.backoff import backoff_delay
 from ..services.errors import BusinessError, PrerequisiteMissing
@@ -22,6 +29,12 @@ from ..services.registry import installed_modules
 from . import jobs, shadow_run
 
 _logger = logging.getLogger(__name__)
+
+# A chunk stopped by a concurrency conflict resumes after this many seconds (jittered, so two
+# jobs that collided do not collide again in step).
+CONFLICT_RETRY_SECONDS = (0.5, 2.0)
+# A waiting event is checked again after this many seconds (see schedule_order_checks).
+ORDER_CHECK_SECONDS = 5
 
 
 def process_chunk(events):
@@ -47,22 +60,31 @@ def process_chunk(events):
     held_subjects = set()  # an event of the subject failed or waits in this chunk
     waiting_subjects = set()  # ... waits: what follows waits behind a pending event
     released = set()
-    for event in claimed:
+    postponed = events.browse()
+    waited = []  # (event, waits for the first time)
+    for position, event in enumerate(claimed):
         if event.subject and (event.id in blocked or event.subject in held_subjects):
             # A pending event ahead is never moot: the check (a query) is skipped then.
             if event.subject in waiting_subjects or not settle_moot_predecessors(event):
-                wait_for_order(event)
+                waited.append((event, wait_for_order(event)))
                 held_subjects.add(event.subject)
                 waiting_subjects.add(event.subject)
                 continue
             held_subjects.discard(event.subject)
         outcome = process_one(event)
+        if outcome == "conflict":
+            postponed = claimed[position:]
+            break
         if outcome == "done":
             if event.subject:
                 released.add(event.subject)
         elif event.subject:
             held_subjects.add(event.subject)
-    released -= held_subjects
+    schedule_order_checks(events.env, waited)
+    released -= held_subjects | set(postponed.mapped("subject"))
+    if postponed:
+        delay = random.uniform(*CONFLICT_RETRY_SECONDS)
+        jobs.schedule_retry(postponed, fields.Datetime.now() + timedelta(seconds=delay))
     if released:
         release_subjects(events.env, released)
     events.flush_model()
@@ -133,16 +155,52 @@ def settle_moot_predecessors(event):
 
 
 def wait_for_order(event):
+    """The event waits behind an earlier one of its subject; True the first time."""
     first_time = not (event.state == "waiting" and event.wait_reason == "order")
     event.write({"state": "waiting", "wait_reason": "order", "wait_until": False})
-    if first_time:
-        # The earlier event releases its successors when it is done; this one delayed
-        # check covers an earlier event that finished while this transaction was open.
-        jobs.schedule_retry(event, fields.Datetime.now() + timedelta(seconds=5))
+    return first_time
+
+
+def schedule_order_checks(env, waited):
+    """One delayed job re-checks the events that began to wait in this chunk, and those
+    whose earlier event is being processed by another job right now.
+
+    The earlier event releases its successors when it is done, but its job's transaction
+    may have begun before a successor's wait was committed, and then does not see it: the
+    check covers that, and is repeated while the earlier event is in flight (an event
+    waiting behind an exception is released by the retry or discard instead).
+    """
+    if not waited:
+        return
+    recheck = [event.id for event, first_time in waited if first_time]
+    again = [event.id for event, first_time in waited if not first_time]
+    if again:
+        env.cr.execute(
+            f"""
+            SELECT e.id
+              FROM mfg_integration_event e
+             WHERE e.id = ANY(%(ids)s)
+               AND EXISTS (
+                   SELECT 1 FROM mfg_integration_event p
+                    WHERE p.state IN ('received', 'queued', 'processing')
+                      AND (p.next_attempt_at IS NULL
+                           OR p.next_attempt_at <= (now() AT TIME ZONE 'UTC')
+                                                   + make_interval(secs => %(soon)s))
+                      AND {P_AHEAD_OF_E})
+            """,
+            {"ids": again, "soon": ORDER_CHECK_SECONDS * 2},
+        )
+        recheck += [row[0] for row in env.cr.fetchall()]
+    if recheck:
+        jobs.schedule_retry(
+            env["mfg.integration.event"].browse(recheck),
+            fields.Datetime.now() + timedelta(seconds=ORDER_CHECK_SECONDS),
+        )
 
 
 def process_one(event):
-    """Apply one event; returns done, failed, waiting, retry or dead."""
+    """Apply one event; returns done, failed, waiting, retry, dead or conflict (nothing
+    recorded: the event is applied again by a new job)."""
     event.ensure_one()
     contract = event.contract_id
     try:
@@ -175,6 +233,19 @@ def process_one(event):
         return fail_business(event, error)
     except PrerequisiteMissing as error:
         return wait_for_prerequisite(event, error)
+    except OperationalError as error:
+        if error.pgcode not in PG_CONCURRENCY_ERRORS_TO_RETRY:
+            return fail_technical(
+                event, f"{type(error).__name__}: {error}\n\n{traceback.format_exc()}"
+            )
+        _logger.info(
+            "Event %s (%s) met a concurrent job (%s): it and the rest of its chunk resume "
+            "in a new job",
+            event.id,
+            event.event_type,
+            type(error).__name__,
+        )
+        return "conflict"
     except Exception as error:
         _logger.warning(
             "Event %s (%s, correlation %s) failed: %s",

@@ -17,7 +17,7 @@ WIDGET_SCHEMA = {
     "properties": {
         "widget": {"type": "string", "minLength": 1},
         "qty": {"type": "number", "exclusiveMinimum": 0},
-        "behaviour": {"enum": ["ok", "business", "technical", "prerequisite"]},
+        "behaviour": {"enum": ["ok", "business", "technical", "prerequisite", "conflict"]},
     },
 }
 
@@ -39,6 +39,9 @@ def handle_widget_made(env, event):
         raise ConnectionError("the widget database is down")
     if behaviour == "prerequisite":
         raise PrerequisiteMissing(f"Order for widget {event.payload['widget']} has not arrived")
+    if behaviour == "conflict":
+        # a row another transaction may hold (the test locks it): NOWAIT fails at once then
+        env.cr.execute("SELECT id FROM res_country WHERE code = 'BE' FOR NO KEY UPDATE NOWAIT")
     APPLIED.append(event.event_uid)
     # a real side effect in the same transaction: the system's note
     event.system_id.description = f"{event.system_id.description or ''}{event.payload['widget']};"

@@ -2,7 +2,7 @@ from datetime import timedelta
 
 from freezegun import freeze_time
 
-from odoo import fields
+from odoo import fields, sql_db
 
 from .common import APPLIED, IntegrationCase, JobQueue, utc_stamp
 
@@ -64,6 +64,31 @@ class TestProcessing(IntegrationCase):
         self.assertEqual(event.exception_id.category, "technical")
         self.assertEqual(event.exception_id.reason_code, "retries_exhausted")
         self.assertIn("ConnectionError", event.exception_id.details)
+
+    def test_a_concurrency_conflict_postpones_the_rest_of_the_chunk_without_an_attempt(self):
+        # another job holds the row the handler needs (as two jobs booking the same quant)
+        # (a connection of its own: registry.cursor() in a test shares the test's)
+        other = sql_db.db_connect(self.env.cr.dbname).cursor()
+        self.addCleanup(other.close)
+        other.execute("SELECT id FROM res_country WHERE code = 'BE' FOR NO KEY UPDATE NOWAIT")
+        queue = JobQueue(self.env)
+        events = self._receive(
+            self.envelope(widget="A", subject="S1"),
+            self.envelope(widget="B", behaviour="conflict", subject="S2"),
+            self.envelope(widget="C", subject="S3"),
+        )
+        self.assertEqual(events.mapped("state"), ["done", "queued", "queued"])
+        self.assertEqual(events.mapped("attempts"), [1, 0, 0], "a conflict costs no attempt")
+        self.assertFalse(events[1:].exception_id)
+        self.assertEqual(self.system.description, "A;", "what came before the conflict stays")
+        retry = queue.enqueued()
+        self.assertEqual(len(retry), 1)
+        self.assertEqual(retry.records.ids, events[1:].ids)
+        self.assertTrue(retry.eta)
+        other.rollback()  # the other job finished
+        queue.perform(retry)
+        self.assertEqual(events.mapped("state"), ["done", "done", "done"])
+        self.assertEqual(self.system.description, "A;B;C;")
 
     def test_missing_prerequisite_waits_then_becomes_exception(self):
         event = self._receive(self.envelope(behaviour="prerequisite"))
@@ -144,6 +169,13 @@ class TestProcessing(IntegrationCase):
         first_job, second_job = queue.enqueued()
         later = queue.perform(second_job).recordset
         self.assertEqual((later.state, later.wait_reason), ("waiting", "order"))
+        # the earlier event is still in flight at the delayed check: it is checked again
+        # (the earlier job's transaction may not see the wait, so may not release it)
+        check = queue.enqueued().filtered(lambda job: job.eta)
+        self.assertEqual(check.records.ids, later.ids)
+        queue.perform(check)
+        self.assertEqual((later.state, later.wait_reason), ("waiting", "order"))
+        self.assertEqual(queue.enqueued().filtered(lambda job: job.eta).records.ids, later.ids)
         earlier = queue.perform(first_job).recordset
         queue.perform_all()
         self.assertEqual(later.state, "done")
