@@ -7,12 +7,10 @@ backorder), the final completion with another lot, and a breakdown of the machin
 must change Odoo exactly once, and the same events sent again must change nothing.
 """
 
-import json
-import urllib.request
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from .server import post, query, wait_until
+from .server import Admin, post, query, wait_until
 from .webhook_receiver import FaultyReceiver
 
 SECRET = "whsec_" + "bWVzLWUyZS10ZXN0LXNpZ25pbmctc2VjcmV0"
@@ -36,43 +34,6 @@ def stamp(seconds_ago=0):
     """RFC 3339 UTC, relative to the clock (the test depends on no date)."""
     moment = datetime.now(UTC) - timedelta(seconds=seconds_ago)
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-class Admin:
-    """The external API as the admin (JSON-RPC, what an integrator's script would use; it
-    carries the None that methods such as action_apply_inventory return)."""
-
-    def __init__(self, server):
-        self.server = server
-        self.uid = server.admin_uid()
-
-    def __call__(self, model, method, *args, **kwargs):
-        params = {
-            "service": "object",
-            "method": "execute_kw",
-            "args": [self.server.database, self.uid, "admin", model, method, list(args), kwargs],
-        }
-        request = urllib.request.Request(
-            f"{self.server.url}/jsonrpc",
-            data=json.dumps({"jsonrpc": "2.0", "method": "call", "params": params}).encode(),
-            headers={"Content-Type": "application/json"},
-        )
-        with urllib.request.urlopen(request, timeout=120) as response:
-            answer = json.loads(response.read())
-        if "error" in answer:
-            raise RuntimeError(f"{model}.{method}: {answer['error']['data']['message']}")
-        return answer.get("result")
-
-    def create(self, model, values, **kwargs):
-        return self(model, "create", values, **kwargs)
-
-    def xmlid(self, module, name):
-        return self(
-            "ir.model.data",
-            "search_read",
-            [("module", "=", module), ("name", "=", name)],
-            ["res_id"],
-        )[0]["res_id"]
 
 
 def build_plant(admin, run, receiver_url):
