@@ -318,16 +318,10 @@ def test_an_order_released_to_the_mes_and_its_shop_floor_events_applied_once(odo
         )
         facts = odoo_facts(database, admin, plant, reference)
 
-        # 3. every event was applied once, and nothing is left for a person
+        # 3. every event stored once and done, nothing left for a person; that each was
+        # applied once (a technical retry rolls back first) the effects below say
         assert facts["events"] == sorted((e["id"], "done", 1) for e in events)
         assert facts["exceptions"] == []
-        attempts = query(
-            database,
-            "SELECT sum(attempts) FROM mfg_integration_event"
-            " WHERE system_id = %s AND direction = 'inbound'",
-            [plant["system"]],
-        )[0][0]
-        assert attempts == len(events), "no event was processed twice"
 
         # the order and its backorder, done with the reported quantities and lots
         chain = facts["chain"]
