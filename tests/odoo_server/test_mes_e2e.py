@@ -214,7 +214,8 @@ def odoo_facts(database, admin, plant, reference):
     )
     on_hand = query(
         database,
-        "SELECT q.product_id, l.name, sum(q.quantity) FROM stock_quant q"
+        "SELECT q.product_id, l.name, sum(q.quantity), sum(q.reserved_quantity)"
+        " FROM stock_quant q"
         " LEFT JOIN stock_lot l ON l.id = q.lot_id"
         " WHERE q.product_id = ANY(%s) AND q.location_id = %s GROUP BY 1, 2 ORDER BY 1, 2",
         [[plant["steel"], plant["screw"], plant["bracket"]], plant["stock"]],
@@ -343,15 +344,17 @@ def test_an_order_released_to_the_mes_and_its_shop_floor_events_applied_once(odo
         assert screws == {first: PARTIAL * SCREWS_PER_UNIT, backorder: FINAL * SCREWS_PER_UNIT}
         assert facts["scraps"] == [(first, plant["screw"], SCRAPPED_SCREWS, "done")]
         steel_used = sum(row[3] for row in steel)
+        # what is left in stock, none of it still reserved for the closed orders
         assert facts["on_hand"] == sorted(
             [
-                (plant["bracket"], f"F1-{run}", PARTIAL),
-                (plant["bracket"], f"F2-{run}", FINAL),
-                (plant["steel"], plant["steel_lot_name"], STEEL_ON_HAND - steel_used),
+                (plant["bracket"], f"F1-{run}", PARTIAL, 0),
+                (plant["bracket"], f"F2-{run}", FINAL, 0),
+                (plant["steel"], plant["steel_lot_name"], STEEL_ON_HAND - steel_used, 0),
                 (
                     plant["screw"],
                     None,
                     SCREWS_ON_HAND - PLANNED * SCREWS_PER_UNIT - SCRAPPED_SCREWS,
+                    0,
                 ),
             ]
         )
