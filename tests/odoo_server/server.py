@@ -182,6 +182,43 @@ class OdooServer:
         return system_id, wizard[0]["api_key"]
 
 
+class Admin:
+    """The external API as the admin (JSON-RPC, what an integrator's script would use; it
+    carries the None that methods such as action_apply_inventory return)."""
+
+    def __init__(self, server):
+        self.server = server
+        self.uid = server.admin_uid()
+
+    def __call__(self, model, method, *args, **kwargs):
+        params = {
+            "service": "object",
+            "method": "execute_kw",
+            "args": [self.server.database, self.uid, "admin", model, method, list(args), kwargs],
+        }
+        request = urllib.request.Request(
+            f"{self.server.url}/jsonrpc",
+            data=json.dumps({"jsonrpc": "2.0", "method": "call", "params": params}).encode(),
+            headers={"Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=120) as response:
+            answer = json.loads(response.read())
+        if "error" in answer:
+            raise RuntimeError(f"{model}.{method}: {answer['error']['data']['message']}")
+        return answer.get("result")
+
+    def create(self, model, values, **kwargs):
+        return self(model, "create", values, **kwargs)
+
+    def xmlid(self, module, name):
+        return self(
+            "ir.model.data",
+            "search_read",
+            [("module", "=", module), ("name", "=", name)],
+            ["res_id"],
+        )[0]["res_id"]
+
+
 def post(url, key, body, timeout=60):
     """POST JSON; returns (status, parsed body or text, headers)."""
     data = json.dumps(body).encode() if not isinstance(body, bytes) else body
