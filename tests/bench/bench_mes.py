@@ -6,31 +6,37 @@
 stopped demo's, or one made with ``odoo -i mfg_integration_mes --without-demo=all``). It is
 copied to a scratch database (dropped at the end, ``--keep`` keeps it) in which, before any
 timing, a press, a lot-tracked bracket built from lot-tracked steel and screws (BoM with one
-operation), steel lots on hand and three identical sets of ``--orders`` confirmed MOs are
-created. Every MO gets the same sequence: its work order started, 20 steel from a named lot
-consumed, 10 brackets of a new lot produced with ``final`` (the order closes). Then, against
-its own Odoo (2 workers, queue_job ``root:2``) on a spare port, side by side:
+operation), steel lots on hand and three sets of confirmed MOs are created: two identical
+ones of ``--orders`` (ours, the script's) and ``--profile-orders`` more for the profile.
+Every MO gets the same sequence: its work order started, 20 steel from a named lot consumed,
+10 brackets of a new lot produced with ``final`` (the order closes). Then, against its own
+Odoo (2 workers, queue_job ``--channels``, by default ``root:2`` with one slot for the
+processing channel ``root.mfg_integration``) on a spare port, side by side:
 
 * ours: the sequences as MES events (mes.workorder.started, mes.material.consumed,
   mes.production.completed), POST /mfg/v1/events in requests of ``--batch-orders`` orders,
   timed from the first POST until the last event is processed (done) by the queue_job
   handlers of mfg_integration_mes;
-* the script: what an integrator writes instead over XML-RPC, one order after the other as
-  the MES reports them: one batched read of the orders, work orders, component moves and lots
-  up front, then per order ``button_start``, one write of the steel move's lines (reserved
-  lines deleted, the lot's line created, picked, manual consumption), the finished lot
-  created, ``qty_producing`` and the lot written, ``set_qty_producing`` (the form's
-  onchange) and ``button_mark_done`` with the contexts that skip the backorder and
-  consumption wizards: 5 calls per order plus 5 reads in all. It is the fair baseline: it
-  books the same records, is as economical with round trips as a script processing orders
-  as they complete can be, and skips our addon's change notifications as our handlers do
-  (``mes_no_change_event``). It does not check lot availability, which ours does.
+* the script, the fair baseline: what an integrator writes instead over XML-RPC, one order
+  after the other as the MES reports them: one batched read of the orders, work orders,
+  component moves and lots up front, then per order ``button_start``, one write of the
+  steel move's lines (reserved lines deleted, the lot's line created, picked, manual
+  consumption), the finished lot created, ``qty_producing`` and the lot written,
+  ``set_qty_producing`` (the form's onchange) and ``button_mark_done`` with the contexts
+  that skip the backorder and consumption wizards: 6 calls per order plus 5 reads in all.
+  It is fair: it books the same records, is as economical with round trips as a script
+  processing orders as they complete can be, and skips our addon's change notifications as
+  our handlers do (``mes_no_change_event``). It does not check lot availability; ours does.
 
 Both sets must end identical (every MO done, the same lots produced and consumed) or the
 benchmark stops. Last, the third set is processed in this process under cProfile (ingest,
 then the jobs run as the job runner would) and the profile is printed per stage and as the
 top functions by cumulative time. The load average is printed: on a shared machine the
 figures move with it.
+
+Why one processing slot: orders that draw on the same stock update the same quant and work
+center rows; two processing jobs in parallel (``--channels root:2``) then hit PostgreSQL
+serialization failures, and every failed event waits out the contract's retry backoff.
 """
 
 import argparse
