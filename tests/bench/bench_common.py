@@ -2,6 +2,7 @@
 Odoo environment on it."""
 
 import contextlib
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -35,7 +36,8 @@ def odoo_env(database, conf):
     from odoo.modules.registry import Registry
     from odoo.tools import config
 
-    config.parse_config(["-c", str(conf), "--no-http", "--log-level=warn"])
+    if getattr(config, "rcfile", None) != os.path.abspath(conf):  # parsed once per process
+        config.parse_config(["-c", str(conf), "--no-http", "--log-level=warn"])
     registry = Registry(database)
     with registry.cursor() as cr:
         yield odoo.api.Environment(cr, odoo.SUPERUSER_ID, {})
