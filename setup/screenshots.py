@@ -39,6 +39,19 @@ PAGES = [
         "/odoo/action-mfg_integration_base.action_mfg_integration_overview",
         ".o_kanban_record",
     ),
+    # an order the MES ran: its form (MES reference, the Integration button), then its
+    # integration timeline (released to the MES, started, consumed, completed, ...)
+    (
+        "mo-form.png",
+        "/odoo/action-mrp.mrp_production_action/{production}",
+        ".o_form_view .o_field_widget[name=mes_order_ref]",
+    ),
+    (
+        "mo-integration-events.png",
+        "/odoo/action-mrp.mrp_production_action/{production}",
+        ".o_form_view button[name=action_view_integration_events]",
+        "button[name=action_view_integration_events]",
+    ),
 ]
 
 
@@ -57,15 +70,16 @@ def login(url, db, user, password):
     return cookie.split("session_id=")[1].split(";")[0]
 
 
-def first_open_exception(url, session):
+def search_first(url, session, model, domain, order="id"):
+    """The id of the first record of ``model`` matching ``domain``, or None."""
     body = json.dumps(
         {
             "jsonrpc": "2.0",
             "params": {
-                "model": "mfg.integration.exception",
+                "model": model,
                 "method": "search",
-                "args": [[["state", "=", "open"], ["reason_code", "=", "mapping_missing"]]],
-                "kwargs": {"limit": 1},
+                "args": [domain],
+                "kwargs": {"limit": 1, "order": order},
             },
         }
     ).encode()
@@ -76,9 +90,32 @@ def first_open_exception(url, session):
     )
     with urllib.request.urlopen(request, timeout=30) as response:
         ids = json.loads(response.read()).get("result") or []
-    if not ids:
+    return ids[0] if ids else None
+
+
+def first_open_exception(url, session):
+    found = search_first(
+        url,
+        session,
+        "mfg.integration.exception",
+        [["state", "=", "open"], ["reason_code", "=", "mapping_missing"]],
+    )
+    if not found:
         raise SystemExit("The demo has no open missing-mapping exception to show yet.")
-    return ids[0]
+    return found
+
+
+def order_the_mes_ran(url, session):
+    """The first order the MES completed in two steps (an order done with its backorder)."""
+    found = search_first(
+        url,
+        session,
+        "mrp.production",
+        [["mes_order_ref", "!=", False], ["backorder_sequence", "=", 1], ["state", "=", "done"]],
+    )
+    if not found:
+        raise SystemExit("The demo's MES has not completed an order yet: wait a minute.")
+    return found
 
 
 class Browser:
@@ -169,6 +206,7 @@ def main():
 
     session = login(args.url, args.db, args.user, args.password)
     exception = first_open_exception(args.url, session)
+    production = order_the_mes_ran(args.url, session)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     browser = Browser(args.width, args.height)
@@ -176,7 +214,8 @@ def main():
         host = args.url.split("//")[1].split(":")[0].split("/")[0]
         browser.call("Network.setCookie", name="session_id", value=session, domain=host, path="/")
         for name, path, ready, *click in PAGES:
-            browser.call("Page.navigate", url=args.url + path.format(exception=exception))
+            target = path.format(exception=exception, production=production)
+            browser.call("Page.navigate", url=args.url + target)
             browser.wait_for(ready)
             if click:
                 browser.click(click[0])
