@@ -121,7 +121,9 @@ def plan_order(release: dict, rng: random.Random) -> list[dict]:
         downtime_id = f"{machine}-{ref}-{len(steps)}"
         reason = BREAKDOWN_REASON if breakdown else rng.choice(STOP_REASONS)
         add("downtime_started", machine=machine, reason=reason, downtime_id=downtime_id)
-        steps.append({"event": "pause", "payload": {"steps": rng.randint(2, 5)}})
+        # a breakdown waits for the technician: longer than an ordinary stop
+        pause = rng.randint(10, 20) if breakdown else rng.randint(2, 5)
+        steps.append({"event": "pause", "payload": {"steps": pause}})
         add("downtime_ended", machine=machine, reason=reason, downtime_id=downtime_id)
 
     def count(operation: dict | None, start_qty: float, end_qty: float) -> None:
@@ -133,7 +135,7 @@ def plan_order(release: dict, rng: random.Random) -> list[dict]:
             add("progress", qty=step, qty_done=made, machine=machine)
             if not stopped and made >= total / 3 and rng.random() < 0.5:
                 stopped.append(made)
-                stop(operation, breakdown=rng.random() < 0.25)
+                stop(operation, breakdown=rng.random() < 0.1)
 
     # a partial completion (and Odoo's backorder) halfway through orders of ten or more
     partial = round(total / 2) if total >= 10 else 0

@@ -24,6 +24,7 @@ from ..services.envelope import (
     parse_version,
     payload_hash,
 )
+from ..services.event_states import precise_now
 from . import jobs
 
 _logger = logging.getLogger(__name__)
@@ -231,7 +232,7 @@ def prepare_row(env, system, envelope, table, allowed_codes, now):
         "payload_hash": payload_hash(envelope, data_json),
         "mode": contract.processing_mode,
         # record-only events are done once stored: their latency is the arrival's
-        "latency_s": max(0.0, (now - occurred).total_seconds())
+        "latency_s": max(0.0, (precise_now() - occurred).total_seconds())
         if contract.processing_mode == "record"
         else None,
     }

@@ -22,7 +22,7 @@ from odoo.service.model import PG_CONCURRENCY_ERRORS_TO_RETRY
 
 from ..services.backoff import backoff_delay
 from ..services.errors import BusinessError, PrerequisiteMissing
-from ..services.event_states import P_AHEAD_OF_E, PENDING_STATES, SUBJECT_ORDER
+from ..services.event_states import P_AHEAD_OF_E, PENDING_STATES, SUBJECT_ORDER, precise_now
 from ..services.handler_registry import moot_checks
 from ..services.handler_registry import registry as handler_registry
 from ..services.registry import installed_modules
@@ -259,7 +259,8 @@ def process_one(event):
     values = {
         "state": "done",
         "processed_at": started,
-        "latency_s": max(0.0, (fields.Datetime.now() - occurred).total_seconds()),
+        # to the microsecond: Odoo's datetimes drop them, and sub-second latencies would read 0
+        "latency_s": max(0.0, (precise_now() - occurred).total_seconds()),
         "attempts": event.attempts + 1,
         "wait_reason": False,
         "wait_until": False,

@@ -1,5 +1,7 @@
 """Event state names and the order events of one subject are applied in (inbox and outbox)."""
 
+from datetime import UTC, datetime
+
 STATES = [
     ("received", "Received"),
     ("queued", "Queued"),
@@ -28,3 +30,9 @@ SUBJECT_ORDER = "subject NULLS LAST, occurred_at, COALESCE(sequence, ''), id"
 P_AHEAD_OF_E = """p.subject = e.subject AND p.direction = e.direction
     AND (p.occurred_at, COALESCE(p.sequence, ''), p.id)
         < (e.occurred_at, COALESCE(e.sequence, ''), e.id)"""
+
+
+def precise_now():
+    """Now in naive UTC, to the microsecond (``fields.Datetime.now()`` drops them): for
+    latencies, measured against event times that carry milliseconds."""
+    return datetime.now(UTC).replace(tzinfo=None)

@@ -1,4 +1,4 @@
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from freezegun import freeze_time
 
@@ -18,6 +18,15 @@ class TestProcessing(IntegrationCase):
         self.assertTrue(event.processed_at)
         self.assertGreater(event.latency_s, 0)
         self.assertEqual(self.system.description, "A;")
+
+    def test_a_sub_second_latency_is_measured_not_rounded_to_zero(self):
+        # Odoo's datetimes drop microseconds; an event 300 ms old must not read 0 s
+        sent = datetime.now(UTC) - timedelta(milliseconds=300)
+        envelope = dict(self.envelope(widget="L"), time=sent.isoformat(timespec="milliseconds"))
+        event = self._receive(envelope)
+        self.assertEqual(event.state, "done")
+        self.assertGreaterEqual(event.latency_s, 0.3)
+        self.assertLess(event.latency_s, 60)
 
     def test_reprocessing_a_done_event_applies_nothing(self):
         event = self._receive(self.envelope(widget="A"))
