@@ -47,7 +47,7 @@ def open_store(config: Config, metrics=None) -> Store:
 class Agent:
     def __init__(self, config: Config):
         self.config = config
-        self.metrics = Metrics()
+        self.metrics = Metrics(process=True)
         self.clock = ClockWatch(**config.agent["clock"])
         self.store = open_store(config, self.metrics)
         if "delivered_retention_h" in config.store:

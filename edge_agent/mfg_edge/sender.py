@@ -250,12 +250,15 @@ class Sender:
 
     def _deliver(self, events: list[StoredEvent]) -> Outcome:
         body = ('{"events":[' + ",".join(e.wire_json() for e in events) + "]}").encode()
+        started = time.monotonic()
         try:
             response = self._post(body)
         except requests.RequestException as exc:
+            self.metrics.observe("mfg_edge_send_duration_seconds", time.monotonic() - started)
             self._unanswered.update(e.seq for e in events)
             self.metrics.inc("mfg_edge_send_errors_total", reason="connection")
             return Outcome("retry", f"connection error: {type(exc).__name__}")
+        self.metrics.observe("mfg_edge_send_duration_seconds", time.monotonic() - started)
         status = response.status_code
         if status in (200, 202, 207, 422):
             return self._apply_results(events, response)

@@ -334,7 +334,7 @@ class Store(DeadLetterTable):
     def _report_full(self, result: InsertResult) -> None:
         if self.metrics is not None:
             if result.shed:
-                self.metrics.inc("mfg_edge_events_shed_total", result.shed)
+                self.metrics.inc("mfg_edge_events_shed_total", result.shed, source="store")
             if result.blocked:
                 self.metrics.inc("mfg_edge_store_full_blocked_total", len(result.blocked))
         now = time.monotonic()

@@ -77,7 +77,7 @@ def _drain(sender: Sender, steps: int = 200) -> None:
 
 
 def test_429_retry_after_is_honoured(parts, receiver):
-    store, sender, _ = parts
+    store, sender, metrics = parts
     store.insert([_event(n) for n in range(10)])
     receiver.mode = "429"
     receiver.retry_after_s = 3
@@ -88,6 +88,8 @@ def test_429_retry_after_is_honoured(parts, receiver):
     sender._not_before = 0.0
     _drain(sender)
     assert receiver.applied_count() == 10 and store.count == 0
+    # Every POST is timed, the refused one too (no heartbeat was due: none posted).
+    assert metrics.value("mfg_edge_send_duration_seconds_count") == receiver.requests
 
 
 def test_413_splits_the_batch_and_remembers_the_size(parts, receiver):
