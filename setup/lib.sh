@@ -22,6 +22,7 @@ INSTALL_STAMP="$RUN_DIR/install.stamp"
 REQ_ODOO="$REPO_ROOT/setup/requirements-odoo.txt"
 REQ_PROJECT="$REPO_ROOT/setup/requirements-project.txt"
 EDGE_PYPROJECT="$REPO_ROOT/edge_agent/pyproject.toml"
+EDGE_CONSTRAINTS="$REPO_ROOT/edge_agent/constraints.txt"
 DEFAULT_ODOO_SRC="/opt/odoo/18.0"
 ODOO_GIT_URL="https://github.com/odoo/odoo"
 
@@ -489,7 +490,7 @@ install_fingerprint() {
         echo "odoo_src=$ODOO_SRC"
         echo "queue_job=$(queue_job_pin)"
         sha256sum "$REQ_ODOO" "$REQ_PROJECT"
-        if [[ -f "$EDGE_PYPROJECT" ]]; then sha256sum "$EDGE_PYPROJECT"; else echo "edge=absent"; fi
+        if [[ -f "$EDGE_PYPROJECT" ]]; then sha256sum "$EDGE_PYPROJECT" "$EDGE_CONSTRAINTS"; else echo "edge=absent"; fi
     } | sha256sum | cut -d' ' -f1
 }
 
@@ -528,7 +529,8 @@ install_python_envs() {
         [[ -x "$EDGE_VENV/bin/python" ]] || "$PYTHON_BIN" -m venv "$EDGE_VENV" ||
             die_env "Could not create a virtualenv with $PYTHON_BIN: install the python3.11-venv package."
         _pip "$EDGE_VENV" install -U pip setuptools wheel
-        _pip "$EDGE_VENV" install -e "$REPO_ROOT/edge_agent[test]"
+        # The gateway's exact versions (edge_agent/constraints.txt): the tests run on them.
+        _pip "$EDGE_VENV" install -e "$REPO_ROOT/edge_agent[test]" -c "$EDGE_CONSTRAINTS"
     else
         info "skipped: edge_agent not present (no edge_agent/pyproject.toml), no .venv-edge"
     fi

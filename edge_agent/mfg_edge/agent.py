@@ -47,7 +47,7 @@ def open_store(config: Config, metrics=None) -> Store:
 class Agent:
     def __init__(self, config: Config):
         self.config = config
-        self.metrics = Metrics()
+        self.metrics = Metrics(process=True)
         self.clock = ClockWatch(**config.agent["clock"])
         self.store = open_store(config, self.metrics)
         if "delivered_retention_h" in config.store:
@@ -75,6 +75,7 @@ class Agent:
             backoff_base_s=odoo["backoff_base_s"],
             backoff_max_s=odoo["backoff_max_s"],
             auth_retry_s=odoo["auth_retry_s"],
+            retry_after_max_s=odoo["retry_after_max_s"],
             heartbeat_interval_s=config.agent["heartbeat_interval_s"],
             summary_check_interval_s=config.agent["summary_check_interval_s"],
             started_at=self.started_at,

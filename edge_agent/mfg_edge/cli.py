@@ -13,6 +13,8 @@ from . import __version__
 from .config import ConfigError, api_key, load_config
 
 DEFAULT_CONFIG = "/etc/mfg-edge/config.yaml"
+# The wall clock `status` reads once (a test sets it).
+wall_clock = time.time
 
 
 def _out(text: str = "") -> None:
@@ -130,7 +132,9 @@ def cmd_status(args) -> int:
     from .store import Store
 
     store = Store(config.store_path, read_only=True)
-    stats = store.stats()
+    now = wall_clock()
+    stats = store.stats(now)
+    stats["drain"] = store.drain(stats["backlog"], now)
     dead = store.dead_letters(limit=args.dead_letters)
     store.close()
     if args.json:
@@ -142,6 +146,8 @@ def cmd_status(args) -> int:
     _out(f"mfg-edge {__version__}  source {config.source}  store {config.store_path}")
     _out(f"  backlog              {stats['backlog']} events")
     _out(f"  oldest event age     {stats['oldest_event_age_s']:.1f} s")
+    _out(f"  drain rate           {_drain_rate(stats['drain'])}")
+    _out(f"  backlog empty        {_empty_estimate(stats['drain'], now)}")
     _out(f"  last successful send {_when(stats['last_send_ok'])}")
     _out(f"  sender state         {stats['sender_state']}")
     if stats["auth_blocked_until"] and stats["auth_blocked_until"] > time.time():
@@ -161,6 +167,31 @@ def cmd_status(args) -> int:
             + (f" at {row['pointer']}" if row["pointer"] else "")
         )
     return 0
+
+
+def _drain_rate(drain: dict) -> str:
+    if drain["sent_per_s"] is None:
+        return (
+            "unknown (this store has no flow figures yet: the agent has not run since its upgrade)"
+        )
+    return (
+        f"{drain['sent_per_s']:,.1f} events/s sent, {drain['stored_per_s']:,.1f} events/s"
+        f" stored (last {drain['window_s'] // 60} min)"
+    )
+
+
+def _empty_estimate(drain: dict, now: float) -> str:
+    seconds = drain["empty_in_s"]
+    if seconds == 0:
+        return "now (no backlog)"
+    if seconds is None:
+        return "not draining (no more sent than stored in the last minutes)"
+    moment = datetime.fromtimestamp(now + seconds, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    if seconds < 120:
+        return f"in about {seconds:.0f} s ({moment})"
+    if seconds < 2 * 3600:
+        return f"in about {seconds / 60:.0f} min ({moment})"
+    return f"in about {seconds / 3600:.1f} h ({moment})"
 
 
 def cmd_replay_dead(args) -> int:

@@ -9,9 +9,9 @@ from typing import Any
 
 from .errors import RuleError
 
-try:  # optional speed-up (a dependency of the package; the agent works without it)
+try:  # optional speed-up (the package's `fast` extra; some gateway CPUs have no orjson wheel)
     import orjson
-except ImportError:  # pragma: no cover - exercised where no orjson wheel exists
+except ImportError:  # tests/test_unit_packaging.py runs the codec this way
     orjson = None
 
 # One encoder for every envelope: json.dumps(..., separators=...) builds a new one per call.

@@ -185,10 +185,12 @@ class Ingestor:
                     pending.ack()
                 except Exception:  # a lost ack only means a redelivery, answered as duplicate
                     _logger.exception("acknowledging a source message failed")
+            waited = now - pending.arrived
             if pending.messages == 1:
-                self.latencies.append(now - pending.arrived)
+                self.latencies.append(waited)
             else:  # each message of a group counted with the first one's (longest) wait
-                self.latencies.extend([now - pending.arrived] * pending.messages)
+                self.latencies.extend([waited] * pending.messages)
+            self.metrics.observe("mfg_edge_arrival_to_durable_seconds", waited, pending.messages)
         for flush in self.after_acks:
             try:
                 flush()

@@ -28,6 +28,8 @@ import requests
 from .backoff import Backoff
 from .codec import dumps_compact, loads, utc_day
 from .reports import heartbeat_envelope, summary_event
+from .retry_after import DEFAULT_MAX_S as DEFAULT_RETRY_AFTER_MAX_S
+from .retry_after import retry_after_seconds
 from .store import Store, StoredEvent
 
 _logger = logging.getLogger(__name__)
@@ -43,19 +45,6 @@ class Outcome:
 
 
 OK = Outcome("ok")
-
-
-def _parse_retry_after(value: str | None) -> float | None:
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        try:
-            moment = datetime.strptime(value, "%a, %d %b %Y %H:%M:%S GMT").replace(tzinfo=UTC)
-        except ValueError:
-            return None
-        return max(0.0, moment.timestamp() - time.time())
 
 
 class Sender:
@@ -75,6 +64,7 @@ class Sender:
         backoff_base_s: float = 0.5,
         backoff_max_s: float = 60.0,
         auth_retry_s: float = 900.0,
+        retry_after_max_s: float = DEFAULT_RETRY_AFTER_MAX_S,
         heartbeat_interval_s: float = 60.0,
         summary_check_interval_s: float = 60.0,
         started_at: float | None = None,
@@ -89,6 +79,7 @@ class Sender:
         self.linger_s = linger_ms / 1000.0
         self.timeout_s = timeout_s
         self.auth_retry_s = auth_retry_s
+        self.retry_after_max_s = retry_after_max_s
         self.heartbeat_interval_s = heartbeat_interval_s
         self.summary_check_interval_s = summary_check_interval_s
         # The wall clock that decides which days are finished (a test controls it).
@@ -250,12 +241,15 @@ class Sender:
 
     def _deliver(self, events: list[StoredEvent]) -> Outcome:
         body = ('{"events":[' + ",".join(e.wire_json() for e in events) + "]}").encode()
+        started = time.monotonic()
         try:
             response = self._post(body)
         except requests.RequestException as exc:
+            self.metrics.observe("mfg_edge_send_duration_seconds", time.monotonic() - started)
             self._unanswered.update(e.seq for e in events)
             self.metrics.inc("mfg_edge_send_errors_total", reason="connection")
             return Outcome("retry", f"connection error: {type(exc).__name__}")
+        self.metrics.observe("mfg_edge_send_duration_seconds", time.monotonic() - started)
         status = response.status_code
         if status in (200, 202, 207, 422):
             return self._apply_results(events, response)
@@ -266,21 +260,20 @@ class Sender:
             return self._split(events, status, response)
         if status == 429:
             self.metrics.inc("mfg_edge_send_errors_total", reason="429")
-            return Outcome(
-                "retry",
-                "HTTP 429 rate limited",
-                _parse_retry_after(response.headers.get("Retry-After")),
-            )
+            return Outcome("retry", "HTTP 429 rate limited", self._retry_after(response))
         if status >= 500:
             # A proxy's 502/504 can come after the receiver committed.
             self._unanswered.update(e.seq for e in events)
             self.metrics.inc("mfg_edge_send_errors_total", reason="5xx")
-            return Outcome(
-                "retry", f"HTTP {status}", _parse_retry_after(response.headers.get("Retry-After"))
-            )
+            return Outcome("retry", f"HTTP {status}", self._retry_after(response))
         # 404/405/415/...: the URL or the agent is wrong; nothing per event can fix that.
         self.metrics.inc("mfg_edge_send_errors_total", reason=str(status))
         return Outcome("misconfigured", f"HTTP {status} {response.text[:200]}")
+
+    def _retry_after(self, response) -> float | None:
+        return retry_after_seconds(
+            response.headers.get("Retry-After"), now=self.wall(), maximum=self.retry_after_max_s
+        )
 
     def _split(self, events: list[StoredEvent], status: int, response) -> Outcome:
         """413/400: halve until the culprit is alone; a single event that still fails is dead."""

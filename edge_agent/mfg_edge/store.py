@@ -65,7 +65,17 @@ CREATE TABLE IF NOT EXISTS meta (
     key TEXT PRIMARY KEY,
     value TEXT
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS flow_minutes (
+    minute INTEGER PRIMARY KEY,         -- wall-clock minute: epoch seconds // 60
+    stored INTEGER NOT NULL DEFAULT 0,  -- events that entered the queue in that minute
+    sent INTEGER NOT NULL DEFAULT 0     -- events that left it (delivered or dead-lettered)
+) WITHOUT ROWID;
 """
+
+# `status` reports the backlog's drain over this window, from flow_minutes.
+DRAIN_WINDOW_S = 300
+# flow_minutes keeps this many minutes (one row per minute with traffic).
+FLOW_KEEP_MINUTES = 60
 
 # Rough per-row overhead on disk beyond the envelope text (keys, index entries, page slack).
 ROW_OVERHEAD_BYTES = 160
@@ -137,8 +147,12 @@ class Store(DeadLetterTable):
         synchronous: str = "FULL",
         metrics=None,
         read_only: bool = False,
+        wall=time.time,
     ):
         self.path = Path(path)
+        # The wall clock of the drain figures (flow_minutes); a test controls it.
+        self.wall = wall
+        self._flow_minute = None
         self.max_events = max_events
         self.max_bytes = max_bytes
         # No count cap unless one is configured: the byte budget sizes the store.
@@ -290,6 +304,7 @@ class Store(DeadLetterTable):
                     )
                 if result.inserted:
                     self._set_meta_in_tx({"next_seq": self._next_seq})
+                    self._count_flow(self.wall(), stored=result.inserted)
                 if result.shed:
                     self._set_meta_in_tx({"events_shed_total": self.shed_total + result.shed})
                 self._db.execute("COMMIT")
@@ -334,7 +349,7 @@ class Store(DeadLetterTable):
     def _report_full(self, result: InsertResult) -> None:
         if self.metrics is not None:
             if result.shed:
-                self.metrics.inc("mfg_edge_events_shed_total", result.shed)
+                self.metrics.inc("mfg_edge_events_shed_total", result.shed, source="store")
             if result.blocked:
                 self.metrics.inc("mfg_edge_store_full_blocked_total", len(result.blocked))
         now = time.monotonic()
@@ -427,6 +442,8 @@ class Store(DeadLetterTable):
                     )
                 if delivered:
                     self._set_meta_in_tx({"last_send_ok": now})
+                if gone:
+                    self._count_flow(now, sent=len(gone))
                 self._db.execute("COMMIT")
             except BaseException:
                 self._db.execute("ROLLBACK")
@@ -434,6 +451,57 @@ class Store(DeadLetterTable):
             self.count -= len(gone)
             self.bytes -= sum(len(e.envelope) + ROW_OVERHEAD_BYTES for e in gone)
         return counted_now
+
+    def _count_flow(self, now: float, stored: int = 0, sent: int = 0) -> None:
+        """Add to this minute's flow, in the caller's transaction (one row per minute)."""
+        minute = int(now // 60)
+        self._db.execute(
+            "INSERT INTO flow_minutes(minute, stored, sent) VALUES (?, ?, ?) ON CONFLICT(minute)"
+            " DO UPDATE SET stored = stored + excluded.stored, sent = sent + excluded.sent",
+            (minute, stored, sent),
+        )
+        if minute != self._flow_minute:
+            self._flow_minute = minute
+            self._db.execute(
+                "DELETE FROM flow_minutes WHERE minute < ?", (minute - FLOW_KEEP_MINUTES,)
+            )
+
+    def drain(self, backlog: int, now: float | None = None) -> dict[str, Any]:
+        """The backlog's drain over the last DRAIN_WINDOW_S seconds (from the start of the
+        window's first minute until `now`): events sent and stored per second, and in how many
+        seconds the backlog is empty at that net rate (0 when empty, None when not draining).
+        Rates are None for a store no agent of this version has opened yet (no flow_minutes)."""
+        now = self.wall() if now is None else now
+        first_minute = int((now - DRAIN_WINDOW_S) // 60)
+        elapsed = now - first_minute * 60
+        try:
+            with self._lock:
+                stored, sent = self._db.execute(
+                    "SELECT COALESCE(SUM(stored), 0), COALESCE(SUM(sent), 0) FROM flow_minutes"
+                    " WHERE minute >= ?",
+                    (first_minute,),
+                ).fetchone()
+        except sqlite3.OperationalError:  # opened read-only before the agent created the table
+            return {
+                "window_s": DRAIN_WINDOW_S,
+                "sent_per_s": None,
+                "stored_per_s": None,
+                "empty_in_s": 0.0 if backlog == 0 else None,
+            }
+        sent_per_s, stored_per_s = sent / elapsed, stored / elapsed
+        net = sent_per_s - stored_per_s
+        if backlog == 0:
+            empty_in_s = 0.0
+        elif net > 0:
+            empty_in_s = round(backlog / net, 1)
+        else:
+            empty_in_s = None
+        return {
+            "window_s": DRAIN_WINDOW_S,
+            "sent_per_s": round(sent_per_s, 3),
+            "stored_per_s": round(stored_per_s, 3),
+            "empty_in_s": empty_in_s,
+        }
 
     def _count_days(self, events: list[StoredEvent]) -> int:
         """Add the events to the per-day counts (by source time); integration.* are not counted."""

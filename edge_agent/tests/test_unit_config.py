@@ -202,3 +202,16 @@ def test_check_config_measures_bytes_per_event_in_the_store(tmp_path, capsys, mo
     assert main(["check-config", "-c", str(path)]) == 0
     line = _sizing_line(capsys.readouterr().out)
     assert "measured in this store" in line and f"{per_event:.0f} bytes per event" in line
+
+
+def test_retry_after_max_defaults_to_five_minutes_and_must_be_finite_and_positive():
+    assert parse_config(json.loads(json.dumps(GOOD))).odoo["retry_after_max_s"] == 300
+    for bad in (float("inf"), 0, -1, 86401, "300"):
+        document = json.loads(json.dumps(GOOD))
+        document["odoo"]["retry_after_max_s"] = bad
+        with pytest.raises(ConfigError) as raised:
+            parse_config(document)
+        assert any(e.startswith("/odoo/retry_after_max_s:") for e in raised.value.errors), bad
+    document = json.loads(json.dumps(GOOD))
+    document["odoo"]["retry_after_max_s"] = 30
+    assert parse_config(document).odoo["retry_after_max_s"] == 30

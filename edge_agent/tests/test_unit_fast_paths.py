@@ -20,7 +20,7 @@ from mfg_edge import codec
 from mfg_edge.codec import dumps_compact, format_timestamp, loads, utc_day
 from mfg_edge.config import ConfigError, parse_config
 from mfg_edge.event import EVENT_NAMESPACE, event_id
-from mfg_edge.sources.mqtt_client import BufferedSocket
+from mfg_edge.sources.mqtt_client import CLIENT_ATTRIBUTES, CLIENT_METHODS, BufferedSocket
 from mfg_edge.sources.mqtt_shards import shard_client_id
 from mfg_edge.topics import assign_shards, filter_covers, filters_overlap, topic_matches
 
@@ -300,3 +300,96 @@ def test_malformed_publish_is_a_protocol_error_not_a_message():
         assert seen == []
         left.close()
         right.close()
+
+
+# ------------------------------------------------ paho internals checked, fallback to paho's path
+def test_the_pinned_paho_has_every_internal_the_buffered_client_uses():
+    from paho.mqtt.enums import CallbackAPIVersion
+
+    from mfg_edge.sources.mqtt_client import BufferedClient, make_client, missing_paho_members
+
+    assert missing_paho_members() == []
+    client = make_client(True, CallbackAPIVersion.VERSION2, client_id="t", manual_ack=True)
+    assert type(client) is BufferedClient
+    assert missing_paho_members(client) == []
+
+
+@pytest.mark.parametrize("name", CLIENT_METHODS)
+def test_each_paho_method_the_fast_path_uses_is_checked(monkeypatch, name):
+    import paho.mqtt.client as mqtt
+
+    from mfg_edge.sources.mqtt_client import missing_paho_members
+
+    monkeypatch.delattr(mqtt.Client, name)
+    assert missing_paho_members() == [f"Client.{name}"]
+
+
+@pytest.mark.parametrize("name", CLIENT_ATTRIBUTES)
+# The mutilated clients' paho __del__ may miss what was removed: not what is tested here.
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+def test_each_client_attribute_the_fast_path_uses_is_checked(monkeypatch, name):
+    import paho.mqtt.client as mqtt
+    from paho.mqtt.enums import CallbackAPIVersion
+
+    from mfg_edge.sources.mqtt_client import BufferedClient, make_client, missing_paho_members
+
+    original_init = mqtt.Client.__init__
+
+    def init_without(self, *args, **kwargs):  # a paho whose Client no longer sets `name`
+        original_init(self, *args, **kwargs)
+        object.__delattr__(self, name)
+
+    monkeypatch.setattr(mqtt.Client, "__init__", init_without)
+    client = BufferedClient(CallbackAPIVersion.VERSION2, client_id="t")
+    assert missing_paho_members(client) == [f"Client().{name}"]
+    assert type(make_client(True, CallbackAPIVersion.VERSION2, client_id="t")) is mqtt.Client
+
+
+def test_a_changed_message_or_reader_state_is_detected(monkeypatch):
+    import paho.mqtt.client as mqtt
+    from paho.mqtt.enums import CallbackAPIVersion
+
+    from mfg_edge.sources.mqtt_client import BufferedClient, missing_paho_members
+
+    # A paho whose MQTTMessage gained a field the fast path would leave unset.
+    monkeypatch.setattr(mqtt.MQTTMessage, "__slots__", (*mqtt.MQTTMessage.__slots__, "expiry"))
+    assert [m.split(" ")[0] for m in missing_paho_members()] == ["MQTTMessage.__slots__"]
+    monkeypatch.undo()
+    client = BufferedClient(CallbackAPIVersion.VERSION2, client_id="t")
+    client._in_packet["header"] = 0  # a paho whose reader keeps one more piece of state
+    assert [m.split(" ")[0] for m in missing_paho_members(client)] == ["Client()._in_packet"]
+
+
+def test_a_paho_without_one_internal_falls_back_to_its_own_path_and_still_receives(
+    monkeypatch, caplog
+):
+    import paho.mqtt.client as mqtt
+
+    from mfg_edge.clock import ClockWatch
+    from mfg_edge.metrics import Metrics
+    from mfg_edge.rules import RuleSet
+    from mfg_edge.sources.mqtt import MqttSource
+
+    # paho's own reader only calls _loop_rc_handle on an error: it still receives without it.
+    monkeypatch.delattr(mqtt.Client, "_loop_rc_handle")
+    with caplog.at_level("WARNING", logger="mfg_edge.sources.mqtt_client"):
+        source = MqttSource(
+            {"host": "127.0.0.1", "buffered_io": True},
+            RuleSet([]),
+            None,
+            ClockWatch(),
+            Metrics(),
+            "plant1/gw-t",
+        )
+    assert type(source.client) is mqtt.Client
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warnings) == 1 and "Client._loop_rc_handle" in warnings[0]
+    seen, written = _drive(
+        type(source.client),
+        [_publish_packet(b"plant1/line1/mes/completed", b'{"qty": 1}', 1, 7, False, False)],
+        manual_ack=True,
+    )
+    assert [(topic, payload, qos, mid) for topic, payload, qos, mid, *_ in seen] == [
+        ("plant1/line1/mes/completed", b'{"qty": 1}', 1, 7)
+    ]
+    assert written == b""  # manual_ack: nothing acknowledged before the commit

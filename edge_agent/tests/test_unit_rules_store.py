@@ -317,5 +317,7 @@ def test_a_group_that_fits_is_one_acknowledgement_and_counts_every_message(tmp_p
     ingestor._commit([group])
     assert acked == ["group"] and store.count == 6
     assert len(ingestor.latencies) == 3
-    assert 'mfg_edge_messages_received_total{source="mqtt"} 3' in metrics.render()
+    assert metrics.value("mfg_edge_messages_received_total", source="mqtt") == 3
+    # The group's three messages are three arrival-to-durable observations, not one.
+    assert metrics.value("mfg_edge_arrival_to_durable_seconds_count") == 3
     store.close()

@@ -6,6 +6,7 @@ import time
 import urllib.request
 
 from edge_harness import AgentProcess, Publisher, mes_rules, mqtt_agent_config, status, utc_stamp
+from prometheus_client.parser import text_string_to_metric_families
 
 
 def test_store_full_sheds_telemetry_and_never_drops_transactional(tmp_path, broker, receiver):
@@ -87,4 +88,14 @@ def test_store_full_sheds_telemetry_and_never_drops_transactional(tmp_path, brok
         len(telemetry) + shed == 200
     ), "every telemetry sample is either delivered or counted shed"
     assert shed > 0
-    assert "mfg_edge_events_shed_total" in scraped
+    samples = {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(scraped)
+        for sample in family.samples
+    }
+    assert samples[("mfg_edge_events_shed_total", (("source", "store"),))] == shed
+    # Every stored message was timed from arrival to commit, every POST timed, the process seen.
+    stored = samples[("mfg_edge_events_stored_total", ())]
+    assert samples[("mfg_edge_arrival_to_durable_seconds_count", ())] >= stored > 0
+    assert samples[("mfg_edge_send_duration_seconds_count", ())] > 0
+    assert samples[("process_resident_memory_bytes", ())] > 0

@@ -77,7 +77,7 @@ def _drain(sender: Sender, steps: int = 200) -> None:
 
 
 def test_429_retry_after_is_honoured(parts, receiver):
-    store, sender, _ = parts
+    store, sender, metrics = parts
     store.insert([_event(n) for n in range(10)])
     receiver.mode = "429"
     receiver.retry_after_s = 3
@@ -88,6 +88,26 @@ def test_429_retry_after_is_honoured(parts, receiver):
     sender._not_before = 0.0
     _drain(sender)
     assert receiver.applied_count() == 10 and store.count == 0
+    # Every POST is timed, the refused one too (no heartbeat was due: none posted).
+    assert metrics.value("mfg_edge_send_duration_seconds_count") == receiver.requests
+
+
+@pytest.mark.parametrize("retry_after", ["inf", "1e12", "Fri, 31 Dec 9999 23:59:59 GMT"])
+def test_a_huge_retry_after_waits_only_the_configured_maximum(tmp_path, receiver, retry_after):
+    metrics = Metrics()
+    store = Store(tmp_path / "events.sqlite3", metrics=metrics)
+    sender = _sender(store, receiver, metrics)
+    sender.retry_after_max_s = 2.0
+    store.insert([_event(n) for n in range(3)])
+    receiver.mode = "429"
+    receiver.retry_after_s = retry_after
+    wait = sender._step()
+    assert 2.0 <= wait <= 2.0 + 0.2, "bounded by retry_after_max_s (plus at most the backoff)"
+    receiver.mode = None
+    sender._not_before = 0.0
+    _drain(sender)
+    assert receiver.applied_count() == 3 and store.count == 0
+    store.close()
 
 
 def test_413_splits_the_batch_and_remembers_the_size(parts, receiver):

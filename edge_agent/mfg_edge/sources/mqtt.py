@@ -18,7 +18,7 @@ from ..backoff import Backoff
 from ..codec import loads
 from ..event import RawDeadLetter
 from .base import Source, message_to_events
-from .mqtt_client import BufferedClient, buffered_io_supported
+from .mqtt_client import make_client
 
 _logger = logging.getLogger(__name__)
 
@@ -38,9 +38,8 @@ class MqttSource(Source):
         self.settings = settings
         self.rules = rules
         client_id = default_client_id(settings, agent_source)
-        buffered = settings.get("buffered_io", True) and buffered_io_supported()
-        client_class = BufferedClient if buffered else mqtt.Client
-        self.client = client_class(
+        self.client = make_client(
+            settings.get("buffered_io", True),
             CallbackAPIVersion.VERSION2,
             client_id=client_id,
             clean_session=False,

@@ -21,9 +21,10 @@ callbacks, `manual_ack` and `client.ack()` — and only changes how bytes move:
 * `ack_many(mids)`: the PUBACKs of one group commit queued as ONE write in paho's output queue,
   in the order given, instead of one queued packet (and one loop wake-up) per message.
 
-It depends on paho internals (`_create_socket`, `_packet_write`, `_packet_read`,
-`_packet_queue`, `_sock`, `_in_packet`), checked at import: `buffered_io_supported()` is False on
-a paho without them and the plain client is used.
+It depends on paho internals, every one listed below (`CLIENT_METHODS`, `CLIENT_ATTRIBUTES`,
+`IN_PACKET_KEYS`, `MESSAGE_SLOTS`, `MODULE_NAMES`) and written against paho-mqtt 2.2.0 (the
+package pins it). `make_client` checks them all when a source starts, on the client it built:
+when any is missing or changed, it logs a warning naming them and returns paho's own Client.
 """
 
 from __future__ import annotations
@@ -49,19 +50,96 @@ _UINT16 = struct.Struct("!H")
 _new_message = mqtt.MQTTMessage.__new__
 
 
-def buffered_io_supported() -> bool:
-    return all(
-        callable(getattr(mqtt.Client, name, None))
-        for name in (
-            "_create_socket",
-            "_packet_write",
-            "_packet_read",
-            "_packet_queue",
-            "_handle_on_message",
-            "loop_read",
-            "want_write",
-        )
+# paho's private methods this module overrides or calls, and the public ones it overrides.
+CLIENT_METHODS = (
+    "_create_socket",
+    "_handle_on_message",
+    "_loop_rc_handle",
+    "_packet_handle",
+    "_packet_queue",
+    "_packet_read",
+    "_packet_write",
+    "_send_puback",
+    "loop_read",
+    "message_callback_add",
+    "want_write",
+)
+# Attributes of a paho Client instance this module reads or writes.
+CLIENT_ATTRIBUTES = (
+    "_in_callback_mutex",
+    "_in_packet",
+    "_last_bytes_received",
+    "_manual_ack",
+    "_on_message",
+    "_protocol",
+    "_sock",
+    "_userdata",
+    "suppress_exceptions",
+)
+# paho's reader state, which _packet_read fills and resets as paho does.
+IN_PACKET_KEYS = frozenset(
+    (
+        "command",
+        "have_remaining",
+        "remaining_count",
+        "remaining_mult",
+        "remaining_length",
+        "packet",
+        "to_process",
+        "pos",
     )
+)
+# What _fast_publish sets on a message built without MQTTMessage.__init__: all of its slots.
+MESSAGE_SLOTS = frozenset(
+    ("_topic", "dup", "info", "mid", "payload", "properties", "qos", "retain", "state", "timestamp")
+)
+MODULE_NAMES = ("MQTTMessage", "PUBACK", "mqtt_ms_invalid")
+
+
+def missing_paho_members(client: mqtt.Client | None = None) -> list[str]:
+    """The paho internals this module uses that this paho lacks or has changed (empty: the
+    buffered client is safe). The instance attributes are checked on `client` when given."""
+    missing = [f"paho.mqtt.client.{name}" for name in MODULE_NAMES if not hasattr(mqtt, name)]
+    missing += [
+        f"Client.{name}"
+        for name in CLIENT_METHODS
+        if not callable(getattr(mqtt.Client, name, None))
+    ]
+    slots = getattr(getattr(mqtt, "MQTTMessage", None), "__slots__", ())
+    if frozenset((slots,) if isinstance(slots, str) else slots) != MESSAGE_SLOTS:
+        missing.append(f"MQTTMessage.__slots__ (expected {sorted(MESSAGE_SLOTS)})")
+    if client is not None:
+        missing += [f"Client().{name}" for name in CLIENT_ATTRIBUTES if not hasattr(client, name)]
+        in_packet = getattr(client, "_in_packet", None)
+        if isinstance(in_packet, dict) and set(in_packet) != IN_PACKET_KEYS:
+            missing.append(f"Client()._in_packet keys (expected {sorted(IN_PACKET_KEYS)})")
+    return missing
+
+
+def make_client(buffered: bool, *args, **kwargs) -> mqtt.Client:
+    """A BufferedClient when asked for and every paho internal it uses is there, else paho's
+    own Client (with a warning naming what is missing: the agent still works, only slower)."""
+    if buffered:
+        client = BufferedClient(*args, **kwargs)
+        missing = missing_paho_members(client)
+        if not missing:
+            return client
+        _logger.warning(
+            "MQTT buffered I/O is off: this paho-mqtt %s lacks or changed %s (the agent is "
+            "written against paho-mqtt 2.2.0); using paho's own socket I/O",
+            getattr(mqtt, "__version__", None) or _paho_version(),
+            ", ".join(missing),
+        )
+    return mqtt.Client(*args, **kwargs)
+
+
+def _paho_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("paho-mqtt")
+    except PackageNotFoundError:
+        return "(unknown version)"
 
 
 class BufferedSocket:
