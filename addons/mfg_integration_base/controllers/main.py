@@ -15,7 +15,7 @@ from odoo import http
 from odoo.http import request
 
 from ..services import webhook_signature
-from .openapi import build_openapi
+from ..services.openapi import ContractDoc, build_openapi
 
 _logger = logging.getLogger(__name__)
 
@@ -319,23 +319,23 @@ class MfgIntegrationApi(http.Controller):
         return _json(
             {
                 "id": event.event_uid,
-                "source": event.source,
-                "type": event.event_type,
-                "subject": event.subject,
+                "source": event.source or None,
+                "type": event.event_type or None,
+                "subject": event.subject or None,
                 "state": event.state,
                 "attempts": event.attempts,
                 "received_at": _iso(event.received_at),
                 "processed_at": _iso(event.processed_at),
                 "error": {
                     "code": event.error_code,
-                    "pointer": event.error_pointer,
+                    "pointer": event.error_pointer or None,
                     "message": (event.error or "").split("\n\n")[0],
                 }
                 if event.error_code
                 else None,
                 "exception": {
-                    "reason_code": exception.reason_code,
-                    "message": exception.name,
+                    "reason_code": exception.reason_code or None,
+                    "message": exception.name or "",
                     "state": exception.state,
                 }
                 if exception
@@ -382,7 +382,7 @@ class MfgIntegrationApi(http.Controller):
                 "direction": contract.direction,
                 "state": contract.state,
                 "dataschema": contract.dataschema,
-                "isa95_object": contract.isa95_object,
+                "isa95_object": contract.isa95_object or None,
                 "schema": json.loads(contract.schema),
                 "example": json.loads(contract.example) if contract.example else None,
             }
@@ -397,12 +397,28 @@ class MfgIntegrationApi(http.Controller):
 
     @api_route("/mfg/v1/openapi.json")
     def openapi(self, system, **_params):
-        contracts = (
-            request.env["mfg.integration.contract"]
-            .sudo()
-            .search([("state", "in", ("active", "deprecated")), ("direction", "=", "inbound")])
+        contracts = self._visible_contracts()
+        described = {
+            direction: [
+                ContractDoc(
+                    code=contract.code,
+                    version=contract.version,
+                    name=contract.name,
+                    dataschema=contract.dataschema,
+                    schema=json.loads(contract.schema),
+                    batch_delivery=contract.batch_delivery,
+                )
+                for contract in contracts
+                if contract.direction == direction
+            ]
+            for direction in ("inbound", "outbound")
+        }
+        document = build_openapi(
+            described["inbound"],
+            described["outbound"],
+            request.httprequest.host_url.rstrip("/"),
         )
-        return _json(build_openapi(contracts, request.httprequest.host_url.rstrip("/")))
+        return _json(document)
 
     @api_route("/mfg/v1/edge/config")
     def edge_config(self, system, **_params):
