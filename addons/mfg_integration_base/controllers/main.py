@@ -358,7 +358,9 @@ class MfgIntegrationApi(http.Controller):
                         "direction": contract.direction,
                         "state": contract.state,
                         "dataschema": contract.dataschema,
-                        "sunset_date": contract.sunset_date and contract.sunset_date.isoformat(),
+                        "sunset_date": (
+                            contract.sunset_date.isoformat() if contract.sunset_date else None
+                        ),
                         "allowed": system._allows(contract),
                     }
                     for contract in contracts
