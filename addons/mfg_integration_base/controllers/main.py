@@ -15,7 +15,7 @@ from odoo import http
 from odoo.http import request
 
 from ..services import webhook_signature
-from .openapi import build_openapi
+from ..services.openapi import ContractDoc, build_openapi
 
 _logger = logging.getLogger(__name__)
 
@@ -24,6 +24,18 @@ API_KEY_SCOPE = "mfg_integration"
 # makes Odoo read more than this.
 ABSOLUTE_BODY_LIMIT = 16 * 1024 * 1024
 BEARER = re.compile(r"^\s*bearer\s+(\S+)\s*$", re.IGNORECASE)
+# What POST /mfg/v1/events reads, by media type: our JSON body (one event or {"events": [...]})
+# and the CloudEvents HTTP binding's structured (one event) and batched (an array) modes.
+EVENT_MEDIA_TYPES = {
+    "application/json": "json",
+    "application/cloudevents+json": "structured",
+    "application/cloudevents-batch+json": "batched",
+}
+UNSUPPORTED_MEDIA_TYPE = (
+    'Send the events as application/json (one event or {"events": [...]}), '
+    "application/cloudevents+json (one event) or application/cloudevents-batch+json "
+    "(a JSON array of events), in UTF-8."
+)
 
 
 class ApiError(Exception):
@@ -120,9 +132,8 @@ class MfgIntegrationApi(http.Controller):
         return system
 
     def _read_json_body(self, system):
-        content_type = (request.httprequest.mimetype or "").lower()
-        if content_type != "application/json":
-            raise ApiError(415, "unsupported_media_type", "Send the events as application/json.")
+        """The raw body, its parsed JSON and the mode its media type says (EVENT_MEDIA_TYPES)."""
+        mode = self._content_mode()
         length = request.httprequest.content_length
         cap = min(system.max_payload_bytes, ABSOLUTE_BODY_LIMIT)
         if length is not None and length > cap:
@@ -141,9 +152,24 @@ class MfgIntegrationApi(http.Controller):
         if system.require_signature:
             self._check_signature(system, raw)
         try:
-            return raw, json.loads(raw, parse_constant=_refuse_non_json_number)
+            return raw, json.loads(raw, parse_constant=_refuse_non_json_number), mode
         except (UnicodeDecodeError, ValueError) as error:
             raise ApiError(400, "malformed_json", f"The body is not valid JSON: {error}") from None
+
+    def _content_mode(self):
+        httprequest = request.httprequest
+        if "ce-specversion" in httprequest.headers:
+            raise ApiError(
+                415,
+                "unsupported_media_type",
+                "The CloudEvents binary content mode (ce-* headers) is not accepted: send the "
+                "structured mode, application/cloudevents+json.",
+            )
+        mode = EVENT_MEDIA_TYPES.get((httprequest.mimetype or "").lower())
+        charset = httprequest.mimetype_params.get("charset", "utf-8").lower()
+        if mode is None or charset not in ("utf-8", "utf8"):
+            raise ApiError(415, "unsupported_media_type", UNSUPPORTED_MEDIA_TYPE)
+        return mode
 
     def _check_signature(self, system, raw):
         headers = request.httprequest.headers
@@ -163,8 +189,8 @@ class MfgIntegrationApi(http.Controller):
     def post_events(self, system, **_params):
         Event = request.env["mfg.integration.event"].sudo()
         try:
-            _raw, body = self._read_json_body(system)
-            envelopes, batch = self._envelopes(body, system)
+            _raw, body, mode = self._read_json_body(system)
+            envelopes, batch = self._envelopes(body, mode, system)
         except ApiError as error:
             # a person must be able to see what the plant sent, even when it was refused whole
             Event._log_refused_request(
@@ -200,28 +226,47 @@ class MfgIntegrationApi(http.Controller):
             return f"(a body of {length} bytes, over the cap, was not read)"
         return request.httprequest.get_data(cache=True).decode("utf-8", "replace")
 
-    def _envelopes(self, body, system):
-        if isinstance(body, dict) and "events" in body and "specversion" not in body:
-            events = body["events"]
-            if not isinstance(events, list):
-                raise ApiError(400, "malformed_batch", "'events' must be a list of events.")
-            if not events:
-                raise ApiError(400, "empty_batch", "The batch has no events.")
-            if len(events) > system.max_batch_events:
+    def _envelopes(self, body, mode, system):
+        """The events of the body and whether it was a batch (answered without merging)."""
+        if mode == "batched":
+            if not isinstance(body, list):
                 raise ApiError(
-                    413,
-                    "batch_too_large",
-                    f"The batch has {len(events)} events; this system may send at most "
-                    f"{system.max_batch_events} per request.",
+                    400,
+                    "malformed_batch",
+                    "application/cloudevents-batch+json carries a JSON array of events.",
                 )
-            return events, True
+            return self._batch(body, system), True
+        wrapped = isinstance(body, dict) and "events" in body and "specversion" not in body
+        if mode == "json" and wrapped:
+            if not isinstance(body["events"], list):
+                raise ApiError(400, "malformed_batch", "'events' must be a list of events.")
+            return self._batch(body["events"], system), True
         if isinstance(body, dict):
             return [body], False
+        if mode == "structured":
+            raise ApiError(
+                400,
+                "malformed_body",
+                "application/cloudevents+json carries one event, a JSON object; send a batch "
+                "as application/cloudevents-batch+json.",
+            )
         raise ApiError(
             400,
             "malformed_body",
             'Send one event (a JSON object) or a batch {"events": [...]}.',
         )
+
+    def _batch(self, events, system):
+        if not events:
+            raise ApiError(400, "empty_batch", "The batch has no events.")
+        if len(events) > system.max_batch_events:
+            raise ApiError(
+                413,
+                "batch_too_large",
+                f"The batch has {len(events)} events; this system may send at most "
+                f"{system.max_batch_events} per request.",
+            )
+        return events
 
     def _answer(self, results, batch):
         counts = {"accepted": 0, "duplicate": 0, "rejected": 0}
@@ -274,23 +319,23 @@ class MfgIntegrationApi(http.Controller):
         return _json(
             {
                 "id": event.event_uid,
-                "source": event.source,
-                "type": event.event_type,
-                "subject": event.subject,
+                "source": event.source or None,
+                "type": event.event_type or None,
+                "subject": event.subject or None,
                 "state": event.state,
                 "attempts": event.attempts,
                 "received_at": _iso(event.received_at),
                 "processed_at": _iso(event.processed_at),
                 "error": {
                     "code": event.error_code,
-                    "pointer": event.error_pointer,
+                    "pointer": event.error_pointer or None,
                     "message": (event.error or "").split("\n\n")[0],
                 }
                 if event.error_code
                 else None,
                 "exception": {
-                    "reason_code": exception.reason_code,
-                    "message": exception.name,
+                    "reason_code": exception.reason_code or None,
+                    "message": exception.name or "",
                     "state": exception.state,
                 }
                 if exception
@@ -313,7 +358,9 @@ class MfgIntegrationApi(http.Controller):
                         "direction": contract.direction,
                         "state": contract.state,
                         "dataschema": contract.dataschema,
-                        "sunset_date": contract.sunset_date and contract.sunset_date.isoformat(),
+                        "sunset_date": (
+                            contract.sunset_date.isoformat() if contract.sunset_date else None
+                        ),
                         "allowed": system._allows(contract),
                     }
                     for contract in contracts
@@ -337,7 +384,7 @@ class MfgIntegrationApi(http.Controller):
                 "direction": contract.direction,
                 "state": contract.state,
                 "dataschema": contract.dataschema,
-                "isa95_object": contract.isa95_object,
+                "isa95_object": contract.isa95_object or None,
                 "schema": json.loads(contract.schema),
                 "example": json.loads(contract.example) if contract.example else None,
             }
@@ -352,12 +399,28 @@ class MfgIntegrationApi(http.Controller):
 
     @api_route("/mfg/v1/openapi.json")
     def openapi(self, system, **_params):
-        contracts = (
-            request.env["mfg.integration.contract"]
-            .sudo()
-            .search([("state", "in", ("active", "deprecated")), ("direction", "=", "inbound")])
+        contracts = self._visible_contracts()
+        described = {
+            direction: [
+                ContractDoc(
+                    code=contract.code,
+                    version=contract.version,
+                    name=contract.name,
+                    dataschema=contract.dataschema,
+                    schema=json.loads(contract.schema),
+                    batch_delivery=contract.batch_delivery,
+                )
+                for contract in contracts
+                if contract.direction == direction
+            ]
+            for direction in ("inbound", "outbound")
+        }
+        document = build_openapi(
+            described["inbound"],
+            described["outbound"],
+            request.httprequest.host_url.rstrip("/"),
         )
-        return _json(build_openapi(contracts, request.httprequest.host_url.rstrip("/")))
+        return _json(document)
 
     @api_route("/mfg/v1/edge/config")
     def edge_config(self, system, **_params):

@@ -128,7 +128,7 @@ def ingest(env, system, envelopes):
     for index, envelope, problem in refused:
         results[index] = {
             "status": "rejected",
-            "id": envelope.get("id") if isinstance(envelope, dict) else None,
+            "id": _sent_id(envelope),
             "error": problem,
         }
     if refused:
@@ -372,6 +372,12 @@ def log_refused_request(env, system, raw_body, code, message):
     now = fields.Datetime.now()
     log_refused(env, system, [(raw_body, {"code": code, "message": message})], now)
     env["mfg.integration.traffic"]._add({(system.id, None): {"rejected": 1}})
+
+
+def _sent_id(envelope):
+    """The id to answer a refused event with: the string it sent, else None (never an object)."""
+    sent = envelope.get("id") if isinstance(envelope, dict) else None
+    return sent if isinstance(sent, str) else None
 
 
 def _text(value, limit):

@@ -1,6 +1,8 @@
 import json
+import re
 import uuid
 
+from odoo import http
 from odoo.tests import HttpCase, tagged
 
 from .common import create_widget_contract
@@ -168,6 +170,90 @@ class TestApi(HttpCase):
         except ImportError:
             self.skipTest("openapi-spec-validator is not installed")
         validate(document)
+
+    def test_openapi_document_describes_every_route_with_an_operation_id(self):
+        document = self.url_open(
+            "/mfg/v1/openapi.json", headers={"Authorization": f"Bearer {self.key}"}
+        ).json()
+        served = set()
+        for controller in http.Controller.children_classes["mfg_integration_base"]:
+            for member in vars(controller).values():
+                routing = getattr(member, "original_routing", None)
+                for route in (routing or {}).get("routes", ()):
+                    path = re.sub(r"<(?:\w+:)?(\w+)>", "{}", route)
+                    served.update((path, method.lower()) for method in routing["methods"])
+        documented = {
+            (re.sub(r"\{\w+\}", "{}", path), method): operation
+            for path, item in document["paths"].items()
+            for method, operation in item.items()
+        }
+        self.assertIn(("/mfg/v1/metrics", "get"), served)
+        self.assertIn(("/mfg/v1/edge/config", "get"), served)
+        self.assertEqual(set(documented), served, "every route, and only those, documented")
+        operation_ids = [operation.get("operationId") for operation in documented.values()]
+        self.assertNotIn(None, operation_ids)
+        self.assertEqual(len(set(operation_ids)), len(operation_ids), "operationIds are unique")
+        for (path, method), operation in documented.items():
+            if operation["security"]:
+                self.assertIn("401", operation["responses"], f"{method} {path}")
+        event_answers = document["paths"]["/mfg/v1/events/{id}"]["get"]["responses"]
+        self.assertEqual(set(event_answers), {"200", "401", "403", "404", "409", "503"})
+
+    def test_openapi_schemas_say_what_the_server_answers(self):
+        document = self.url_open(
+            "/mfg/v1/openapi.json", headers={"Authorization": f"Bearer {self.key}"}
+        ).json()
+        schemas = document["components"]["schemas"]
+        self.assertEqual(schemas["EventResult"]["properties"]["id"]["type"], ["string", "null"])
+        self.assertEqual(schemas["Envelope"]["properties"]["id"]["minLength"], 1)
+        # what the schema says of id, the server does: an empty id is refused, and a refused
+        # event whose id is not a string is answered with id null (never an object)
+        response = self._post(
+            {"events": [dict(self._envelope(), id=""), dict(self._envelope(), id={"a": 1})]}
+        )
+        self.assertEqual(response.status_code, 422)
+        results = response.json()["results"]
+        self.assertEqual([result["id"] for result in results], ["", None])
+        self.assertEqual([result["error"]["pointer"] for result in results], ["/id", "/id"])
+        # two sources used one id: the documented 409 "ambiguous", with the Error body
+        event_id = str(uuid.uuid4())
+        for source in ("plant1/line1", "plant1/line2"):
+            self._post(dict(self._envelope(), id=event_id, source=source))
+        ambiguous = self.url_open(
+            f"/mfg/v1/events/{event_id}", headers={"Authorization": f"Bearer {self.key}"}
+        )
+        self.assertEqual(ambiguous.status_code, 409)
+        self.assertEqual(ambiguous.json()["error"]["code"], "ambiguous")
+        self.assertIn("409", document["paths"]["/mfg/v1/events/{id}"]["get"]["responses"])
+
+    def test_openapi_webhooks_describe_the_outbound_contracts(self):
+        outbound = create_widget_contract(
+            self.env, code="test.widget.shipped", direction="outbound", batch_delivery=True
+        )
+        document = self.url_open(
+            "/mfg/v1/openapi.json", headers={"Authorization": f"Bearer {self.key}"}
+        ).json()
+        active_outbound = self.env["mfg.integration.contract"].search(
+            [("direction", "=", "outbound"), ("state", "in", ("active", "deprecated"))]
+        )
+        self.assertEqual(
+            set(document["webhooks"]),
+            {f"{contract.code} {contract.version}" for contract in active_outbound},
+        )
+        webhook = document["webhooks"]["test.widget.shipped 1.0"]["post"]
+        self.assertEqual(webhook["operationId"], "deliver_test_widget_shipped_1_0")
+        content = webhook["requestBody"]["content"]
+        self.assertEqual(
+            set(content), {"application/cloudevents+json", "application/cloudevents-batch+json"}
+        )
+        variant = document["components"]["schemas"]["Outbound_test_widget_shipped_1_0"]
+        self.assertEqual(variant["properties"]["type"], {"const": "test.widget.shipped"})
+        data_schema = document["components"]["schemas"]["test_widget_shipped_1_0"]
+        self.assertEqual(data_schema["required"], json.loads(outbound.schema)["required"])
+        self.assertEqual(
+            {parameter["name"] for parameter in webhook["parameters"]},
+            {"webhook-id", "webhook-timestamp", "webhook-signature"},
+        )
 
     def test_health_needs_no_key_and_tells_nothing_else(self):
         response = self.url_open("/mfg/v1/health")
