@@ -168,6 +168,17 @@ class TestETags(SapServerCase):
         self.assertEqual(new_etag, 'W/"3"')
         self.assertEqual(self.sent("PATCH")[0].header("if-match"), 'W/"2"')
 
+    def test_function_import_sends_literals_if_match_and_token(self):
+        result = self.client().call_function(
+            "ReleaseOrder", {"ManufacturingOrder": "O'1"}, etag='W/"2"'
+        )
+        self.assertIsNone(result)
+        (call,) = self.sent("POST")
+        self.assertEqual(call.path, SERVICE + "/ReleaseOrder")
+        expected = {"ManufacturingOrder": "'O''1'", "$format": "json", "sap-client": "100"}
+        self.assertEqual(call.query, expected)
+        self.assertEqual((call.header("if-match"), call.header("x-csrf-token")), ('W/"2"', "t"))
+
     def test_stale_etag_raises_stale_etag(self):
         with self.assertRaises(StaleETag) as caught:
             self.client().update("A_ProductionOrder_2('1000001')", {"Material": "X"}, etag='W/"1"')

@@ -10,8 +10,6 @@ from lxml import etree
 # SAP Gateway's V2 XML error document lives in the dataservices metadata namespace.
 METADATA_NS = "http://schemas.microsoft.com/ado/2007/08/dataservices/metadata"
 XML_NS = "http://www.w3.org/XML/1998/namespace"
-# An XML error body is parsed without entities or network access: it comes from outside.
-SAFE_XML_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False)
 # Statuses a retry can cure even without a message: timeout, rate limit, server side.
 TECHNICAL_4XX = frozenset({408, 429})
 
@@ -130,8 +128,11 @@ def _parse_json_error(text):
 
 
 def _parse_xml_error(text):
+    # without entities or network access: the body comes from outside (a parser per call:
+    # lxml parsers must not be shared between threads)
+    parser = etree.XMLParser(resolve_entities=False, no_network=True)
     try:
-        root = etree.fromstring(text.encode("utf-8"), parser=SAFE_XML_PARSER)  # noqa: S320
+        root = etree.fromstring(text.encode("utf-8"), parser=parser)  # noqa: S320
     except etree.XMLSyntaxError:
         return None
     if etree.QName(root).localname != "error":
