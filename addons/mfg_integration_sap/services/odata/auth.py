@@ -54,7 +54,6 @@ class OAuthClientCredentials:
         self._token = None
         self._valid_until = 0.0
         self._lock = threading.Lock()
-        self.fetches = 0
 
     def authorization(self, session):
         with self._lock:
@@ -85,7 +84,6 @@ class OAuthClientCredentials:
             raise ODataTimeout(f"OAuth token request timed out: {error}") from error
         except requests.ConnectionError as error:
             raise ConnectionFailed(f"OAuth token request failed: {error}") from error
-        self.fetches += 1
         if response.status_code in (400, 401):
             raise AuthenticationFailed(
                 f"the OAuth token URL refused the client credentials (HTTP {response.status_code})",
