@@ -8,6 +8,7 @@
     "website": "https://github.com/mfg-integration/odoo-mfg-integration",
     "license": "LGPL-3",
     "depends": ["mfg_integration_base", "mrp", "purchase"],
+    "external_dependencies": {"python": ["requests", "lxml", "pyodata"]},
     "data": ["data/mfg_integration_contract_data.xml"],
     "installable": True,
 }

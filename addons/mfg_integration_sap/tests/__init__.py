@@ -1,1 +1,2 @@
 from . import test_sap_install
+from . import test_odata_client
