@@ -471,6 +471,14 @@ ensure_chromium() {
     apt_install chromium
 }
 
+# promtool checks the operator kit's alert rules (docs/operator/alerts.yml) in the test suite.
+# Debian ships it in the prometheus package (with the server: on a host run by systemd the
+# package starts it on :9090; `systemctl disable --now prometheus` if it is not wanted).
+ensure_promtool() {
+    command -v promtool >/dev/null 2>&1 && return 0
+    apt_install --no-install-recommends prometheus
+}
+
 # ---------------------------------------------------------------------------------------------
 # Python environments
 # ---------------------------------------------------------------------------------------------

@@ -303,6 +303,7 @@ install_everything_for_tests() {
     is_running mosquitto && MOSQUITTO_WAS_RUNNING=1
     ensure_mosquitto
     ensure_chromium
+    ensure_promtool
 }
 
 # At exit: drop the test database; stop the broker if this run started it (a demo's stays up).

@@ -5,11 +5,13 @@ from datetime import timedelta
 
 from odoo import api, fields, models
 
+from ..services.metric_names import HELP, KIND
+
 HASH_PARAMETER = "mfg_integration_base.metrics_token_sha256"
 PENDING = ("received", "queued", "processing", "waiting")
 QUANTILES = (0.5, 0.9, 0.95, 0.99)
 # The overview's figures per system, in the order _system_overview selects them; all but
-# the latency are counts.
+# the latencies are counts (and an age in seconds).
 OVERVIEW_FIGURES = (
     "received_24h",
     "done_24h",
@@ -20,22 +22,27 @@ OVERVIEW_FIGURES = (
     "latency_p95_s",
     "sla_breaches_24h",
     "open_exceptions",
+    "delivered_24h",
+    "delivery_failed_24h",
+    "dead_24h",
+    "retries_24h",
+    "delivery_latency_p95_s",
+    "last_delivery_age_s",
 )
-# (metric, help, column of the hourly traffic counters)
-TRAFFIC_COUNTERS = [
-    ("mfg_integration_events_received_total", "Events accepted by the API.", "received"),
-    ("mfg_integration_events_done_total", "Events applied in Odoo.", "done"),
-    (
-        "mfg_integration_events_failed_total",
-        "Events that became an exception (business error or retries exhausted).",
-        "failed",
-    ),
-    (
-        "mfg_integration_events_duplicates_total",
-        "Resends of events already received (answered 'duplicate').",
-        "duplicates",
-    ),
-]
+OVERVIEW_LATENCIES = ("latency_p95_s", "delivery_latency_p95_s")
+# (metric, column of the hourly traffic counters) per direction of the contract
+INBOUND_COUNTERS = (
+    ("mfg_integration_events_received_total", "received"),
+    ("mfg_integration_events_done_total", "done"),
+    ("mfg_integration_events_failed_total", "failed"),
+    ("mfg_integration_events_duplicates_total", "duplicates"),
+)
+OUTBOUND_COUNTERS = (
+    ("mfg_integration_outbound_events_delivered_total", "delivered"),
+    ("mfg_integration_outbound_events_failed_total", "delivery_failed"),
+    ("mfg_integration_outbound_events_dead_total", "delivery_dead"),
+    ("mfg_integration_outbound_delivery_retries_total", "delivery_retries"),
+)
 
 
 class MfgIntegrationMetrics(models.AbstractModel):
@@ -53,7 +60,8 @@ class MfgIntegrationMetrics(models.AbstractModel):
 
     @api.model
     def _system_overview(self, system_ids):
-        """{system id: figures of the last 24 h} for the overview cards, in one query."""
+        """{system id: figures of the last 24 h} for the overview cards, in one query: what
+        the system sent to Odoo (inbound) and, apart, what Odoo delivered to it (outbound)."""
         if not system_ids:
             return {}
         self.env.flush_all()
@@ -62,7 +70,9 @@ class MfgIntegrationMetrics(models.AbstractModel):
             """
             WITH traffic AS (
                 SELECT system_id, SUM(received) AS received, SUM(done) AS done,
-                       SUM(failed) AS failed, SUM(duplicates) AS duplicates
+                       SUM(failed) AS failed, SUM(duplicates) AS duplicates,
+                       SUM(delivered) AS delivered, SUM(delivery_failed) AS delivery_failed,
+                       SUM(delivery_dead) AS dead, SUM(delivery_retries) AS retries
                   FROM mfg_integration_traffic
                  WHERE system_id = ANY(%(ids)s) AND hour >= date_trunc('hour', %(since)s)
                  GROUP BY system_id
@@ -75,6 +85,7 @@ class MfgIntegrationMetrics(models.AbstractModel):
                   FROM mfg_integration_event e
                   LEFT JOIN mfg_integration_contract c ON c.id = e.contract_id
                  WHERE e.state IN %(pending)s AND e.system_id = ANY(%(ids)s)
+                   AND e.direction = 'inbound'
                  GROUP BY e.system_id
             ), latency AS (
                 SELECT e.system_id,
@@ -84,7 +95,17 @@ class MfgIntegrationMetrics(models.AbstractModel):
                   JOIN mfg_integration_contract c ON c.id = e.contract_id
                  WHERE e.received_at >= %(since)s AND e.state = 'done'
                    AND e.latency_s IS NOT NULL AND e.system_id = ANY(%(ids)s)
+                   AND e.direction = 'inbound'
                  GROUP BY e.system_id
+            ), delivery AS (
+                SELECT system_id,
+                       percentile_cont(0.95) WITHIN GROUP (ORDER BY latency_s) AS p95,
+                       MAX(processed_at) AS last_delivery
+                  FROM mfg_integration_event
+                 WHERE received_at >= %(since)s AND state = 'done'
+                   AND latency_s IS NOT NULL AND system_id = ANY(%(ids)s)
+                   AND direction = 'outbound'
+                 GROUP BY system_id
             ), exceptions AS (
                 SELECT system_id, COUNT(*) AS open
                   FROM mfg_integration_exception
@@ -93,11 +114,14 @@ class MfgIntegrationMetrics(models.AbstractModel):
             )
             SELECT s.id, t.received, t.done, t.failed, t.duplicates, p.backlog,
                    EXTRACT(EPOCH FROM %(now)s - p.oldest), l.p95,
-                   COALESCE(l.late, 0) + COALESCE(p.late, 0), x.open
+                   COALESCE(l.late, 0) + COALESCE(p.late, 0), x.open,
+                   t.delivered, t.delivery_failed, t.dead, t.retries, d.p95,
+                   EXTRACT(EPOCH FROM %(now)s - d.last_delivery)
               FROM unnest(%(ids)s::int[]) AS s(id)
               LEFT JOIN traffic t ON t.system_id = s.id
               LEFT JOIN pending p ON p.system_id = s.id
               LEFT JOIN latency l ON l.system_id = s.id
+              LEFT JOIN delivery d ON d.system_id = s.id
               LEFT JOIN exceptions x ON x.system_id = s.id
             """,
             {
@@ -137,99 +161,103 @@ class MfgIntegrationMetrics(models.AbstractModel):
 
     @api.model
     def _render(self):
-        """The Prometheus text exposition (format 0.0.4) of the integration's figures."""
+        """The Prometheus text exposition (format 0.0.4) of the integration's figures: every
+        family of services/metric_names.py, inbound and outbound counters apart (by the
+        direction of the contract)."""
         cr = self.env.cr
         self.env.flush_all()
         out = []
         cr.execute(
             """
-            SELECT s.code, COALESCE(c.code, ''), COALESCE(c.version, ''),
-                   SUM(t.received), SUM(t.done), SUM(t.failed), SUM(t.duplicates),
-                   SUM(t.rejected), SUM(t.latency_sum)
+            SELECT s.code AS system, COALESCE(c.code, '') AS contract,
+                   COALESCE(c.version, '') AS version, c.direction,
+                   SUM(t.received) AS received, SUM(t.done) AS done, SUM(t.failed) AS failed,
+                   SUM(t.duplicates) AS duplicates, SUM(t.rejected) AS rejected,
+                   SUM(t.latency_sum) AS latency_sum, SUM(t.delivered) AS delivered,
+                   SUM(t.delivery_failed) AS delivery_failed,
+                   SUM(t.delivery_dead) AS delivery_dead,
+                   SUM(t.delivery_retries) AS delivery_retries,
+                   SUM(t.delivery_latency_sum) AS delivery_latency_sum
               FROM mfg_integration_traffic t
               JOIN mfg_integration_system s ON s.id = t.system_id
               LEFT JOIN mfg_integration_contract c ON c.id = t.contract_id
-             GROUP BY s.code, c.code, c.version
+             GROUP BY s.code, c.code, c.version, c.direction
              ORDER BY s.code, c.code, c.version
             """
         )
-        traffic = cr.fetchall()
-        columns = {"received": 3, "done": 4, "failed": 5, "duplicates": 6}
-        for metric, help_text, column in TRAFFIC_COUNTERS:
-            _family(out, metric, "counter", help_text)
-            for row in traffic:
-                if row[1]:
-                    out.append(_sample(metric, _labels(row), row[columns[column]]))
-        _family(
-            out,
-            "mfg_integration_events_rejected_total",
-            "counter",
-            "Events refused by the API (malformed, unknown or forbidden contract, invalid).",
-        )
+        traffic = cr.dictfetchall()
+        inbound = [row for row in traffic if row["direction"] == "inbound"]
+        outbound = [row for row in traffic if row["direction"] == "outbound"]
+        for metric, column in INBOUND_COUNTERS:
+            _family(out, metric)
+            for row in inbound:
+                out.append(_sample(metric, _labels(row), row[column] or 0))
+        metric = "mfg_integration_events_rejected_total"
+        _family(out, metric)
         rejected = {}
         for row in traffic:
-            rejected[row[0]] = rejected.get(row[0], 0) + (row[7] or 0)
+            rejected[row["system"]] = rejected.get(row["system"], 0) + (row["rejected"] or 0)
         for system, count in sorted(rejected.items()):
-            out.append(_sample("mfg_integration_events_rejected_total", {"system": system}, count))
+            out.append(_sample(metric, {"system": system}, count))
+
+        now = fields.Datetime.now()
+        pending = self._pending_by_contract("inbound", now)
+        _family(out, "mfg_integration_backlog_events")
+        for row in pending:
+            out.append(_sample("mfg_integration_backlog_events", _labels(row), row["count"]))
+        _family(out, "mfg_integration_oldest_waiting_age_seconds")
+        for row in pending:
+            out.append(
+                _sample("mfg_integration_oldest_waiting_age_seconds", _labels(row), row["age"])
+            )
+        _summary(
+            out,
+            "mfg_integration_event_latency_seconds",
+            inbound,
+            self._last_hour_quantiles("inbound"),
+            ("latency_sum", "done"),
+        )
+
+        for metric, column in OUTBOUND_COUNTERS:
+            _family(out, metric)
+            for row in outbound:
+                out.append(_sample(metric, _labels(row), row[column] or 0))
+        _summary(
+            out,
+            "mfg_integration_outbound_delivery_latency_seconds",
+            outbound,
+            self._last_hour_quantiles("outbound"),
+            ("delivery_latency_sum", "delivered"),
+        )
+        queued = self._pending_by_contract("outbound", now)
+        _family(out, "mfg_integration_outbound_backlog_events")
+        for row in queued:
+            out.append(
+                _sample("mfg_integration_outbound_backlog_events", _labels(row), row["count"])
+            )
+        metric = "mfg_integration_outbound_oldest_queued_age_seconds"
+        _family(out, metric)
+        for row in queued:
+            out.append(_sample(metric, _labels(row), row["age"]))
 
         cr.execute(
             """
-            SELECT s.code, c.code, c.version, COUNT(*),
-                   GREATEST(0, EXTRACT(EPOCH FROM %s - MIN(e.received_at)))
-              FROM mfg_integration_event e
-              JOIN mfg_integration_system s ON s.id = e.system_id
-              JOIN mfg_integration_contract c ON c.id = e.contract_id
-             WHERE e.state IN %s
-             GROUP BY s.code, c.code, c.version
-             ORDER BY s.code, c.code, c.version
-            """,
-            # the clock that stamped received_at: PostgreSQL's now() is the transaction's start
-            [fields.Datetime.now(), PENDING],
-        )
-        pending = cr.fetchall()
-        _family(out, "mfg_integration_backlog_events", "gauge", "Events received, not yet applied.")
-        for row in pending:
-            out.append(_sample("mfg_integration_backlog_events", _labels(row), row[3]))
-        _family(
-            out,
-            "mfg_integration_oldest_waiting_age_seconds",
-            "gauge",
-            "Age of the oldest event not yet applied.",
-        )
-        for row in pending:
-            out.append(_sample("mfg_integration_oldest_waiting_age_seconds", _labels(row), row[4]))
-
-        cr.execute(
+            SELECT code, version, sla_latency_seconds
+              FROM mfg_integration_contract
+             WHERE direction = 'inbound' AND state IN ('active', 'deprecated')
+               AND sla_latency_seconds > 0
+             ORDER BY code, version
             """
-            SELECT s.code, c.code, c.version,
-                   percentile_cont(%s::float8[]) WITHIN GROUP (ORDER BY e.latency_s)
-              FROM mfg_integration_event e
-              JOIN mfg_integration_system s ON s.id = e.system_id
-              JOIN mfg_integration_contract c ON c.id = e.contract_id
-             WHERE e.received_at >= now() at time zone 'utc' - interval '1 hour'
-               AND e.state = 'done' AND e.latency_s IS NOT NULL
-             GROUP BY s.code, c.code, c.version
-             ORDER BY s.code, c.code, c.version
-            """,
-            [list(QUANTILES)],
         )
-        quantiles = {row[:3]: row[3] for row in cr.fetchall()}
-        metric = "mfg_integration_event_latency_seconds"
-        _family(
-            out,
-            metric,
-            "summary",
-            "From occurrence at the source to applied in Odoo; quantiles over the events "
-            "received in the last hour, sum and count since the start.",
-        )
-        for row in traffic:
-            if not row[1]:
-                continue
-            labels = _labels(row)
-            for quantile, value in zip(QUANTILES, quantiles.get(row[:3]) or (), strict=False):
-                out.append(_sample(metric, dict(labels, quantile=str(quantile)), value))
-            out.append(_sample(f"{metric}_sum", labels, row[8] or 0))
-            out.append(_sample(f"{metric}_count", labels, row[4] or 0))
+        _family(out, "mfg_integration_contract_sla_seconds")
+        for code, version, sla in cr.fetchall():
+            out.append(
+                _sample(
+                    "mfg_integration_contract_sla_seconds",
+                    {"contract": code, "version": version},
+                    sla,
+                )
+            )
 
         cr.execute(
             """
@@ -241,12 +269,7 @@ class MfgIntegrationMetrics(models.AbstractModel):
              ORDER BY s.code, x.category
             """
         )
-        _family(
-            out,
-            "mfg_integration_open_exceptions",
-            "gauge",
-            "Exceptions waiting for a person, by category (business or technical).",
-        )
+        _family(out, "mfg_integration_open_exceptions")
         for system, category, count in cr.fetchall():
             out.append(
                 _sample(
@@ -258,20 +281,15 @@ class MfgIntegrationMetrics(models.AbstractModel):
 
         cr.execute(
             """
-            SELECT code, circuit_state, EXTRACT(EPOCH FROM last_seen_at)
+            SELECT code, circuit_state, EXTRACT(EPOCH FROM last_seen_at), kind
               FROM mfg_integration_system WHERE active ORDER BY code
             """
         )
         systems = cr.fetchall()
         circuit_field = self.env["mfg.integration.system"]._fields["circuit_state"]
         states = [key for key, _label in circuit_field.selection]
-        _family(
-            out,
-            "mfg_integration_circuit_state",
-            "gauge",
-            "Outbound circuit breaker: 1 for the system's current state.",
-        )
-        for code, current, _seen in systems:
+        _family(out, "mfg_integration_circuit_state")
+        for code, current, _seen, _kind in systems:
             for state in states:
                 out.append(
                     _sample(
@@ -280,27 +298,76 @@ class MfgIntegrationMetrics(models.AbstractModel):
                         int(state == current),
                     )
                 )
-        _family(
-            out,
-            "mfg_integration_last_seen_timestamp_seconds",
-            "gauge",
-            "When the system last called the API (Unix time).",
-        )
-        for code, _current, seen in systems:
+        _family(out, "mfg_integration_last_seen_timestamp_seconds")
+        for code, _current, seen, kind in systems:
             if seen is not None:
                 out.append(
-                    _sample("mfg_integration_last_seen_timestamp_seconds", {"system": code}, seen)
+                    _sample(
+                        "mfg_integration_last_seen_timestamp_seconds",
+                        {"system": code, "kind": kind},
+                        seen,
+                    )
                 )
         return "\n".join(out) + "\n"
 
+    def _pending_by_contract(self, direction, now):
+        """Events of ``direction`` not yet applied (inbound) or delivered (outbound): count
+        and age of the oldest, per system and contract (partial index of pending events)."""
+        self.env.cr.execute(
+            """
+            SELECT s.code AS system, c.code AS contract, c.version, COUNT(*) AS count,
+                   GREATEST(0, EXTRACT(EPOCH FROM %s - MIN(e.received_at))) AS age
+              FROM mfg_integration_event e
+              JOIN mfg_integration_system s ON s.id = e.system_id
+              JOIN mfg_integration_contract c ON c.id = e.contract_id
+             WHERE e.state IN %s AND e.direction = %s
+             GROUP BY s.code, c.code, c.version
+             ORDER BY s.code, c.code, c.version
+            """,
+            # the clock that stamped received_at: PostgreSQL's now() is the transaction's start
+            [now, PENDING, direction],
+        )
+        return self.env.cr.dictfetchall()
+
+    def _last_hour_quantiles(self, direction):
+        """{(system, contract, version): quantiles of the latency} of the events of
+        ``direction`` received (inbound) or emitted (outbound) in the last hour and done."""
+        self.env.cr.execute(
+            """
+            SELECT s.code, c.code, c.version,
+                   percentile_cont(%s::float8[]) WITHIN GROUP (ORDER BY e.latency_s)
+              FROM mfg_integration_event e
+              JOIN mfg_integration_system s ON s.id = e.system_id
+              JOIN mfg_integration_contract c ON c.id = e.contract_id
+             WHERE e.received_at >= now() at time zone 'utc' - interval '1 hour'
+               AND e.state = 'done' AND e.latency_s IS NOT NULL AND e.direction = %s
+             GROUP BY s.code, c.code, c.version
+            """,
+            [list(QUANTILES), direction],
+        )
+        return {row[:3]: row[3] for row in self.env.cr.fetchall()}
+
+
+def _summary(out, metric, rows, quantiles, sum_and_count):
+    """A summary family: last-hour quantiles, and sum and count from the hourly counters."""
+    _family(out, metric)
+    sum_column, count_column = sum_and_count
+    for row in rows:
+        labels = _labels(row)
+        key = (row["system"], row["contract"], row["version"])
+        for quantile, value in zip(QUANTILES, quantiles.get(key) or (), strict=False):
+            out.append(_sample(metric, dict(labels, quantile=str(quantile)), value))
+        out.append(_sample(f"{metric}_sum", labels, row[sum_column] or 0))
+        out.append(_sample(f"{metric}_count", labels, row[count_column] or 0))
+
 
 def _labels(row):
-    return {"system": row[0], "contract": row[1], "version": row[2]}
+    return {"system": row["system"], "contract": row["contract"], "version": row["version"]}
 
 
-def _family(out, metric, kind, help_text):
-    out.append(f"# HELP {metric} {help_text}")
-    out.append(f"# TYPE {metric} {kind}")
+def _family(out, metric):
+    out.append(f"# HELP {metric} {HELP[metric]}")
+    out.append(f"# TYPE {metric} {KIND[metric]}")
 
 
 def _sample(metric, labels, value):

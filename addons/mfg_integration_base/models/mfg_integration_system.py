@@ -7,7 +7,7 @@ from odoo.exceptions import UserError, ValidationError
 from ..inbox.waiting import waiting_behind_failures_per_system
 from ..services import adapters as delivery_adapters
 from ..services.humanize import age
-from .mfg_integration_metrics import OVERVIEW_FIGURES
+from .mfg_integration_metrics import OVERVIEW_FIGURES, OVERVIEW_LATENCIES
 
 _logger = logging.getLogger(__name__)
 
@@ -219,6 +219,38 @@ class MfgIntegrationSystem(models.Model):
     last_seen = fields.Char(
         compute="_compute_overview", help="How long ago the system last called."
     )
+    sends_to_odoo = fields.Boolean(
+        compute="_compute_sends_to_odoo",
+        help="The system may send inbound events (an inbound contract is allowed): the "
+        "overview shows what it sent.",
+    )
+    delivered_24h = fields.Integer(string="Delivered (24 h)", compute="_compute_overview")
+    delivery_failed_24h = fields.Integer(
+        string="Refused (24 h)",
+        compute="_compute_overview",
+        help="Outbound events the system refused in the last 24 h (business exceptions).",
+    )
+    dead_24h = fields.Integer(
+        string="Dead (24 h)",
+        compute="_compute_overview",
+        help="Outbound events given up after their last delivery attempt in the last 24 h.",
+    )
+    retries_24h = fields.Integer(
+        string="Retries (24 h)",
+        compute="_compute_overview",
+        help="Failed delivery attempts scheduled to be tried again in the last 24 h.",
+    )
+    delivery_latency_p95_s = fields.Float(
+        string="p95 Delivery Latency (s)",
+        compute="_compute_overview",
+        digits=(16, 2),
+        help="95% of the outbound events delivered in the last 24 h took at most this long "
+        "from emitted in Odoo to accepted by the system.",
+    )
+    last_delivery = fields.Char(
+        compute="_compute_overview",
+        help="How long ago an outbound event was last delivered (within the last 24 h).",
+    )
     health = fields.Selection(
         [("ok", "Healthy"), ("warning", "Needs attention"), ("danger", "Failing")],
         compute="_compute_overview",
@@ -276,23 +308,36 @@ class MfgIntegrationSystem(models.Model):
         for system in self:
             system.waiting_behind_exceptions = counts.get(system.id, 0)
 
+    @api.depends("allowed_contract_ids.direction")
+    def _compute_sends_to_odoo(self):
+        for system in self:
+            system.sends_to_odoo = "inbound" in system.allowed_contract_ids.mapped("direction")
+
     def _compute_overview(self):
         stats = self.env["mfg.integration.metrics"]._system_overview(self.ids)
         now = fields.Datetime.now()
         for system in self:
             row = stats.get(system.id, {})
             for name in OVERVIEW_FIGURES:
-                if name in self._fields and name != "latency_p95_s":
+                if name in self._fields and name not in OVERVIEW_LATENCIES:
                     system[name] = int(row.get(name) or 0)
-            system.latency_p95_s = row.get("latency_p95_s") or 0.0
+            for name in OVERVIEW_LATENCIES:
+                system[name] = row.get(name) or 0.0
             system.oldest_waiting = age(system.oldest_waiting_s) if system.backlog else "-"
             system.last_seen = (
                 _("%(age)s ago", age=age((now - system.last_seen_at).total_seconds()))
                 if system.last_seen_at
                 else _("never")
             )
+            last_delivery_age = row.get("last_delivery_age_s")
+            system.last_delivery = (
+                _("%(age)s ago", age=age(last_delivery_age))
+                if last_delivery_age is not None
+                else "-"
+            )
             open_exceptions = row.get("open_exceptions") or 0
-            if system.circuit_state == "open" or (open_exceptions and system.failed_24h):
+            failed = system.failed_24h + system.delivery_failed_24h + system.dead_24h
+            if system.circuit_state == "open" or (open_exceptions and failed):
                 system.health = "danger"
             elif open_exceptions or system.sla_breaches_24h or system.circuit_state != "closed":
                 system.health = "warning"

@@ -6,10 +6,21 @@ from odoo import api, fields, models
 
 # the columns the ingest path adds to (processing outcomes: _add_outcomes)
 ADDED = ("received", "duplicates", "rejected", "done", "latency_sum")
+# the columns of outbound deliveries (added by _add_deliveries), apart from inbound ones
+DELIVERY_COUNTERS = (
+    "delivered",
+    "delivery_failed",
+    "delivery_dead",
+    "delivery_retries",
+    "delivery_latency_sum",
+)
+COUNTERS = ("received", "duplicates", "rejected", "done", "failed", "latency_sum",
+            *DELIVERY_COUNTERS)  # fmt: skip
 
 
 class MfgIntegrationTraffic(models.Model):
-    """Event counters per system, contract and hour, kept by the ingest and processing paths.
+    """Event counters per system, contract and hour, kept by the ingest and processing paths
+    (inbound) and by the delivery outcomes (outbound, in columns of their own).
 
     The overview and /mfg/v1/metrics read these few rows instead of counting a table of
     millions of events; being sums, they also survive the retention purge, so Prometheus
@@ -37,6 +48,21 @@ class MfgIntegrationTraffic(models.Model):
     latency_sum = fields.Float(
         readonly=True, help="Sum of the latencies of the events applied (seconds)."
     )
+    delivered = fields.Integer(readonly=True, help="Outbound events the receiver accepted.")
+    delivery_failed = fields.Integer(
+        readonly=True, help="Outbound events the receiver refused (business exception)."
+    )
+    delivery_dead = fields.Integer(
+        readonly=True, help="Outbound events given up after their last attempt."
+    )
+    delivery_retries = fields.Integer(
+        readonly=True, help="Failed delivery attempts scheduled to be tried again."
+    )
+    delivery_latency_sum = fields.Float(
+        readonly=True,
+        help="Sum of the delivery latencies (emitted to accepted) of the events delivered "
+        "(seconds).",
+    )
 
     def init(self):
         self.env.cr.execute(
@@ -54,7 +80,7 @@ class MfgIntegrationTraffic(models.Model):
              WHERE state IN ('received', 'queued', 'processing', 'waiting')
             """
         )
-        for column in ("received", "duplicates", "rejected", "done", "failed", "latency_sum"):
+        for column in COUNTERS:
             self.env.cr.execute(
                 f"ALTER TABLE mfg_integration_traffic ALTER COLUMN {column} SET DEFAULT 0"
             )
@@ -76,6 +102,22 @@ class MfgIntegrationTraffic(models.Model):
                    COALESCE(SUM(latency_s) FILTER (WHERE state = 'done'), 0)
               FROM mfg_integration_event
              WHERE direction = 'inbound' AND received_at IS NOT NULL
+             GROUP BY 1, 2, 3
+            """
+        )
+        # outbound events by the hour they were emitted (retries unknown)
+        self.env.cr.execute(
+            """
+            INSERT INTO mfg_integration_traffic
+                   (system_id, contract_id, hour, delivered, delivery_failed, delivery_dead,
+                    delivery_latency_sum)
+            SELECT system_id, contract_id, date_trunc('hour', received_at),
+                   COUNT(*) FILTER (WHERE state = 'done'),
+                   COUNT(*) FILTER (WHERE state = 'failed'),
+                   COUNT(*) FILTER (WHERE state = 'dead'),
+                   COALESCE(SUM(latency_s) FILTER (WHERE state = 'done'), 0)
+              FROM mfg_integration_event
+             WHERE direction = 'outbound' AND received_at IS NOT NULL
              GROUP BY 1, 2, 3
             """
         )
@@ -150,11 +192,49 @@ class MfgIntegrationTraffic(models.Model):
         )
 
     @api.model
+    def _add_deliveries(self, delivered_ids, retried_ids, refused_ids, dead_ids):
+        """Count a delivery round's outcomes (one statement, a row per system and contract).
+
+        Called by the outbox in the transaction that records the outcomes, after the events
+        were written: delivered ones are done with their latency (emitted to accepted),
+        retried ones are queued again, refused ones failed and dead ones dead.
+        """
+        ids = [*delivered_ids, *retried_ids, *refused_ids, *dead_ids]
+        if not ids:
+            return
+        self.env.cr.execute(
+            """
+            INSERT INTO mfg_integration_traffic
+                   (system_id, contract_id, hour, delivered, delivery_failed, delivery_dead,
+                    delivery_retries, delivery_latency_sum)
+            SELECT system_id, contract_id, date_trunc('hour', now() at time zone 'utc'),
+                   COUNT(*) FILTER (WHERE id = ANY(%(delivered)s)),
+                   COUNT(*) FILTER (WHERE id = ANY(%(refused)s)),
+                   COUNT(*) FILTER (WHERE id = ANY(%(dead)s)),
+                   COUNT(*) FILTER (WHERE id = ANY(%(retried)s)),
+                   COALESCE(SUM(latency_s) FILTER (WHERE id = ANY(%(delivered)s)), 0)
+              FROM mfg_integration_event
+             WHERE id = ANY(%(ids)s)
+             GROUP BY system_id, contract_id
+            """,
+            {
+                "ids": ids,
+                "delivered": list(delivered_ids),
+                "retried": list(retried_ids),
+                "refused": list(refused_ids),
+                "dead": list(dead_ids),
+            },
+        )
+
+    @api.model
     def _cron_compact(self):
         """Fold the delta rows of past hours into one row per system, contract and hour."""
         self.env.flush_all()
+        columns = ", ".join(COUNTERS)
+        # rows written before a column existed hold NULL there
+        sums = ", ".join(f"COALESCE(SUM({column}), 0)" for column in COUNTERS)
         self.env.cr.execute(
-            """
+            f"""
             WITH moved AS (
                 DELETE FROM mfg_integration_traffic t
                  WHERE t.hour < date_trunc('hour', now() at time zone 'utc')
@@ -165,11 +245,8 @@ class MfgIntegrationTraffic(models.Model):
                         GROUP BY 1, 2, 3 HAVING COUNT(*) > 1)
                 RETURNING t.*
             )
-            INSERT INTO mfg_integration_traffic
-                   (system_id, contract_id, hour, received, duplicates, rejected, done, failed,
-                    latency_sum)
-            SELECT system_id, contract_id, hour, SUM(received), SUM(duplicates), SUM(rejected),
-                   SUM(done), SUM(failed), SUM(latency_sum)
+            INSERT INTO mfg_integration_traffic (system_id, contract_id, hour, {columns})
+            SELECT system_id, contract_id, hour, {sums}
               FROM moved
              GROUP BY system_id, contract_id, hour
             """

@@ -3,7 +3,8 @@
 Delivered events are done and retries are rescheduled set-based (per the contract's retry
 policy, honouring Retry-After). A receiver's refusal (4xx) fails the event with a business
 exception; the last failed attempt makes it dead with a technical one. Either way later
-events of its subject wait until a person replays or discards it.
+events of its subject wait until a person replays or discards it. The round's outcomes are
+added to the hourly traffic counters in the same transaction, in one statement.
 """
 
 from datetime import timedelta
@@ -17,7 +18,7 @@ from ..services.delivery_policy import retry_delay
 
 def record_outcomes(env, outcomes):
     """Write a round's outcomes: done set-based; retries set-based; business refusals
-    and dead events (rare) each with their exception."""
+    and dead events (rare) each with their exception; then count them all at once."""
     if not outcomes:
         return
     now = fields.Datetime.now()
@@ -36,24 +37,26 @@ def record_outcomes(env, outcomes):
         )
     failed = env["mfg.integration.event"].browse([event_id for event_id, o in outcomes.items()
                           if o.status in ("business", "technical")])  # fmt: skip
-    retries = []
+    retries, refused, dead = [], [], []
     for event in failed:
         outcome = outcomes[event.id]
         if outcome.status == "business":
             fail_refused(event, outcome)
+            refused.append(event.id)
             continue
         contract = event.contract_id
         attempts = event.attempts + 1
         if attempts >= contract.max_attempts:
             fail_dead(event, outcome.summary, attempts)
+            dead.append(event.id)
             continue
         delay = retry_delay(
             attempts, contract.retry_base_seconds, contract.retry_max_seconds,
             outcome.retry_after,
         )  # fmt: skip
         retries.append((event.id, attempts, now + timedelta(seconds=delay), outcome.summary))
+    env["mfg.integration.event"].flush_model()
     if retries:
-        env["mfg.integration.event"].flush_model()
         execute_values(
             env.cr._obj,
             """
@@ -66,6 +69,9 @@ def record_outcomes(env, outcomes):
             retries,
             template="(%s, %s, %s::timestamp, %s)",
         )
+    env["mfg.integration.traffic"]._add_deliveries(
+        delivered, [event_id for event_id, *_rest in retries], refused, dead
+    )
     env["mfg.integration.event"].invalidate_model()
 
 

@@ -2,6 +2,7 @@ import re
 
 from odoo.tests import HttpCase, tagged
 
+from ..services.metric_names import FAMILIES, metric_names
 from .common import create_widget_contract
 
 
@@ -73,3 +74,33 @@ class TestMetrics(HttpCase):
         for line in text.splitlines():
             if not line.startswith("#"):
                 self.assertRegex(line, sample)
+
+    def test_every_family_is_declared_and_announced(self):
+        """The exposition announces exactly the families services/metric_names.py declares
+        (the list the operator kit's check reads), and holds no other sample name."""
+        Event = self.env["mfg.integration.event"].sudo()
+        Event._ingest(self.system, self._events(2, start=100))
+        text = self._scrape(self.token).text
+        announced = re.findall(r"^# TYPE (\S+) (\S+)$", text, re.MULTILINE)
+        self.assertEqual(announced, [(name, kind) for name, kind, _help in FAMILIES])
+        samples = {line.split("{")[0].split(" ")[0] for line in text.splitlines()
+                   if not line.startswith("#")}  # fmt: skip
+        self.assertIn("mfg_integration_event_latency_seconds_count", samples)
+        self.assertLessEqual(samples, metric_names())
+
+    def test_contract_sla_and_system_kind_for_the_alert_rules(self):
+        """The alert rules compare latencies with each contract's SLA and watch edge
+        gateways by their kind."""
+        self.contract.sla_latency_seconds = 120
+        self.system.sudo().write({"kind": "edge", "last_seen_at": "2026-01-01 00:00:00"})
+        text = self._scrape(self.token).text
+        self.assertIn(
+            'mfg_integration_contract_sla_seconds{contract="test.widget.made",version="1.0"} '
+            "120\n",
+            text,
+        )
+        self.assertRegex(
+            text,
+            r'mfg_integration_last_seen_timestamp_seconds\{system="metrics_mes",kind="edge"\} '
+            r"1767225600\n",
+        )
