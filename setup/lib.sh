@@ -472,11 +472,30 @@ ensure_chromium() {
 }
 
 # promtool checks the operator kit's alert rules (docs/operator/alerts.yml) in the test suite.
-# Debian ships it in the prometheus package (with the server: on a host run by systemd the
-# package starts it on :9090; `systemctl disable --now prometheus` if it is not wanted).
 ensure_promtool() {
-    command -v promtool >/dev/null 2>&1 && return 0
-    apt_install --no-install-recommends prometheus
+    # Only the promtool binary (a static Go program), taken out of Debian's prometheus package
+    # into run/tools/bin: installing the package would also enable a Prometheus server.
+    local dir="$RUN_DIR/tools" deb
+    [[ -x "$dir/bin/promtool" ]] && return 0
+    if ! command -v apt-get >/dev/null 2>&1; then
+        warn "no apt-get: the alert rules' promtool tests will be skipped (install promtool to run them)."
+        return 0
+    fi
+    info "fetching promtool (from Debian's prometheus package, not installed) into run/tools/bin"
+    rm -rf "$dir/deb" && mkdir -p "$dir/deb" "$dir/bin"
+    if ((!_apt_updated)) && [[ "$(id -u)" == 0 ]]; then
+        DEBIAN_FRONTEND=noninteractive apt-get update -qq >>"$LOG_DIR/apt.log" 2>&1 || true
+        _apt_updated=1
+    fi
+    if ! (cd "$dir/deb" && apt-get download prometheus >>"$LOG_DIR/apt.log" 2>&1); then
+        warn "could not download Debian's prometheus package (see run/logs/apt.log): the promtool tests will be skipped."
+        return 0
+    fi
+    deb="$(ls "$dir"/deb/prometheus_*.deb | head -n 1)"
+    dpkg-deb --fsys-tarfile "$deb" | tar -x -C "$dir/deb" ./usr/bin/promtool &&
+        mv "$dir/deb/usr/bin/promtool" "$dir/bin/promtool" ||
+        warn "promtool could not be extracted from $deb: the promtool tests will be skipped."
+    rm -rf "$dir/deb"
 }
 
 # ---------------------------------------------------------------------------------------------

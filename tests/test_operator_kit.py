@@ -20,10 +20,12 @@ DASHBOARD = OPERATOR / "grafana-dashboard.json"
 SERVER_NAMES = REPO / "addons/mfg_integration_base/services/metric_names.py"
 EDGE_METRICS = REPO / "edge_agent/mfg_edge/metrics.py"
 
-PROMTOOL = shutil.which("promtool")
+# setup/test.sh puts promtool in run/tools/bin (taken out of Debian's prometheus package)
+_LOCAL_PROMTOOL = REPO / "run/tools/bin/promtool"
+PROMTOOL = str(_LOCAL_PROMTOOL) if _LOCAL_PROMTOOL.is_file() else shutil.which("promtool")
 needs_promtool = pytest.mark.skipif(
     PROMTOOL is None,
-    reason="promtool is not installed (setup/test.sh installs it: Debian package prometheus)",
+    reason="promtool is not installed (setup/test.sh puts it in run/tools/bin)",
 )
 
 # PromQL words that are not metric names: aggregation modifiers, set and vector-matching
