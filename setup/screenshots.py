@@ -106,12 +106,13 @@ def first_open_exception(url, session):
 
 
 def order_the_mes_ran(url, session):
-    """The first order the MES completed in two steps (an order done with its backorder)."""
+    """The latest order the MES completed in two steps (an order done with its backorder)."""
     found = search_first(
         url,
         session,
         "mrp.production",
         [["mes_order_ref", "!=", False], ["backorder_sequence", "=", 1], ["state", "=", "done"]],
+        order="id desc",
     )
     if not found:
         raise SystemExit("The demo's MES has not completed an order yet: wait a minute.")

@@ -17,7 +17,8 @@ from datetime import timedelta
 
 from psycopg2 import OperationalError
 
-from odoo import _, fields, models
+from odoo import SUPERUSER_ID, _, api, fields, models
+from odoo.modules.registry import Registry
 from odoo.service.model import PG_CONCURRENCY_ERRORS_TO_RETRY
 
 from ..services.backoff import backoff_delay
@@ -86,7 +87,7 @@ def process_chunk(events):
         delay = random.uniform(*CONFLICT_RETRY_SECONDS)
         jobs.schedule_retry(postponed, fields.Datetime.now() + timedelta(seconds=delay))
     if released:
-        release_subjects(events.env, released)
+        release_subjects(events.env, released, after_commit=True)
     events.flush_model()
     events.env["mfg.integration.traffic"]._add_outcomes(claimed.ids)
     return f"{len(claimed)} events processed"
@@ -384,8 +385,14 @@ def wait_for_prerequisite(event, error):
     return "waiting"
 
 
-def release_subjects(env, subjects):
-    """Process events that waited only because an earlier one of their subject was pending."""
+def release_subjects(env, subjects, after_commit=False):
+    """Process events that waited only because an earlier one of their subject was pending.
+
+    With ``after_commit``, the same again once this transaction has committed, on a cursor of
+    its own: a successor whose wait another job committed while this one ran is invisible
+    here (this transaction's snapshot is older), and would otherwise wait for the delayed
+    check (see schedule_order_checks).
+    """
     waiting = env["mfg.integration.event"].search(
         [
             ("subject", "in", list(subjects)),
@@ -395,3 +402,30 @@ def release_subjects(env, subjects):
     )
     if waiting:
         jobs.enqueue_in_chunks(waiting)
+    if after_commit:
+        dbname, seen = env.cr.dbname, set(waiting.ids)
+
+        def release_the_unseen():
+            try:
+                _enqueue_unseen(dbname, subjects, seen)
+            except Exception:  # the job is committed: a failure here must not fail it
+                _logger.exception("Releasing the successors of %s after commit failed", subjects)
+
+        env.cr.postcommit.add(release_the_unseen)
+
+
+def _enqueue_unseen(dbname, subjects, seen):
+    """Enqueue the events of ``subjects`` still waiting in order, except ``seen`` (already
+    enqueued); the delayed check would find them otherwise, only later."""
+    with Registry(dbname).cursor() as cr:
+        late_env = api.Environment(cr, SUPERUSER_ID, {})
+        late = late_env["mfg.integration.event"].search(
+            [
+                ("subject", "in", list(subjects)),
+                ("state", "=", "waiting"),
+                ("wait_reason", "=", "order"),
+                ("id", "not in", list(seen)),
+            ]
+        )
+        if late:
+            jobs.enqueue_in_chunks(late)

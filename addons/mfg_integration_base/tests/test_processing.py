@@ -4,6 +4,7 @@ from freezegun import freeze_time
 
 from odoo import fields, sql_db
 
+from ..inbox import processing
 from .common import APPLIED, IntegrationCase, JobQueue, utc_stamp
 
 
@@ -189,6 +190,27 @@ class TestProcessing(IntegrationCase):
         queue.perform_all()
         self.assertEqual(later.state, "done")
         self.assertEqual(APPLIED, [earlier.event_uid, later.event_uid])
+
+    def test_after_commit_the_successors_this_job_could_not_see_are_released(self):
+        queue = JobQueue(self.env)
+        self.Event.sudo()._ingest(self.system, [self.envelope(widget="A", subject="S", sequence=1)])
+        self.Event.sudo()._ingest(self.system, [self.envelope(widget="B", subject="S", sequence=2)])
+        first_job, second_job = queue.enqueued()
+        later = queue.perform(second_job).recordset
+        self.assertEqual((later.state, later.wait_reason), ("waiting", "order"))
+        before = queue.enqueued().ids
+        # what the earlier job's post-commit hook does (a test transaction never commits); its
+        # cursor of its own is the test's here, so it sees the test's records
+        self.registry.enter_test_mode(self.env.cr)
+        self.addCleanup(self.registry.leave_test_mode)
+        processing._enqueue_unseen(self.env.cr.dbname, {"S"}, seen={later.id})
+        self.assertEqual(queue.enqueued().ids, before, "what the job saw is not enqueued twice")
+        processing._enqueue_unseen(self.env.cr.dbname, {"S"}, seen=set())
+        released = queue.enqueued().filtered(lambda job: job.id not in before)
+        self.assertEqual(released.records.ids, later.ids)
+        queue.perform(first_job)
+        queue.perform(released)
+        self.assertEqual(later.state, "done")
 
     def test_stalled_queued_event_is_requeued_by_the_cron(self):
         event = self._receive(self.envelope(behaviour="technical"))
