@@ -5,6 +5,7 @@ from . import test_ingest
 from . import test_processing
 from . import test_api
 from . import test_api_cloudevents
+from . import test_api_keys
 from . import test_reconciliation
 from . import test_shadow
 from . import test_outbound_services
