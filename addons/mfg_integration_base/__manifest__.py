@@ -28,6 +28,7 @@
         "wizard/mfg_integration_metrics_token_wizard_views.xml",
         "wizard/mfg_integration_payload_wizard_views.xml",
         "wizard/mfg_integration_replay_wizard_views.xml",
+        "wizard/mfg_integration_signing_secret_wizard_views.xml",
         "views/mfg_integration_system_views.xml",
         "views/mfg_integration_contract_views.xml",
         "views/mfg_integration_mapping_views.xml",

@@ -19,7 +19,6 @@ from ..services.openapi import ContractDoc, build_openapi
 
 _logger = logging.getLogger(__name__)
 
-API_KEY_SCOPE = "mfg_integration"
 # Hard ceiling before the system (and its own cap) is known: nobody unauthenticated
 # makes Odoo read more than this.
 ABSOLUTE_BODY_LIMIT = 16 * 1024 * 1024
@@ -110,7 +109,7 @@ class MfgIntegrationApi(http.Controller):
                 {"WWW-Authenticate": 'Bearer realm="mfg"'},
             )
         env = request.env(su=True)
-        uid = env["res.users.apikeys"]._check_credentials(scope=API_KEY_SCOPE, key=match.group(1))
+        key_id, uid = env["mfg.integration.system"]._match_api_key(match.group(1))
         if not uid:
             raise ApiError(
                 401,
@@ -126,8 +125,17 @@ class MfgIntegrationApi(http.Controller):
                 "not_an_integration_user",
                 "This key does not belong to the technical user of an external system.",
             )
+        refusal = system._api_key_refusal(key_id)
+        if refusal:
+            raise ApiError(
+                401,
+                "api_key_expired",
+                refusal,
+                {"WWW-Authenticate": 'Bearer realm="mfg", error="invalid_token"'},
+            )
         if not system.active:
             raise ApiError(403, "system_archived", f"System '{system.code}' is archived.")
+        system._note_api_key_use(key_id)
         request.update_env(user=uid)
         return system
 

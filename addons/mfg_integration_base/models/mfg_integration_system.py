@@ -1,11 +1,18 @@
 import logging
 import re
+from datetime import timedelta
+
+import psycopg2.errors
 
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError, ValidationError
+from odoo.tools import SQL
+
+from odoo.addons.base.models.res_users import INDEX_SIZE, KEY_CRYPT_CONTEXT
 
 from ..inbox.waiting import waiting_behind_failures_per_system
 from ..services import adapters as delivery_adapters
+from ..services import api_key_policy, webhook_signature
 from ..services.humanize import age
 from .mfg_integration_metrics import OVERVIEW_FIGURES, OVERVIEW_LATENCIES
 
@@ -51,6 +58,39 @@ class MfgIntegrationSystem(models.Model):
         tracking=True,
         help="The API-only user whose key this system uses. Created by 'Generate API key'.",
     )
+    # API keys: the hashes live in res.users.apikeys; which one is current, and the expiry,
+    # overlap and last use of the current and the replaced key live here.
+    current_api_key_id = fields.Integer(readonly=True, copy=False)
+    api_key_validity_days = fields.Integer(
+        string="New Keys Valid For (days)",
+        default=365,
+        tracking=True,
+        help="A key generated for this system expires after this many days. 0: never.",
+    )
+    api_key_overlap_hours = fields.Integer(
+        string="Old Key Overlap (hours)",
+        default=24,
+        tracking=True,
+        help="After a new key is generated, the old one keeps working this long, so the "
+        "system can be switched over without a gap. 0: the old key stops at once.",
+    )
+    api_key_expires_at = fields.Datetime(
+        string="Key expires on",
+        copy=False,
+        tracking=True,
+        help="From then on the system's key is refused (401) until a new one is generated.",
+    )
+    api_key_expiry_reported = fields.Boolean(readonly=True, copy=False)
+    old_api_key_valid_until = fields.Datetime(
+        string="Old key valid until",
+        copy=False,
+        tracking=True,
+        help="The key replaced by the last 'Generate API Key' works until then, then stops.",
+    )
+    api_key_last_used_at = fields.Datetime(string="Key last used", readonly=True, copy=False)
+    old_api_key_last_used_at = fields.Datetime(
+        string="Old key last used", readonly=True, copy=False
+    )
     allowed_contract_ids = fields.Many2many(
         "mfg.integration.contract",
         string="Allowed Contracts",
@@ -77,7 +117,25 @@ class MfgIntegrationSystem(models.Model):
     signing_secret = fields.Char(
         groups="mfg_integration_base.group_mfg_integration_manager",
         copy=False,
-        help="Shared secret for Standard Webhooks signatures (HMAC-SHA256).",
+        help="Shared secret for Standard Webhooks signatures (HMAC-SHA256), 'whsec_' form.",
+    )
+    signing_secret_kind = fields.Selection(
+        [
+            ("none", "Not set"),
+            ("standard", "Standard Webhooks (whsec_)"),
+            ("plain", "Plain text: official Standard Webhooks libraries cannot verify it"),
+        ],
+        string="Signing Secret",
+        compute="_compute_signing_secret_kind",
+        compute_sudo=True,
+    )
+    new_signing_secret = fields.Char(
+        string="Paste Signing Secret",
+        compute="_compute_new_signing_secret",
+        inverse="_inverse_new_signing_secret",
+        groups="mfg_integration_base.group_mfg_integration_manager",
+        help="A whsec_ secret the receiving system issued. Write-only: Odoo never shows the "
+        "stored secret again.",
     )
     require_signature = fields.Boolean(
         help="Refuse inbound requests without a valid webhook signature.", tracking=True
@@ -265,6 +323,11 @@ class MfgIntegrationSystem(models.Model):
         ),
         ("retention_min", "CHECK(retention_days >= 3)", "Retention is at least 3 days (72 h)."),
         (
+            "api_key_settings_positive",
+            "CHECK(api_key_validity_days >= 0 AND api_key_overlap_hours >= 0)",
+            "Key validity and old key overlap cannot be negative.",
+        ),
+        (
             "outbound_settings_positive",
             "CHECK(outbound_connect_timeout > 0 AND outbound_read_timeout > 0 "
             "AND outbound_parallel > 0 AND outbound_batch_size > 0 "
@@ -344,6 +407,31 @@ class MfgIntegrationSystem(models.Model):
             else:
                 system.health = "ok"
 
+    @api.depends("signing_secret")
+    def _compute_signing_secret_kind(self):
+        for system in self:
+            system.signing_secret_kind = webhook_signature.secret_kind(system.signing_secret)
+
+    def _compute_new_signing_secret(self):
+        # write-only: the stored secret is never sent back to the browser
+        self.new_signing_secret = False
+
+    def _inverse_new_signing_secret(self):
+        for system in self.filtered("new_signing_secret"):
+            system.signing_secret = system.new_signing_secret.strip()
+            system.message_post(
+                body=_("A signing secret was entered by %(user)s.", user=self.env.user.name)
+            )
+
+    @api.constrains("signing_secret")
+    def _check_signing_secret(self):
+        # Only new values are checked: legacy plain secrets keep signing until replaced.
+        for system in self.sudo():
+            if system.signing_secret:
+                problem = webhook_signature.secret_problem(system.signing_secret)
+                if problem:
+                    raise ValidationError(problem)
+
     @api.constrains("code")
     def _check_code(self):
         for system in self:
@@ -374,13 +462,52 @@ class MfgIntegrationSystem(models.Model):
             "target": "new",
         }
 
+    def action_generate_signing_secret(self):
+        """Replace the signing secret with a new whsec_ secret and show it once."""
+        self.ensure_one()
+        if not self.env.user.has_group("mfg_integration_base.group_mfg_integration_manager"):
+            raise UserError(_("Only an Integration Manager can generate signing secrets."))
+        secret = webhook_signature.generate_secret()
+        self.sudo().signing_secret = secret
+        self.message_post(
+            body=_(
+                "A new signing secret was generated by %(user)s: deliveries are signed with it "
+                "from now on, and the receiver must be given it.",
+                user=self.env.user.name,
+            )
+        )
+        wizard = self.env["mfg.integration.signing.secret.wizard"].create(
+            {"system_id": self.id, "signing_secret": secret}
+        )
+        return {
+            "type": "ir.actions.act_window",
+            "name": _("Signing secret for %(name)s", name=self.name),
+            "res_model": wizard._name,
+            "res_id": wizard.id,
+            "view_mode": "form",
+            "target": "new",
+        }
+
     def action_revoke_api_keys(self):
         for system in self.filtered("user_id"):
             keys = (
                 self.env["res.users.apikeys"].sudo().search([("user_id", "=", system.user_id.id)])
             )
             keys._remove()
-            system.message_post(body=_("All API keys of the technical user were revoked."))
+            system.sudo().with_context(mail_notrack=True).write(
+                {
+                    "current_api_key_id": 0,
+                    "api_key_expires_at": False,
+                    "old_api_key_valid_until": False,
+                    "old_api_key_last_used_at": False,
+                }
+            )
+            system.message_post(
+                body=_(
+                    "All API keys of the technical user were revoked by %(user)s.",
+                    user=self.env.user.name,
+                )
+            )
 
     def action_view_events(self):
         self.ensure_one()
@@ -447,22 +574,195 @@ class MfgIntegrationSystem(models.Model):
         self.sudo().user_id = user
         return user
 
+    def write(self, vals):
+        if "api_key_expires_at" in vals:
+            # a new expiry is reported in the chatter again when it passes
+            vals = dict(vals, api_key_expiry_reported=False)
+        return super().write(vals)
+
+    def _api_key_ids(self):
+        """Ids of the technical user's keys of our scope (expired or not), oldest first."""
+        self.ensure_one()
+        self.env.cr.execute(
+            "SELECT id FROM res_users_apikeys WHERE user_id = %s AND scope = %s ORDER BY id",
+            [self.user_id.id, API_KEY_SCOPE],
+        )
+        return [row[0] for row in self.env.cr.fetchall()]
+
+    def _remove_api_keys(self, key_ids):
+        self.env["res.users.apikeys"].sudo().browse(key_ids)._remove()
+
     def _generate_api_key(self, name=None):
-        """A new API key for the technical user (the clear key is returned, stored hashed)."""
+        """A new API key for the technical user (the clear key is returned, stored hashed).
+
+        The key it replaces keeps working for the system's overlap, then stops; a key already
+        in its overlap (replaced by an earlier rotation) stops at once.
+        """
         self.ensure_one()
         user = self._ensure_technical_user()
+        system = self.sudo().with_context(mail_notrack=True)
+        now = fields.Datetime.now()
+        previous = self._api_key_ids()
+        replaced = [key_id for key_id in previous if key_id == self.current_api_key_id]
+        if not self.current_api_key_id:
+            replaced = previous  # keys from before keys were tracked: all are replaced
+        self._remove_api_keys([key_id for key_id in previous if key_id not in replaced])
         key = (
             self.env["res.users.apikeys"]
             .with_user(user)
             .sudo()
             ._generate(API_KEY_SCOPE, name or f"{self.code} integration", None)
         )
-        self.message_post(
-            body=_(
-                "A new API key was generated for the technical user %(login)s.", login=user.login
+        new_id = max(set(self._api_key_ids()) - set(previous))
+        values = {
+            "current_api_key_id": new_id,
+            "api_key_expires_at": (
+                now + timedelta(days=self.api_key_validity_days)
+                if self.api_key_validity_days
+                else False
+            ),
+            "api_key_last_used_at": False,
+            "old_api_key_valid_until": False,
+            "old_api_key_last_used_at": False,
+        }
+        if replaced:
+            old_until = api_key_policy.old_key_end(
+                now, timedelta(hours=self.api_key_overlap_hours), self.api_key_expires_at
             )
+            if old_until > now:
+                values["old_api_key_valid_until"] = old_until
+                values["old_api_key_last_used_at"] = self.api_key_last_used_at
+            else:
+                self._remove_api_keys(replaced)
+        system.write(values)
+        expiry = (
+            _("it expires on %(date)s UTC", date=system.api_key_expires_at)
+            if system.api_key_expires_at
+            else _("it does not expire")
         )
+        if not replaced:
+            body = _(
+                "A new API key was generated by %(user)s for the technical user %(login)s; "
+                "%(expiry)s.",
+                user=self.env.user.name,
+                login=user.login,
+                expiry=expiry,
+            )
+        elif system.old_api_key_valid_until:
+            body = _(
+                "The API key was rotated by %(user)s: the new key works at once and %(expiry)s; "
+                "the old key keeps working until %(until)s UTC.",
+                user=self.env.user.name,
+                expiry=expiry,
+                until=system.old_api_key_valid_until,
+            )
+        else:
+            body = _(
+                "The API key was rotated by %(user)s: the new key works at once and %(expiry)s; "
+                "the old key was revoked at once.",
+                user=self.env.user.name,
+                expiry=expiry,
+            )
+        self.message_post(body=body)
         return key
+
+    @api.model
+    def _match_api_key(self, key):
+        """(key id, user id) of the stored key of our scope that ``key`` is, expired or not;
+        (None, None) when there is none. Expiry is ours to judge (api_key_policy)."""
+        if not key:
+            return None, None
+        self.env.cr.execute(
+            """
+            SELECT k.id, k.user_id, k.key
+              FROM res_users_apikeys k
+              JOIN res_users u ON u.id = k.user_id
+             WHERE u.active AND k.index = %s AND k.scope = %s
+               AND (k.expiration_date IS NULL OR k.expiration_date >= %s)
+            """,
+            [key[:INDEX_SIZE], API_KEY_SCOPE, fields.Datetime.now()],
+        )
+        for key_id, user_id, hashed in self.env.cr.fetchall():
+            if KEY_CRYPT_CONTEXT.verify(key, hashed):
+                return key_id, user_id
+        return None, None
+
+    def _api_key_refusal(self, key_id):
+        """None when the key ``key_id`` of this system may be used now, else why not."""
+        self.ensure_one()
+        return api_key_policy.refusal(
+            key_id,
+            self.current_api_key_id,
+            self.api_key_expires_at,
+            self.old_api_key_valid_until,
+            fields.Datetime.now(),
+        )
+
+    def _note_api_key_use(self, key_id):
+        """Record that the key was used, at most once per LAST_USED_RESOLUTION and key.
+
+        One guarded UPDATE: within the resolution it matches no row and writes nothing; a row
+        another request is updating is skipped rather than waited for, and a concurrent update
+        only loses this note, never the request. A request on a read-only cursor (a GET
+        served by a read replica) leaves no note.
+        """
+        self.ensure_one()
+        is_old = bool(self.current_api_key_id) and key_id != self.current_api_key_id
+        column = "old_api_key_last_used_at" if is_old else "api_key_last_used_at"
+        now = fields.Datetime.now()
+        query = SQL(
+            """
+            UPDATE mfg_integration_system SET %(column)s = %(now)s
+             WHERE id = (SELECT id FROM mfg_integration_system
+                          WHERE id = %(id)s AND (%(column)s IS NULL OR %(column)s <= %(due)s)
+                            FOR UPDATE SKIP LOCKED)
+            """,
+            column=SQL.identifier(column),
+            now=now,
+            id=self.id,
+            due=now - api_key_policy.LAST_USED_RESOLUTION,
+        )
+        if self.env.cr.readonly:
+            return False
+        updated = _execute_guarded(self.env.cr, query)
+        if updated:
+            self.invalidate_recordset([column])
+        return updated
+
+    @api.model
+    def _cron_expire_api_keys(self):
+        """Remove replaced keys whose overlap ended, and say in the chatter when keys stop."""
+        now = fields.Datetime.now()
+        for system in self.search([("old_api_key_valid_until", "<=", now)]):
+            system._remove_api_keys(
+                [key_id for key_id in system._api_key_ids() if key_id != system.current_api_key_id]
+            )
+            system.message_post(
+                body=_(
+                    "The old API key stopped working on %(until)s UTC (end of the overlap) and "
+                    "was removed.",
+                    until=system.old_api_key_valid_until,
+                )
+            )
+            system.with_context(mail_notrack=True).write(
+                {"old_api_key_valid_until": False, "old_api_key_last_used_at": False}
+            )
+        expired = self.search(
+            [
+                ("current_api_key_id", "!=", 0),
+                ("api_key_expires_at", "<=", now),
+                ("api_key_expiry_reported", "=", False),
+            ]
+        )
+        for system in expired:
+            system.message_post(
+                body=_(
+                    "The API key expired on %(date)s UTC: the system's requests are refused "
+                    "until a new key is generated.",
+                    date=system.api_key_expires_at,
+                )
+            )
+        expired.write({"api_key_expiry_reported": True})
 
     def _delivery_settings(self):
         """The adapter's view of this system's delivery settings."""
@@ -551,3 +851,14 @@ class MfgIntegrationSystem(models.Model):
                 )
             )
         self.write(values)
+
+
+def _execute_guarded(cr, query):
+    """Run an UPDATE in a savepoint; True when it changed a row, False when it did not or a
+    concurrent update got in the way."""
+    try:
+        with cr.savepoint(flush=False):
+            cr.execute(query, log_exceptions=False)
+            return bool(cr.rowcount)
+    except psycopg2.errors.SerializationFailure:
+        return False

@@ -286,7 +286,7 @@ def _post_events(event):
             "202": _json(events_answer, "Accepted (and duplicates, if any)"),
             "207": _json(events_answer, "Some events were rejected; see results"),
             "400": _error("Malformed JSON, batch or body"),
-            "401": _error("Missing or invalid API key or signature"),
+            "401": _error("Missing, unknown, expired or replaced API key, or invalid signature"),
             "403": _json(
                 {"anyOf": [events_answer, _ref("Error")]},
                 "A single event of a contract the system may not send (its result), or a key "
@@ -320,7 +320,7 @@ def _authenticated(operation_id, summary, ok, parameters=(), responses=None):
             "responses": {
                 "200": ok,
                 **(responses or {}),
-                "401": _error("Missing, unknown, expired or revoked API key"),
+                "401": _error("Missing, unknown, expired, replaced or revoked API key"),
                 "403": _error("Not an integration system's key, or the system is archived"),
                 "503": _error("No database selected for this host"),
             },

@@ -5,10 +5,12 @@ from . import test_ingest
 from . import test_processing
 from . import test_api
 from . import test_api_cloudevents
+from . import test_api_keys
 from . import test_reconciliation
 from . import test_shadow
 from . import test_outbound_services
 from . import test_outbound
+from . import test_standard_webhooks
 from . import test_exception_actions
 from . import test_overview
 from . import test_metrics

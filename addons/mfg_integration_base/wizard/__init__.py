@@ -1,5 +1,6 @@
 from . import mfg_integration_exception_selection
 from . import mfg_integration_api_key_wizard
+from . import mfg_integration_signing_secret_wizard
 from . import mfg_integration_discard_wizard
 from . import mfg_integration_replay_wizard
 from . import mfg_integration_assign_wizard
