@@ -21,6 +21,7 @@ ADMIN_PASSWD_FILE="$RUN_DIR/admin_passwd"
 INSTALL_STAMP="$RUN_DIR/install.stamp"
 REQ_ODOO="$REPO_ROOT/setup/requirements-odoo.txt"
 REQ_PROJECT="$REPO_ROOT/setup/requirements-project.txt"
+CONSTRAINTS_ODOO="$REPO_ROOT/setup/constraints-odoo.txt"
 EDGE_PYPROJECT="$REPO_ROOT/edge_agent/pyproject.toml"
 EDGE_CONSTRAINTS="$REPO_ROOT/edge_agent/constraints.txt"
 DEFAULT_ODOO_SRC="/opt/odoo/18.0"
@@ -516,7 +517,7 @@ install_fingerprint() {
         echo "python=$("$PYTHON_BIN" --version 2>&1)"
         echo "odoo_src=$ODOO_SRC"
         echo "queue_job=$(queue_job_pin)"
-        sha256sum "$REQ_ODOO" "$REQ_PROJECT"
+        sha256sum "$REQ_ODOO" "$REQ_PROJECT" "$CONSTRAINTS_ODOO"
         if [[ -f "$EDGE_PYPROJECT" ]]; then sha256sum "$EDGE_PYPROJECT" "$EDGE_CONSTRAINTS"; else echo "edge=absent"; fi
     } | sha256sum | cut -d' ' -f1
 }
@@ -545,12 +546,14 @@ install_python_envs() {
     [[ -x "$VENV/bin/python" ]] || "$PYTHON_BIN" -m venv "$VENV" ||
         die_env "Could not create a virtualenv with $PYTHON_BIN: install the python3.11-venv package."
     _pip "$VENV" install -U pip setuptools wheel
-    _pip "$VENV" install -r "$REQ_ODOO"
+    # The exact versions of the whole set (setup/constraints-odoo.txt), the set the tests run on;
+    # it leaves out odoo itself and queue_job, whose release queue_job_pin chooses.
+    _pip "$VENV" install -r "$REQ_ODOO" -c "$CONSTRAINTS_ODOO"
     _pip "$VENV" install --no-deps --no-build-isolation -e "$ODOO_SRC" --config-settings editable_mode=compat
     # The project requirements come after Odoo: queue_job's wheel requires odoo==18.0.*.
     local req="$RUN_DIR/requirements-project.effective.txt"
     sed -E "s/^odoo-addon-queue_job==.*/$(queue_job_pin)/" "$REQ_PROJECT" >"$req"
-    _pip "$VENV" install -r "$req"
+    _pip "$VENV" install -r "$req" -c "$CONSTRAINTS_ODOO"
     if ((EDGE_PRESENT)); then
         info "installing the edge agent into .venv-edge"
         [[ -x "$EDGE_VENV/bin/python" ]] || "$PYTHON_BIN" -m venv "$EDGE_VENV" ||

@@ -106,7 +106,7 @@ template_db_name() {
     hash="$(
         {
             cat "$ODOO_SRC/odoo/release.py"
-            cat "$REQ_ODOO" "$REQ_PROJECT"
+            cat "$REQ_ODOO" "$REQ_PROJECT" "$CONSTRAINTS_ODOO"
             queue_job_pin
             echo "$MFG_BASE_MODULES"
             # The filestore lives in this checkout's run/data: one template per checkout.
