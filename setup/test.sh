@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Every test of the project, with a summary at the end. Exit code 0 only if everything passed.
 #
-# Suites, in order: lint (ruff), odoo (addon tests with pytest-odoo on a throwaway database),
+# Suites, in order: lint (ruff, pylint-odoo), odoo (addon tests with pytest-odoo on a throwaway database),
 # edge (edge agent, own virtualenv), cross-process (tests/, real processes).
 # Settings: see setup/run.sh --help; in addition MFG_TEST_DB (default mfg_test) and
 # MFG_TEST_HTTP_PORT (default 8169) so a running demo on 8069 is left alone, and
@@ -81,7 +81,7 @@ run_pytest_suite() {
 
 suite_lint() {
     echo
-    info "suite lint: ruff check . ; ruff format --check ."
+    info "suite lint: ruff check . ; ruff format --check . ; pylint-odoo (OCA checks) on addons/"
     local passed=0 failed=0 note=()
     if (cd "$REPO_ROOT" && "$VENV/bin/ruff" check .); then
         passed=$((passed + 1))
@@ -94,6 +94,13 @@ suite_lint() {
     else
         failed=$((failed + 1))
         note+=("ruff format would reformat files (run .venv/bin/ruff format .)")
+    fi
+    # The OCA checks of pylint-odoo; which ones and why some are off: .pylintrc.
+    if (cd "$REPO_ROOT" && "$VENV/bin/pylint" --rcfile=.pylintrc addons/); then
+        passed=$((passed + 1))
+    else
+        failed=$((failed + 1))
+        note+=("pylint-odoo found problems (settings in .pylintrc)")
     fi
     record_suite lint "$passed" "$failed" 0 "$(
         IFS=';'

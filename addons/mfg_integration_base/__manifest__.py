@@ -7,6 +7,13 @@
     "author": "Manufacturing Integration Team",
     "website": "https://github.com/mfg-integration/odoo-mfg-integration",
     "license": "LGPL-3",
+    "maintainers": ["mfg-integration"],
+    "development_status": "Beta",
+    "images": [
+        "static/description/overview.png",
+        "static/description/exception-queue.png",
+        "static/description/exception-form.png",
+    ],
     "depends": ["mail", "queue_job"],
     "external_dependencies": {
         "python": ["jsonschema", "referencing", "fastjsonschema", "requests"]
@@ -50,6 +57,5 @@
             "mfg_integration_base/static/tests/tours/**/*",
         ],
     },
-    "installable": True,
     "application": True,
 }

@@ -7,6 +7,9 @@
     "author": "Manufacturing Integration Team",
     "website": "https://github.com/mfg-integration/odoo-mfg-integration",
     "license": "LGPL-3",
+    "maintainers": ["mfg-integration"],
+    "development_status": "Beta",
+    "images": ["static/description/mo-form.png", "static/description/mo-integration-events.png"],
     "depends": ["mfg_integration_base", "mrp", "maintenance"],
     "data": [
         "data/mfg_integration_contract_data.xml",
@@ -25,5 +28,4 @@
         "demo/mfg_integration_mes_orders_demo.xml",
         "demo/mfg_integration_mes_plant_demo.xml",
     ],
-    "installable": True,
 }

@@ -6,7 +6,9 @@
     "author": "Manufacturing Integration Team",
     "website": "https://github.com/mfg-integration/odoo-mfg-integration",
     "license": "LGPL-3",
+    "maintainers": ["mfg-integration"],
+    "development_status": "Alpha",
+    "images": ["static/description/icon.png"],
     "depends": ["mfg_integration_base", "mrp", "stock"],
     "data": ["data/mfg_integration_contract_data.xml"],
-    "installable": True,
 }

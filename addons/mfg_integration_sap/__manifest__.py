@@ -7,8 +7,10 @@
     "author": "Manufacturing Integration Team",
     "website": "https://github.com/mfg-integration/odoo-mfg-integration",
     "license": "LGPL-3",
+    "maintainers": ["mfg-integration"],
+    "development_status": "Alpha",
+    "images": ["static/description/icon.png"],
     "depends": ["mfg_integration_base", "mrp", "purchase"],
     "external_dependencies": {"python": ["requests", "lxml", "pyodata"]},
     "data": ["data/mfg_integration_contract_data.xml"],
-    "installable": True,
 }

@@ -288,9 +288,12 @@ class MfgIntegrationContract(models.Model):
                 schema_validation.forget((self.env.cr.dbname, contract.id))
         return result
 
-    def unlink(self):
+    @api.ondelete(at_uninstall=False)
+    def _unlink_except_not_draft(self):
         if any(contract.state != "draft" for contract in self):
             raise UserError(_("Only draft contracts can be deleted; retire the others."))
+
+    def unlink(self):
         for contract in self:
             schema_validation.forget((self.env.cr.dbname, contract.id))
         return super().unlink()

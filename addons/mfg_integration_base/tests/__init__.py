@@ -17,3 +17,4 @@ from . import test_metrics
 from . import test_exception_tour
 from . import test_planner_services
 from . import test_moot
+from . import test_packaging

@@ -118,7 +118,7 @@ class TestExceptionActions(IntegrationCase):
         self.assertEqual((mapping.system_id, mapping.kind), (self.system, "partner"))
         queue = JobQueue(self.env)
         Line = self.env["mfg.integration.mapping.line"].with_user(self.planner)
-        Line.with_context(context).create({"target_ref": f"res.partner,{self.customer.id}"})
+        Line.with_context(**context).create({"target_ref": f"res.partner,{self.customer.id}"})
         self.assertEqual(set(acme.mapped("state")), {"resolved"})
         self.assertEqual((exceptions - acme).state, "open")
         queue.perform_all(immediate_only=True)

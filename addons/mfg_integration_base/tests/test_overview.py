@@ -98,7 +98,7 @@ class TestOverview(IntegrationCase):
         action = self.contract.action_open_deprecate_wizard()
         wizard = (
             self.env[action["res_model"]]
-            .with_context(action["context"])
+            .with_context(**action["context"])
             .create({"sunset_date": tomorrow})
         )
         wizard.action_deprecate()

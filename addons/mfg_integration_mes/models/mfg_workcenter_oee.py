@@ -50,6 +50,7 @@ class MfgWorkcenterOee(models.Model):
     @api.model
     def _cron_refresh(self):
         now = fields.Datetime.now()
+        # pylint: disable-next=no-search-all  # the hourly refresh covers every work center
         workcenters = self.env["mrp.workcenter"].search([])
         return self._refresh(workcenters, now - timedelta(days=CRON_REFRESH_DAYS), now)
 

@@ -12,6 +12,7 @@ OPEN_STATES = ("confirmed", "progress", "to_close")
 
 
 class MrpProduction(models.Model):
+    # pylint: disable-next=consider-merging-classes-inherited  # demo_plant.py: demo helpers only
     _inherit = "mrp.production"
 
     mes_order_ref = fields.Char(

@@ -198,6 +198,7 @@ def _split_multipart(text, boundary):
 class CaseInsensitiveHeaders(dict):
     """Header names compared without case, as HTTP wants."""
 
+    # pylint: disable-next=missing-return  # dict.__setitem__ returns nothing to pass on
     def __setitem__(self, name, value):
         super().__setitem__(name.lower(), value)
 
