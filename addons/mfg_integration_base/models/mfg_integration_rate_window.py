@@ -67,10 +67,14 @@ class MfgIntegrationRateWindow(models.Model):
         )
         if cr.fetchone() is None:
             return max(1, math.ceil(window + WINDOW_SECONDS - now))
+        # SKIP LOCKED: the request's own transaction may hold the system's row (it notes the
+        # key's last use there); waiting for it from this second cursor would wait forever
         cr.execute(
             "UPDATE mfg_integration_system SET last_seen_at = now() at time zone 'utc' "
-            "WHERE id = %s AND (last_seen_at IS NULL "
-            "OR last_seen_at < now() at time zone 'utc' - interval '5 seconds')",
+            "WHERE id = (SELECT id FROM mfg_integration_system WHERE id = %s "
+            "AND (last_seen_at IS NULL "
+            "OR last_seen_at < now() at time zone 'utc' - interval '5 seconds') "
+            "FOR NO KEY UPDATE SKIP LOCKED)",
             [system_id],
         )
         return 0

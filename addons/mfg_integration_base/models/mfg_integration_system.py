@@ -715,7 +715,7 @@ class MfgIntegrationSystem(models.Model):
             UPDATE mfg_integration_system SET %(column)s = %(now)s
              WHERE id = (SELECT id FROM mfg_integration_system
                           WHERE id = %(id)s AND (%(column)s IS NULL OR %(column)s <= %(due)s)
-                            FOR UPDATE SKIP LOCKED)
+                            FOR NO KEY UPDATE SKIP LOCKED)
             """,
             column=SQL.identifier(column),
             now=now,
