@@ -15,7 +15,7 @@ import random
 import traceback
 from datetime import timedelta
 
-from psycopg2 import OperationalError
+from psycopg2 import DataError, OperationalError
 
 from odoo import SUPERUSER_ID, _, api, fields, models
 from odoo.modules.registry import Registry
@@ -234,6 +234,24 @@ def process_one(event):
         return fail_business(event, error)
     except PrerequisiteMissing as error:
         return wait_for_prerequisite(event, error)
+    except DataError as error:
+        # a value the database cannot hold (a number out of range, a malformed date): a retry
+        # would fail the same way, so a person decides, as for any business error
+        return fail_business(
+            event,
+            BusinessError(
+                "value_out_of_range",
+                _(
+                    "A value of this %(type)s event cannot be stored: %(error)s",
+                    type=event.event_type,
+                    error=(error.diag.message_primary or str(error)).strip(),
+                ),
+                suggested_action=_(
+                    "Correct the value with Edit Data and Retry, or discard the event and fix "
+                    "the sender."
+                ),
+            ),
+        )
     except OperationalError as error:
         if error.pgcode not in PG_CONCURRENCY_ERRORS_TO_RETRY:
             return fail_technical(

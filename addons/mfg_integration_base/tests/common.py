@@ -17,7 +17,9 @@ WIDGET_SCHEMA = {
     "properties": {
         "widget": {"type": "string", "minLength": 1},
         "qty": {"type": "number", "exclusiveMinimum": 0},
-        "behaviour": {"enum": ["ok", "business", "technical", "prerequisite", "conflict"]},
+        "behaviour": {
+            "enum": ["ok", "business", "technical", "prerequisite", "conflict", "out_of_range"]
+        },
     },
 }
 
@@ -39,6 +41,8 @@ def handle_widget_made(env, event):
         raise ConnectionError("the widget database is down")
     if behaviour == "prerequisite":
         raise PrerequisiteMissing(f"Order for widget {event.payload['widget']} has not arrived")
+    if behaviour == "out_of_range":
+        env.cr.execute("SELECT %s::int4", [2**40])
     if behaviour == "conflict":
         # a row another transaction may hold (the test locks it): NOWAIT fails at once then
         env.cr.execute("SELECT id FROM res_country WHERE code = 'BE' FOR NO KEY UPDATE NOWAIT")

@@ -100,6 +100,13 @@ class TestProcessing(IntegrationCase):
         self.assertEqual(events.mapped("state"), ["done", "done", "done"])
         self.assertEqual(self.system.description, "A;B;C;")
 
+    def test_a_value_the_database_cannot_hold_is_a_business_error_not_a_retry(self):
+        event = self._receive(self.envelope(widget="Z", behaviour="out_of_range"))
+        self.assertEqual((event.state, event.attempts), ("failed", 1))
+        self.assertEqual(event.exception_id.reason_code, "value_out_of_range")
+        self.assertEqual(event.exception_id.category, "business")
+        self.assertIn("out of range", event.exception_id.name)
+
     def test_missing_prerequisite_waits_then_becomes_exception(self):
         event = self._receive(self.envelope(behaviour="prerequisite"))
         self.assertEqual((event.state, event.wait_reason), ("waiting", "prerequisite"))
