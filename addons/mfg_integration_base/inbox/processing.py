@@ -403,6 +403,15 @@ def wait_for_prerequisite(event, error):
     return "waiting"
 
 
+def _waiting_in_order(subjects):
+    """Domain: events of ``subjects`` that wait only for an earlier one of their subject."""
+    return [
+        ("subject", "in", list(subjects)),
+        ("state", "=", "waiting"),
+        ("wait_reason", "=", "order"),
+    ]
+
+
 def release_subjects(env, subjects, after_commit=False):
     """Process events that waited only because an earlier one of their subject was pending.
 
@@ -411,13 +420,7 @@ def release_subjects(env, subjects, after_commit=False):
     here (this transaction's snapshot is older), and would otherwise wait for the delayed
     check (see schedule_order_checks).
     """
-    waiting = env["mfg.integration.event"].search(
-        [
-            ("subject", "in", list(subjects)),
-            ("state", "=", "waiting"),
-            ("wait_reason", "=", "order"),
-        ]
-    )
+    waiting = env["mfg.integration.event"].search(_waiting_in_order(subjects))
     if waiting:
         jobs.enqueue_in_chunks(waiting)
     if after_commit:
@@ -438,12 +441,7 @@ def _enqueue_unseen(dbname, subjects, seen):
     with Registry(dbname).cursor() as cr:
         late_env = api.Environment(cr, SUPERUSER_ID, {})
         late = late_env["mfg.integration.event"].search(
-            [
-                ("subject", "in", list(subjects)),
-                ("state", "=", "waiting"),
-                ("wait_reason", "=", "order"),
-                ("id", "not in", list(seen)),
-            ]
+            [*_waiting_in_order(subjects), ("id", "not in", list(seen))]
         )
         if late:
             jobs.enqueue_in_chunks(late)
