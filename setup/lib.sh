@@ -37,11 +37,22 @@ MFG_STOP_TIMEOUT="${MFG_STOP_TIMEOUT:-20}"
 MFG_MQTT_PORT="${MFG_MQTT_PORT:-1883}"
 MFG_OPCUA_PORT="${MFG_OPCUA_PORT:-4840}"
 MFG_EDGE_METRICS_PORT="${MFG_EDGE_METRICS_PORT:-9464}"
-# Our four addons, in dependency order.
-MFG_MODULES_DEFAULT="mfg_integration_base,mfg_integration_mes,mfg_integration_sap,mfg_integration_quality"
+# Our addons: every folder of addons/ with a manifest, the base first (Odoo orders the rest by
+# their dependencies; this order is only the order of the test folders).
+mfg_modules_default() {
+    local manifest names=(mfg_integration_base) name
+    for manifest in "$REPO_ROOT"/addons/*/__manifest__.py; do
+        [[ -f "$manifest" ]] || continue
+        name="$(basename "$(dirname "$manifest")")"
+        [[ "$name" == mfg_integration_base ]] || names+=("$name")
+    done
+    local IFS=,
+    printf '%s' "${names[*]}"
+}
+MFG_MODULES_DEFAULT="$(mfg_modules_default)"
 MFG_MODULES="${MFG_MODULES:-$MFG_MODULES_DEFAULT}"
 # The standard modules our addons depend on (preinstalled in the test template database).
-MFG_BASE_MODULES="base,mail,mrp,purchase,maintenance,stock,queue_job"
+MFG_BASE_MODULES="base,mail,mrp,purchase,maintenance,stock,sale_stock,queue_job"
 # Extra addons directories (comma separated) appended to addons_path, e.g. for a local probe.
 MFG_EXTRA_ADDONS_PATH="${MFG_EXTRA_ADDONS_PATH:-}"
 

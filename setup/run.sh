@@ -33,7 +33,7 @@ Settings (environment variables):
   MFG_EDGE_METRICS_PORT  the edge agent's /metrics and /healthz port (default 9464)
   MFG_HEALTH_TIMEOUT  seconds to wait for Odoo to answer (default 120)
   MFG_FORCE_UPGRADE=1 upgrade our addons even when their files did not change
-  MFG_MODULES         modules to install and test (default: our four addons)
+  MFG_MODULES         modules to install and test (default: every addon in addons/)
   MFG_EXTRA_ADDONS_PATH
                       more addons directories, comma separated, appended to addons_path
 
