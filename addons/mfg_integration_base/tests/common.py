@@ -55,9 +55,9 @@ def handle_widget_made(env, event):
     if behaviour == "odoo_refuses":
         # a side effect first: the refusal must roll it back with the rest of the event
         event.system_id.description = "half-applied"
-        raise UserError(f"Widget '{event.payload['widget']}' is archived")
+        raise UserError(env._("Widget '%s' is archived", event.payload["widget"]))
     if behaviour == "lot_on_hold":
-        error = UserError(f"Lot {event.payload['widget']} is on hold")
+        error = UserError(env._("Lot %s is on hold", event.payload["widget"]))
         error.reason_code = "lot_on_hold"
         raise error
     if behaviour == "sor":
