@@ -398,9 +398,10 @@ def wait_for_prerequisite(event, error):
         return fail_business(
             event,
             BusinessError(
-                "prerequisite_missing",
+                error.reason_code or "prerequisite_missing",
                 error.message,
-                suggested_action=_(
+                suggested_action=error.suggested_action
+                or _(
                     "Check that the earlier message reached Odoo (or create the record it "
                     "refers to), then retry."
                 ),
