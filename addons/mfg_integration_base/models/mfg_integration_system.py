@@ -12,7 +12,7 @@ from odoo.addons.base.models.res_users import INDEX_SIZE, KEY_CRYPT_CONTEXT
 
 from ..inbox.waiting import waiting_behind_failures_per_system
 from ..services import adapters as delivery_adapters
-from ..services import api_key_policy, webhook_signature
+from ..services import api_key_policy, maintenance_windows, webhook_signature
 from ..services.humanize import age
 from .mfg_integration_metrics import OVERVIEW_FIGURES, OVERVIEW_LATENCIES
 
@@ -321,9 +321,24 @@ class MfgIntegrationSystem(models.Model):
         help="How long ago an outbound event was last delivered (within the last 24 h).",
     )
     health = fields.Selection(
-        [("ok", "Healthy"), ("warning", "Needs attention"), ("danger", "Failing")],
+        [
+            ("ok", "Healthy"),
+            ("maintenance", "In maintenance"),
+            ("warning", "Needs attention"),
+            ("danger", "Failing"),
+        ],
         compute="_compute_overview",
     )
+    maintenance_window_ids = fields.One2many(
+        "mfg.integration.maintenance.window", "system_id", string="Maintenance Windows"
+    )
+    maintenance_until = fields.Datetime(
+        string="In Maintenance Until",
+        compute="_compute_maintenance",
+        help="The end of the maintenance window in force: until then Odoo holds what the "
+        "system sent and what it should receive, without attempts or exceptions.",
+    )
+    maintenance_reason = fields.Char(compute="_compute_maintenance")
 
     _sql_constraints = [
         ("code_unique", "unique(code)", "Another system already uses this code."),
@@ -413,10 +428,21 @@ class MfgIntegrationSystem(models.Model):
             failed = system.failed_24h + system.delivery_failed_24h + system.dead_24h
             if system.circuit_state == "open" or (open_exceptions and failed):
                 system.health = "danger"
+            elif system.maintenance_until:
+                system.health = "maintenance"
             elif open_exceptions or system.sla_breaches_24h or system.circuit_state != "closed":
                 system.health = "warning"
             else:
                 system.health = "ok"
+
+    def _compute_maintenance(self):
+        states = maintenance_windows.window_states(self.env, self.ids, fields.Datetime.now())
+        for system in self:
+            state = states.get(system.id)
+            system.maintenance_until = (
+                max(end for end in (state["inbound"], state["outbound"]) if end) if state else False
+            )
+            system.maintenance_reason = state["reason"] if state else ""
 
     @api.depends("signing_secret")
     def _compute_signing_secret_kind(self):
