@@ -103,6 +103,11 @@ def dispatch_system(env, system_id):
             seconds=LOCKED_RETRY_SECONDS,
             ignore_retry=True,
         )
+    refusal = system._environment_refusal()
+    if refusal:
+        # nothing is delivered across environments; the events wait (a change of the
+        # system's environment plans a dispatcher again)
+        return f"Not delivered: {refusal}"
     now = fields.Datetime.now()
     if system.outbound_resume_at and system.outbound_resume_at > now:
         schedule_dispatch(env, [system.id], eta=system.outbound_resume_at)

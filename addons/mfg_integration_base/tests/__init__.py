@@ -20,3 +20,4 @@ from . import test_moot
 from . import test_packaging
 from . import test_system_of_record
 from . import test_maintenance_window
+from . import test_environment
