@@ -3,6 +3,7 @@ from . import mfg_integration_system
 from . import mfg_integration_record_kind
 from . import mfg_integration_maintenance_window
 from . import mfg_integration_contract
+from . import mfg_integration_contract_owner
 from . import mfg_integration_mapping
 from . import mfg_integration_mapping_line
 from . import mfg_integration_event
