@@ -23,3 +23,4 @@ from . import test_maintenance_window
 from . import test_environment
 from . import test_contract_owner
 from . import test_error_classes
+from . import test_upcasting
