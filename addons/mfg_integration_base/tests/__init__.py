@@ -24,3 +24,4 @@ from . import test_environment
 from . import test_contract_owner
 from . import test_error_classes
 from . import test_upcasting
+from . import test_file_exchange
