@@ -22,6 +22,7 @@
         "security/mfg_integration_security.xml",
         "security/ir.model.access.csv",
         "security/mfg_integration_rules.xml",
+        "security/mfg_integration_company_rules.xml",
         "data/queue_job_data.xml",
         "data/ir_cron_data.xml",
         "data/mfg_integration_contract_data.xml",

@@ -34,6 +34,9 @@ class MfgIntegrationEvent(models.Model):
         default="inbound",
         readonly=True,
     )
+    # not stored: the API and the outbox insert events with set-based SQL; the record rules
+    # reach the company through the system
+    company_id = fields.Many2one(related="system_id.company_id", string="Company")
     system_id = fields.Many2one(
         "mfg.integration.system", required=True, index=True, readonly=True, ondelete="restrict"
     )

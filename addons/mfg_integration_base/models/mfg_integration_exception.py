@@ -21,6 +21,7 @@ class MfgIntegrationException(models.Model):
     name = fields.Char(string="Problem", required=True, tracking=True)
     event_id = fields.Many2one("mfg.integration.event", index=True, ondelete="set null")
     system_id = fields.Many2one("mfg.integration.system", index=True, required=True)
+    company_id = fields.Many2one(related="system_id.company_id", store=True, index=True)
     contract_id = fields.Many2one("mfg.integration.contract", index=True)
     subject = fields.Char(help="The business object the event was about.")
     correlation_id = fields.Char(index=True)

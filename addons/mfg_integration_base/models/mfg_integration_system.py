@@ -54,6 +54,15 @@ class MfgIntegrationSystem(models.Model):
         tracking=True,
     )
     active = fields.Boolean(default=True, tracking=True)
+    company_id = fields.Many2one(
+        "res.company",
+        required=True,
+        index=True,
+        tracking=True,
+        default=lambda self: self.env.company,
+        help="The company (plant) whose traffic this is: its events, exceptions, mappings and "
+        "rules are seen only by users of that company.",
+    )
     environment = fields.Selection(
         [("production", "Production"), ("test", "Test")],
         required=True,

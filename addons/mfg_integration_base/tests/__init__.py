@@ -25,3 +25,4 @@ from . import test_contract_owner
 from . import test_error_classes
 from . import test_upcasting
 from . import test_file_exchange
+from . import test_multi_company
