@@ -21,8 +21,13 @@ def naive_utc(value):
 
 
 def without_empty(values):
-    """The dict without None or empty-string values (optional fields are left out)."""
-    return {key: value for key, value in values.items() if value not in (None, "")}
+    """The dict without None, False (Odoo's empty) or empty-string values: optional fields
+    are left out (a quantity of 0 stays)."""
+    return {
+        key: value
+        for key, value in values.items()
+        if value is not None and value is not False and value != ""
+    }
 
 
 def digest(data):
