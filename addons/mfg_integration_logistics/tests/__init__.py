@@ -1,1 +1,2 @@
 from . import test_crm_orders
+from . import test_fulfilment
