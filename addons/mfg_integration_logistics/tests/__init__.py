@@ -1,2 +1,3 @@
 from . import test_crm_orders
 from . import test_fulfilment
+from . import test_wms_stock
