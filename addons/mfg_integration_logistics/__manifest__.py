@@ -13,6 +13,7 @@
     "depends": ["mfg_integration_base", "sale_stock", "mrp", "purchase_stock"],
     "data": [
         "data/mfg_integration_contract_data.xml",
+        "data/mfg_integration_record_kind_data.xml",
         "security/ir.model.access.csv",
         "views/sale_order_views.xml",
         "views/stock_picking_views.xml",

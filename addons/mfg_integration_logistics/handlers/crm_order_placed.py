@@ -74,7 +74,7 @@ def handle_order_placed(env, event):
             )
         )
     subject = env._("sales order %(name)s (CRM order %(ref)s)", name=order.name, ref=data["order_id"])
-    event._logistics_check_owner("sales_order", system, subject)
+    env["mfg.integration.record.kind"]._check_inbound_update("sales_order", system, subject)
     if order.state not in CHANGEABLE_STATES:
         state = dict(order._fields["state"].selection).get(order.state)
         raise BusinessError(

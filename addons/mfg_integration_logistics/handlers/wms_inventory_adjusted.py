@@ -34,7 +34,7 @@ def handle_inventory_adjusted(env, event):
     system = event.system_id
     what = env._("WMS count %(ref)s", ref=data["count_id"])
     # a count overwrites Odoo's quantities: only the system of record of stock may send one
-    event._logistics_check_owner(
+    env["mfg.integration.record.kind"]._check_inbound_update(
         "stock", system, env._("the stock counted in %(what)s", what=what)
     )
     counted_at = naive_utc(data["counted_at"])

@@ -61,11 +61,6 @@ class MfgIntegrationEvent(models.Model):
             return lot
         return Lot.create({"product_id": product.id, "name": name, "company_id": self.env.company.id})
 
-    def _logistics_check_owner(self, kind_code, system, subject):
-        """TEMPORARY until main's system of record lands."""
-        if "mfg.integration.record.kind" in self.env:
-            self.env["mfg.integration.record.kind"]._check_inbound_update(kind_code, system, subject)
-
     def _logistics_check_lots_released(self, lots, what):
         """Refuse to move lots on quality hold (the quality addon's flag, where installed)."""
         held = lots.filtered(lambda lot: "mfg_on_hold" in lot._fields and lot.mfg_on_hold)

@@ -54,10 +54,9 @@ class LogisticsCase(RealTimeouts, TransactionCase):
             )
         )
         # the CRM owns sales orders, the WMS the stock (counts overwrite Odoo's quantities)
-        if "mfg.integration.record.kind" in cls.env:
-            RecordKind = cls.env["mfg.integration.record.kind"]
-            cls.crm.sor_kind_ids = [(4, RecordKind._by_code("sales_order").id)]
-            cls.wms.sor_kind_ids = [(4, RecordKind._by_code("stock").id)]
+        RecordKind = cls.env["mfg.integration.record.kind"]
+        cls.crm.sor_kind_ids = [(4, RecordKind._by_code("sales_order").id)]
+        cls.wms.sor_kind_ids = [(4, RecordKind._by_code("stock").id)]
         cls.warehouse = cls.env.ref("stock.warehouse0")
         cls.stock = cls.warehouse.lot_stock_id
         Location = cls.env["stock.location"]

@@ -76,8 +76,6 @@ class TestCrmOrders(LogisticsCase):
         self.assertEqual(sorted(order.order_line.mapped("product_uom_qty")), [2, 10])
 
     def test_a_change_from_a_crm_that_does_not_own_sales_orders_is_refused(self):
-        if "mfg.integration.record.kind" not in self.env:
-            self.skipTest("the system of record (mfg.integration.record.kind) is not in base yet")
         self.assertDone(self.place(crm_order()))
         self.crm.sor_kind_ids = [(5, 0, 0)]
         changed = self.place(crm_order(customer_ref="PO 4712"))

@@ -92,6 +92,16 @@ class TestWmsStock(LogisticsCase):
         self.assertEqual(adjustment.quantity, 5)
         self.assertEqual(adjustment.date, naive_utc(utc_stamp(30)))
 
+    def test_a_count_from_a_wms_that_does_not_own_the_stock_is_refused(self):
+        lot = self.lot("L-D")
+        self.wms.sor_kind_ids = [(5, 0, 0)]
+        event = self.post(*self.counted("C-6", 8, "WMS-A", 30, lot="L-D"))
+        self.assertBusinessError(event, "sor_conflict")
+        self.assertEqual(self.stock_of(lot), (0, 0))
+        # a movement is a fact, not a change of Odoo's stock records: it applies
+        self.assertDone(self.post(*self.moved("M-13", 1, "WMS-B", "WMS-A", 10, lot="L-D")))
+        self.assertEqual(self.stock_of(lot), (1, -1))
+
     def test_a_movement_converts_units_and_books_serials_and_plain_products(self):
         event = self.send(
             self.wms,
