@@ -73,7 +73,9 @@ def handle_order_placed(env, event):
                 order_line=[(0, 0, values) for values in lines],
             )
         )
-    subject = env._("sales order %(name)s (CRM order %(ref)s)", name=order.name, ref=data["order_id"])
+    subject = env._(
+        "sales order %(name)s (CRM order %(ref)s)", name=order.name, ref=data["order_id"]
+    )
     env["mfg.integration.record.kind"]._check_inbound_update("sales_order", system, subject)
     if order.state not in CHANGEABLE_STATES:
         state = dict(order._fields["state"].selection).get(order.state)
@@ -101,6 +103,8 @@ def handle_order_placed(env, event):
     commands += [(2, line.id) for line in existing.values()]
     order.write(dict(header, order_line=commands))
     order.message_post(
-        body=env._("Updated from %(system)s (event %(uid)s).", system=system.name, uid=event.event_uid)
+        body=env._(
+            "Updated from %(system)s (event %(uid)s).", system=system.name, uid=event.event_uid
+        )
     )
     return order

@@ -20,7 +20,7 @@ def quantity_at(env, product, location, lot, moment):
     groups = {}
     for side in ("location_dest_id", "location_id"):
         groups[side] = MoveLine._read_group(
-            domain + [(side, "=", location.id)], [], ["quantity_product_uom:sum"]
+            [*domain, (side, "=", location.id)], [], ["quantity_product_uom:sum"]
         )[0][0]
     return groups["location_dest_id"] - groups["location_id"]
 

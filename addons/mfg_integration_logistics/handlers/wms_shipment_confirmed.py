@@ -168,7 +168,11 @@ def handle_shipment_confirmed(env, event):
     if picking.state != "done":
         raise BusinessError(
             "delivery_not_validated",
-            env._("Odoo did not validate delivery %(ref)s (%(result)s)", ref=picking.name, result=result),
+            env._(
+                "Odoo did not validate delivery %(ref)s (%(result)s)",
+                ref=picking.name,
+                result=result,
+            ),
             suggested_action=env._("Open the delivery, check what blocks it, then retry."),
             key_fields={"delivery": picking.name},
         )

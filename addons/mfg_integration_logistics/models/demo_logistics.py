@@ -46,7 +46,12 @@ class MfgIntegrationSystem(models.Model):
             "customer_code": "CUST-0042",
             "customer_ref": "PO 4711",
             "lines": [
-                {"line_id": str(index), "product_code": product.default_code, "qty": 5 * index, "uom": "EA"}
+                {
+                    "line_id": str(index),
+                    "product_code": product.default_code,
+                    "qty": 5 * index,
+                    "uom": "EA",
+                }
                 for index, product in enumerate(products.sorted("default_code"), start=1)
             ],
         }

@@ -59,7 +59,9 @@ class MfgIntegrationEvent(models.Model):
         )
         if lot or not create:
             return lot
-        return Lot.create({"product_id": product.id, "name": name, "company_id": self.env.company.id})
+        return Lot.create(
+            {"product_id": product.id, "name": name, "company_id": self.env.company.id}
+        )
 
     def _logistics_check_lots_released(self, lots, what):
         """Refuse to move lots on quality hold (the quality addon's flag, where installed)."""

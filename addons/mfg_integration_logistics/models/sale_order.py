@@ -76,7 +76,9 @@ class SaleOrder(models.Model):
         Event = self.env["mfg.integration.event"]
         cancelled = self.state == "cancel"
         lines = []
-        for line in self.order_line.filtered(lambda line: line.product_id and not line.display_type):
+        for line in self.order_line.filtered(
+            lambda line: line.product_id and not line.display_type
+        ):
             promised = None if cancelled else line._crm_promised_date()
             lines.append(
                 without_empty(

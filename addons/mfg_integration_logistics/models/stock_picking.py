@@ -146,8 +146,7 @@ class StockPicking(models.Model):
                             "uom": Event._logistics_code(
                                 system, "uom", move.product_uom, move.product_uom.name
                             ),
-                            "lots": [{"lot": lot, "qty": qty} for lot, qty in lots.items()]
-                            or None,
+                            "lots": [{"lot": lot, "qty": qty} for lot, qty in lots.items()] or None,
                         }
                     )
                 )
@@ -160,7 +159,9 @@ class StockPicking(models.Model):
                     "backorder_ref": backorders[:1].name,
                     "carrier": picking.wms_carrier,
                     "tracking_ref": picking.wms_tracking_ref,
-                    "shipped_at": stamp(self.env.context.get("wms_shipped_at") or picking.date_done),
+                    "shipped_at": stamp(
+                        self.env.context.get("wms_shipped_at") or picking.date_done
+                    ),
                     "lines": lines,
                 }
             )

@@ -40,16 +40,20 @@ class TestCrmOrders(LogisticsCase):
         self.assertEqual((order.partner_id, order.client_order_ref), (self.customer, "PO 4711"))
         self.assertEqual(order.crm_system_id, self.crm)
         self.assertEqual(
-            sorted((line.crm_line_ref, line.product_id.default_code, line.product_uom_qty)
-                   for line in order.order_line),  # fmt: skip
+            sorted(
+                (line.crm_line_ref, line.product_id.default_code, line.product_uom_qty)
+                for line in order.order_line
+            ),  # fmt: skip
             [("1", "BRK-100", 10), ("2", "CBX-200", 2)],
         )
-        self.assertEqual(order.order_line.filtered(lambda l: l.crm_line_ref == "2").price_unit, 99.5)
+        self.assertEqual(
+            order.order_line.filtered(lambda line: line.crm_line_ref == "2").price_unit, 99.5
+        )
 
     def test_a_change_before_confirmation_updates_the_quotation(self):
         self.assertDone(self.place(crm_order()))
         order = self.orders()
-        bracket_line = order.order_line.filtered(lambda l: l.crm_line_ref == "1")
+        bracket_line = order.order_line.filtered(lambda line: line.crm_line_ref == "1")
         changed = crm_order(
             lines=[
                 {"line_id": "1", "product_code": "BRK-100", "qty": 2, "uom": "DZ"},
@@ -59,10 +63,15 @@ class TestCrmOrders(LogisticsCase):
         self.assertDone(self.place(changed))
         self.assertEqual(self.orders(), order)
         self.assertEqual(
-            sorted((l.crm_line_ref, l.product_uom_qty, l.product_uom.name) for l in order.order_line),
+            sorted(
+                (ln.crm_line_ref, ln.product_uom_qty, ln.product_uom.name)
+                for ln in order.order_line
+            ),
             [("1", 2, "Dozens"), ("3", 1, "Units")],
         )
-        self.assertEqual(order.order_line.filtered(lambda l: l.crm_line_ref == "1"), bracket_line)
+        self.assertEqual(
+            order.order_line.filtered(lambda line: line.crm_line_ref == "1"), bracket_line
+        )
 
     def test_a_change_after_confirmation_is_a_business_exception(self):
         self.assertDone(self.place(crm_order()))
@@ -70,7 +79,9 @@ class TestCrmOrders(LogisticsCase):
         order.action_confirm()
         # the unchanged order again is no change
         self.assertDone(self.place(crm_order()))
-        changed = self.place(crm_order(lines=[{"line_id": "1", "product_code": "BRK-100", "qty": 99}]))
+        changed = self.place(
+            crm_order(lines=[{"line_id": "1", "product_code": "BRK-100", "qty": 99}])
+        )
         self.assertBusinessError(changed, "order_confirmed")
         self.assertIn(order.name, changed.exception_id.name)
         self.assertEqual(sorted(order.order_line.mapped("product_uom_qty")), [2, 10])
@@ -101,7 +112,9 @@ class TestCrmOrders(LogisticsCase):
         )
         self.assertBusinessError(unknown_product, "mapping_missing")
         unknown_unit = self.place(
-            crm_order("CRM-4", lines=[{"line_id": "1", "product_code": "CBX-200", "qty": 1, "uom": "PAL"}])
+            crm_order(
+                "CRM-4", lines=[{"line_id": "1", "product_code": "CBX-200", "qty": 1, "uom": "PAL"}]
+            )
         )
         self.assertBusinessError(unknown_unit, "mapping_missing")
         self.assertFalse(self.orders("CRM-3") | self.orders("CRM-4"))

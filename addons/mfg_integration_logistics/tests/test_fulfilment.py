@@ -62,7 +62,10 @@ class TestFulfilment(LogisticsCase):
         self.assertEqual(acknowledged.system_id, self.crm)
         self.assertEqual(acknowledged.payload["sale_ref"], order.name)
         self.assertEqual(
-            [(line["line_id"], line["qty_confirmed"], line["uom"]) for line in acknowledged.payload["lines"]],
+            [
+                (line["line_id"], line["qty_confirmed"], line["uom"])
+                for line in acknowledged.payload["lines"]
+            ],
             [("1", 10, "EA")],
         )
         # the plant postpones the order: the promise moves with it, and the CRM hears of it
@@ -110,7 +113,15 @@ class TestFulfilment(LogisticsCase):
         order, delivery, lot = self.released_delivery()
         shipment = self.ship(
             delivery,
-            [{"product_code": "BRK-100", "qty": 6, "uom": "EA", "lot": lot.name, "package": "PAL-1"}],
+            [
+                {
+                    "product_code": "BRK-100",
+                    "qty": 6,
+                    "uom": "EA",
+                    "lot": lot.name,
+                    "package": "PAL-1",
+                }
+            ],
         )
         self.assertDone(shipment)
         self.assertEqual(delivery.state, "done")
@@ -125,7 +136,10 @@ class TestFulfilment(LogisticsCase):
         self.assertEqual(len(status), 1)
         self.assertEqual(status.system_id, self.crm)
         self.assertEqual(
-            {key: status.payload[key] for key in ("status", "delivery_ref", "backorder_ref", "tracking_ref")},
+            {
+                key: status.payload[key]
+                for key in ("status", "delivery_ref", "backorder_ref", "tracking_ref")
+            },
             {
                 "status": "partially_shipped",
                 "delivery_ref": delivery.name,
@@ -150,19 +164,27 @@ class TestFulfilment(LogisticsCase):
         self.assertEqual(len(self.outbound("wms.delivery.released", backorder.name)), 1)
         # the same delivery shipped again (a WMS resend under a new id): nothing moves
         customers = self.env.ref("stock.stock_location_customers")
-        again = self.ship(delivery, [{"product_code": "BRK-100", "qty": 6, "lot": lot.name}], "SHP-2")
+        again = self.ship(
+            delivery, [{"product_code": "BRK-100", "qty": 6, "lot": lot.name}], "SHP-2"
+        )
         self.assertDone(again)
         self.assertEqual(self.on_hand(self.bracket, customers), 6)
         self.assertEqual(delivery.wms_shipment_ref, "SHP-1")
         self.assertEqual(len(self.outbound("crm.delivery.status", "CRM-1")), 1)
         # the rest ships: the order is shipped
-        self.assertDone(self.ship(backorder, [{"product_code": "BRK-100", "qty": 4, "lot": lot.name}], "SHP-3"))
+        self.assertDone(
+            self.ship(backorder, [{"product_code": "BRK-100", "qty": 4, "lot": lot.name}], "SHP-3")
+        )
         self.assertEqual(self.on_hand(self.bracket, customers), 10)
         last = self.outbound("crm.delivery.status", "CRM-1")[-1]
         self.assertEqual(last.payload["status"], "shipped")
         self.assertNotIn("backorder_ref", last.payload)
         self.run_jobs()
-        statuses = [e["data"]["status"] for e in self.receiver.events() if e["type"] == "crm.delivery.status"]
+        statuses = [
+            e["data"]["status"]
+            for e in self.receiver.events()
+            if e["type"] == "crm.delivery.status"
+        ]
         self.assertEqual(statuses[-2:], ["partially_shipped", "shipped"])
 
     def test_a_shipment_of_a_held_lot_is_refused(self):
@@ -192,12 +214,21 @@ class TestFulfilment(LogisticsCase):
             self.wms,
             "wms.shipment.confirmed",
             "S-9",
-            {"shipment_id": "S-9", "delivery_ref": "WH/OUT/NOPE", "lines": [{"product_code": "BRK-100", "qty": 1}]},
+            {
+                "shipment_id": "S-9",
+                "delivery_ref": "WH/OUT/NOPE",
+                "lines": [{"product_code": "BRK-100", "qty": 1}],
+            },
         )
         self.assertBusinessError(unknown, "delivery_unknown")
         other = self.ship(delivery, [{"product_code": "CBX-200", "qty": 1}], "S-10", "S-10")
         self.assertBusinessError(other, "product_not_in_delivery")
-        unmapped_unit = self.ship(delivery, [{"product_code": "BRK-100", "qty": 1, "uom": "PAL", "lot": lot.name}], "S-11", "S-11")
+        unmapped_unit = self.ship(
+            delivery,
+            [{"product_code": "BRK-100", "qty": 1, "uom": "PAL", "lot": lot.name}],
+            "S-11",
+            "S-11",
+        )
         self.assertBusinessError(unmapped_unit, "mapping_missing")
         no_lot = self.ship(delivery, [{"product_code": "BRK-100", "qty": 1}], "S-12", "S-12")
         self.assertBusinessError(no_lot, "lot_missing")

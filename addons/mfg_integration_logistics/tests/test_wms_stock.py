@@ -41,7 +41,10 @@ class TestWmsStock(LogisticsCase):
         return self.send(self.wms, event_type, key, data, event_id=event_id)
 
     def stock_of(self, lot):
-        return (self.on_hand(self.bracket, self.shelf_a, lot), self.on_hand(self.bracket, self.shelf_b, lot))
+        return (
+            self.on_hand(self.bracket, self.shelf_a, lot),
+            self.on_hand(self.bracket, self.shelf_b, lot),
+        )
 
     def test_duplicated_and_reordered_events_give_the_same_stock(self):
         # what happened in the WMS, oldest first: a count of 10 on shelf A, 4 moved to B,
@@ -60,10 +63,18 @@ class TestWmsStock(LogisticsCase):
         history = [
             (event_type, dict(data, lots=[{"lot": "L-B", "qty": data["qty"]}]))
             if event_type == "wms.stock.moved"
-            else (event_type, dict(data, count_id=data["count_id"] + "b", lines=[dict(data["lines"][0], lot="L-B")]))
+            else (
+                event_type,
+                dict(
+                    data, count_id=data["count_id"] + "b", lines=[dict(data["lines"][0], lot="L-B")]
+                ),
+            )
             for event_type, data in history
         ]
-        history = [(t, dict(d, movement_id=d["movement_id"] + "b")) if "movement_id" in d else (t, d) for t, d in history]
+        history = [
+            (t, dict(d, movement_id=d["movement_id"] + "b")) if "movement_id" in d else (t, d)
+            for t, d in history
+        ]
         lot_reordered = self.lot("L-B")
         arrivals = [history[3], history[2], history[1], history[1], history[0], history[3]]
         for index, (event_type, data) in enumerate(arrivals):
@@ -75,12 +86,16 @@ class TestWmsStock(LogisticsCase):
         moves = self.env["stock.move"].search([("wms_movement_ref", "=", "M-1b")])
         self.assertEqual(len(moves), 1, "one movement id, one move")
         counts = self.env["mfg.wms.count"].search([("lot_id", "=", lot_reordered.id)])
-        self.assertEqual(sorted(counts.mapped("applied")), [False, True], "the older count came late")
+        self.assertEqual(
+            sorted(counts.mapped("applied")), [False, True], "the older count came late"
+        )
 
     def test_a_count_is_an_inventory_adjustment_with_the_wms_reason(self):
         lot = self.lot("L-C")
         self.assertDone(self.post(*self.moved("M-5", 3, "WMS-B", "WMS-A", 60, lot="L-C")))
-        event = self.post(*self.counted("C-5", 8, "WMS-A", 30, lot="L-C", reason="damaged rack recount"))
+        event = self.post(
+            *self.counted("C-5", 8, "WMS-A", 30, lot="L-C", reason="damaged rack recount")
+        )
         self.assertDone(event)
         self.assertEqual(self.on_hand(self.bracket, self.shelf_a, lot), 8)
         count = self.env["mfg.wms.count"].search([("count_ref", "=", "C-5")])
@@ -107,7 +122,14 @@ class TestWmsStock(LogisticsCase):
             self.wms,
             "wms.stock.moved",
             "M-6",
-            {"movement_id": "M-6", "product_code": "CBX-200", "qty": 2, "uom": "DZ", "from_location": "WMS-A", "to_location": "WMS-B"},
+            {
+                "movement_id": "M-6",
+                "product_code": "CBX-200",
+                "qty": 2,
+                "uom": "DZ",
+                "from_location": "WMS-A",
+                "to_location": "WMS-B",
+            },
         )
         self.assertDone(event)
         self.assertEqual(self.on_hand(self.box, self.shelf_b), 24)
@@ -117,11 +139,15 @@ class TestWmsStock(LogisticsCase):
         unknown_location = self.post(*self.moved("M-7", 1, "WMS-A", "WMS-Z", 10))
         self.assertBusinessError(unknown_location, "mapping_missing")
         self.assertEqual(unknown_location.exception_id.external_code, "WMS-Z")
-        unknown_product = self.post(*self.moved("M-8", 1, "WMS-A", "WMS-B", 10, product_code="NOPE"))
+        unknown_product = self.post(
+            *self.moved("M-8", 1, "WMS-A", "WMS-B", 10, product_code="NOPE")
+        )
         self.assertBusinessError(unknown_product, "mapping_missing")
         unknown_unit = self.post(*self.moved("M-9", 1, "WMS-A", "WMS-B", 10, uom="PAL"))
         self.assertBusinessError(unknown_unit, "mapping_missing")
-        unmatched = self.post(*self.moved("M-10", 5, "WMS-A", "WMS-B", 10, lots=[{"lot": "L-X", "qty": 2}]))
+        unmatched = self.post(
+            *self.moved("M-10", 5, "WMS-A", "WMS-B", 10, lots=[{"lot": "L-X", "qty": 2}])
+        )
         self.assertBusinessError(unmatched, "lot_quantity_mismatch")
         untracked = self.post(*self.moved("M-11", 5, "WMS-A", "WMS-B", 10, lots=[]))
         self.assertBusinessError(untracked, "lot_missing")
@@ -130,7 +156,12 @@ class TestWmsStock(LogisticsCase):
         self.map(self.wms, "location", {"WMS-Z": self.stock})
         self.run_jobs()
         self.assertDone(unknown_location)
-        self.assertEqual(self.on_hand(self.bracket, self.stock, self.env["stock.lot"].search([("name", "=", "L-A")])), 1)
+        self.assertEqual(
+            self.on_hand(
+                self.bracket, self.stock, self.env["stock.lot"].search([("name", "=", "L-A")])
+            ),
+            1,
+        )
 
     def test_a_movement_of_a_held_lot_is_refused(self):
         lot = self.lot("L-H")
