@@ -129,9 +129,11 @@ def compare_wms_inventory(rule, start, end):
             odoo_value=odoo_value,
             external_value=wms_value,
             label=_(
-                "%(product)s%(lot)s in %(location)s",
+                "%(product)s lot %(lot)s in %(location)s",
                 product=codes[product_id],
-                lot=f" lot {lot}" if lot else "",
+                lot=lot,
                 location=location,
-            ),
+            )
+            if lot
+            else _("%(product)s in %(location)s", product=codes[product_id], location=location),
         )
