@@ -165,18 +165,7 @@ class TestWmsStock(LogisticsCase):
 
     def test_a_movement_of_a_held_lot_is_refused(self):
         lot = self.lot("L-H")
-        if "mfg_on_hold" not in lot._fields:
-            self.skipTest(
-                "stock.lot has no mfg_on_hold: the quality addon (quality holds) is not "
-                "installed in this database"
-            )
-        if "mfg.quality.hold" in self.env:
-            Hold = self.env["mfg.quality.hold"]
-            values = {"lot_id": lot.id, "reason": "Test: contamination"}
-            Hold.create({key: value for key, value in values.items() if key in Hold._fields})
-        else:
-            lot.mfg_on_hold = True
-        self.assertTrue(lot.mfg_on_hold)
+        self.hold(lot, "Test: contamination")
         event = self.post(*self.moved("M-12", 1, "WMS-A", "WMS-B", 10, lot="L-H"))
         self.assertBusinessError(event, "lot_on_hold")
         self.assertEqual(self.stock_of(lot), (0, 0))
