@@ -86,6 +86,19 @@ class TestCrmOrders(LogisticsCase):
         self.assertIn(order.name, changed.exception_id.name)
         self.assertEqual(sorted(order.order_line.mapped("product_uom_qty")), [2, 10])
 
+    def test_a_cancelled_order_is_acknowledged_as_cancelled(self):
+        self.assertDone(self.place(crm_order()))
+        order = self.orders()
+        order.action_confirm()
+        order._action_cancel()
+        acknowledgments = self.Event.search(
+            [("event_type", "=", "crm.order.acknowledged"), ("subject", "=", "CRM-1")], order="id"
+        )
+        self.assertEqual([a.payload["state"] for a in acknowledgments], ["confirmed", "cancelled"])
+        self.assertEqual(
+            [line["qty_confirmed"] for line in acknowledgments[1].payload["lines"]], [0, 0]
+        )
+
     def test_a_change_from_a_crm_that_does_not_own_sales_orders_is_refused(self):
         self.assertDone(self.place(crm_order()))
         self.crm.sor_kind_ids = [(5, 0, 0)]
