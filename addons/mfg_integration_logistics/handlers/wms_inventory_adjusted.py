@@ -70,6 +70,9 @@ def handle_inventory_adjusted(env, event):
     counts = Count.browse()
     for product, location, lot, quantity in lines:
         latest = Count._latest(system, product, location, lot)
+        if latest.count_ref == data["count_id"] and latest.counted_at == counted_at:
+            counts |= latest  # this count sent again: applied once
+            continue
         newer = bool(latest) and latest.counted_at >= counted_at
         before = quantity_at(env, product, location, lot, counted_at)
         values = {

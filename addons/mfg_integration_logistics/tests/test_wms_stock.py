@@ -106,6 +106,10 @@ class TestWmsStock(LogisticsCase):
         self.assertEqual(adjustment.location_dest_id, self.shelf_a)
         self.assertEqual(adjustment.quantity, 5)
         self.assertEqual(adjustment.date, naive_utc(utc_stamp(30)))
+        # the same count in a new envelope: applied once
+        self.assertDone(self.post(*self.counted("C-5", 8, "WMS-A", 30, lot="L-C")))
+        self.assertEqual(self.env["mfg.wms.count"].search_count([("count_ref", "=", "C-5")]), 1)
+        self.assertEqual(self.on_hand(self.bracket, self.shelf_a, lot), 8)
 
     def test_a_count_from_a_wms_that_does_not_own_the_stock_is_refused(self):
         lot = self.lot("L-D")
