@@ -1,0 +1,103 @@
+"""The same CMMS events duplicated or delivered out of order leave the same end state as
+the events applied once each, in order."""
+
+from odoo.tests import tagged
+
+from odoo.addons.mfg_integration_base.tests.common import JobQueue
+
+from .common import CmmsCase
+
+
+class Rollback(Exception):
+    """Raised to undo one delivery of the scenario's events."""
+
+
+@tagged("post_install", "-at_install")
+class TestEventOrder(CmmsCase):
+    def scenario(self):
+        """A preventive order's events as the CMMS sent them, oldest first."""
+        steps = [
+            ("cmms.workorder.created", {
+                "workorder_ref": "WO-7", "title": "Bearings", "maintenance_type": "preventive",
+                "equipment": "EQ-M1", "technician": "tess"}),
+            ("cmms.part.reserved", {
+                "workorder_ref": "WO-7", "reservation_ref": "R-1", "part_code": "BRG",
+                "qty": 3}),
+            ("cmms.part.reserved", {
+                "workorder_ref": "WO-7", "reservation_ref": "R-2", "part_code": "FLT",
+                "qty": 1}),
+            ("cmms.part.consumed", {
+                "workorder_ref": "WO-7", "consumption_ref": "C-1", "part_code": "BRG",
+                "qty": 2}),
+            ("cmms.part.consumed", {
+                "workorder_ref": "WO-7", "consumption_ref": "C-2", "part_code": "FLT",
+                "qty": 1}),
+            ("cmms.workorder.completed", {"workorder_ref": "WO-7", "labour_hours": 1.5}),
+        ]  # fmt: skip
+        count = len(steps)
+        return [
+            self.envelope(event_type, data, event_id=f"wo7-{index}", seconds_ago=count - index)
+            for index, (event_type, data) in enumerate(steps)
+        ]
+
+    def end_state(self):
+        request = self.request("WO-7")
+        return {
+            "done": request.stage_id.done,
+            "costs": (request.labour_cost, request.parts_cost, request.total_cost),
+            "stock": [
+                (self.quantity(part, location), part.free_qty)
+                for part in (self.bearing, self.filter)
+                for location in (self.stock, self.maintenance_location, self.consumption_location)
+            ],
+            "moves": sorted(
+                (m.maintenance_kind, m.maintenance_ref, m.product_id.default_code, m.quantity,
+                 m.state)
+                for m in request.part_move_ids
+            ),  # fmt: skip
+            "events": sorted(
+                self.Event.search(
+                    [("system_id", "=", self.system.id), ("direction", "=", "inbound")]
+                ).mapped("state")
+            ),
+        }
+
+    def run_deliveries(self, batches):
+        """Deliver ``batches`` (lists of envelopes), run every job; the end state."""
+        try:
+            with self.env.cr.savepoint():
+                queue = JobQueue(self.env)
+                for batch in batches:
+                    self.deliver(batch)
+                queue.perform_all(immediate_only=False)  # the waiting ones' retries
+                state = self.end_state()
+                raise Rollback
+        except Rollback:
+            pass
+        return state
+
+    def test_duplicates_and_reordering_give_the_same_end_state(self):
+        events = self.scenario()
+        in_order = self.run_deliveries([[event] for event in events])
+        self.assertTrue(in_order["done"])
+        self.assertEqual(in_order["costs"], (90.0, 54.0, 144.0))
+        self.assertEqual(set(in_order["events"]), {"done"})
+        reversed_one_by_one = self.run_deliveries([[event] for event in reversed(events)])
+        shuffled_and_twice = self.run_deliveries(
+            [[events[3], events[5], events[0]], [events[1], events[3], events[4], events[2]]]
+        )
+        resent = self.scenario()  # the CMMS resends every event under new ids
+        for envelope in resent:
+            envelope["id"] += "-again"
+        resent_batches = [[event] for event in events] + [resent]
+        resent_state = self.run_deliveries(resent_batches)
+        for name, state in (
+            ("reversed", reversed_one_by_one),
+            ("shuffled with duplicates", shuffled_and_twice),
+        ):
+            with self.subTest(delivery=name):
+                self.assertEqual(state, in_order)
+        in_order_resent = dict(in_order)
+        resent_state.pop("events")
+        in_order_resent.pop("events")
+        self.assertEqual(resent_state, in_order_resent)
