@@ -16,13 +16,12 @@
     "depends": ["mfg_integration_base", "mfg_integration_mes", "maintenance", "purchase_stock"],
     "data": [
         "data/mfg_integration_contract_data.xml",
+        "data/mfg_integration_record_kind_data.xml",
         "data/stock_location_data.xml",
         "views/maintenance_request_views.xml",
         "views/maintenance_equipment_views.xml",
         "views/product_product_views.xml",
         "views/res_company_views.xml",
     ],
-    "demo": [
-
-    ],
+    "demo": [],
 }

@@ -8,8 +8,8 @@ EQUIPMENT_KIND = "equipment"
 def handle_equipment_updated(env, event):
     """Apply the CMMS's equipment master data, where the CMMS owns equipment."""
     event = event._cmms_origin()
-    event._cmms_check_owner(EQUIPMENT_KIND)
     data = event.payload
+    event._cmms_check_owner(EQUIPMENT_KIND, env._("equipment %s", data["equipment"]))
     equipment = event._cmms_equipment(data["equipment"])
     values = {}
     for field in ("name", "serial_no"):

@@ -9,8 +9,8 @@ def handle_spare_part_updated(env, event):
     """Apply the CMMS's spare part data (its name, the equipment it fits), where the CMMS
     owns spare parts."""
     event = event._cmms_origin()
-    event._cmms_check_owner(SPARE_PART_KIND)
     data = event.payload
+    event._cmms_check_owner(SPARE_PART_KIND, env._("spare part %s", data["part_code"]))
     part = event._cmms_part(data["part_code"])
     values = {} if part.is_spare_part else {"is_spare_part": True}
     if "name" in data and part.name != data["name"]:

@@ -11,8 +11,8 @@ def handle_workorder_created(env, event):
     """Create the request of a CMMS work order; one Odoo already has (the CMMS sent the
     creation again) is brought in step instead, so a resent creation changes nothing."""
     event = event._cmms_origin()
-    event._cmms_check_owner(REQUEST_KIND)
     data = event.payload
+    event._cmms_check_owner(REQUEST_KIND, env._("work order %s", data["workorder_ref"]))
     values = request_values(event, data)
     Request = event.env["maintenance.request"]
     request = Request.search(

@@ -8,7 +8,7 @@ from .workorder_values import request_values
 def handle_workorder_updated(env, event):
     """Bring the work order's request in step with the fields the CMMS sent."""
     event = event._cmms_origin()
-    event._cmms_check_owner(REQUEST_KIND)
+    event._cmms_check_owner(REQUEST_KIND, env._("work order %s", event.payload["workorder_ref"]))
     request = event._cmms_request(event.payload["workorder_ref"])
     values = request_values(event, event.payload)
     if values:

@@ -117,7 +117,9 @@ class MaintenanceRequest(models.Model):
     # -- CMMS work orders ---------------------------------------------------------------
 
     def _cmms_done_stage(self):
-        return self.env["maintenance.stage"].search([("done", "=", True)], order="sequence", limit=1)
+        return self.env["maintenance.stage"].search(
+            [("done", "=", True)], order="sequence", limit=1
+        )
 
     def _cmms_complete(self, hours, completed_at, note=None):
         """Close the request with the CMMS's labour hours at the equipment's rate."""
@@ -129,6 +131,7 @@ class MaintenanceRequest(models.Model):
         if stage and self.stage_id != stage and not self.stage_id.done:
             values["stage_id"] = stage.id
         self.write(values)
+        self._cmms_release_reservations()
         # after the stage: Odoo stamps today's date on a request reaching a done stage
         self.close_date = completed_at.date()
         if note:
@@ -159,21 +162,36 @@ class MaintenanceRequest(models.Model):
 
     def _cmms_reserve_part(self, part, quantity, reservation_ref):
         """Reserve ``quantity`` of ``part`` on an internal transfer to the maintenance
-        location; the same reservation sent again sets its quantity, never adds to it."""
+        location, less what this request already used of the part without a reservation
+        (the consumption arrived first). The same reservation sent again sets its quantity,
+        never adds to it; on a completed request nothing is left to reserve."""
         self.ensure_one()
         move = self.part_move_ids.filtered(
             lambda m: m.maintenance_kind == "reservation"
             and m.maintenance_ref == reservation_ref
-            and m.state != "cancel"
+            and m.product_id == part
         )[:1]
-        if move.state == "done":
-            return move  # the parts were taken for a consumption already
+        rounding = part.uom_id.rounding
+        used = move.maintenance_used_qty
+        for consumption in self._cmms_unreserved_consumptions(part):
+            taken = min(quantity - used, consumption.maintenance_unreserved_qty)
+            if float_compare(taken, 0.0, precision_rounding=rounding) <= 0:
+                break
+            consumption.maintenance_unreserved_qty -= taken
+            used += taken
+        demand = quantity - used
         if move:
-            if float_compare(move.product_uom_qty, quantity, precision_rounding=move.product_uom.rounding):
-                move._do_unreserve()
-                move.product_uom_qty = quantity
-                move._action_assign()
+            move.write({"maintenance_reserved_qty": quantity, "maintenance_used_qty": used})
+            if move.state not in ("done", "cancel"):
+                move._cmms_set_demand(demand, keep=not self.stage_id.done)
             return move
+        values = {"maintenance_reserved_qty": quantity, "maintenance_used_qty": used}
+        if self.stage_id.done or float_compare(demand, 0.0, precision_rounding=rounding) <= 0:
+            # nothing left to set aside: a record of the reservation, already used up
+            return self._cmms_reservation_picking(part, 0.0, reservation_ref, values)
+        return self._cmms_reservation_picking(part, demand, reservation_ref, values)
+
+    def _cmms_reservation_picking(self, part, demand, reservation_ref, values):
         warehouse, maintenance, _consumption = self._cmms_locations()
         picking = self.env["stock.picking"].create(
             {
@@ -187,35 +205,46 @@ class MaintenanceRequest(models.Model):
                     (
                         0,
                         0,
-                        {
-                            "name": self.name,
-                            "product_id": part.id,
-                            "product_uom_qty": quantity,
-                            "product_uom": part.uom_id.id,
-                            "location_id": warehouse.lot_stock_id.id,
-                            "location_dest_id": maintenance.id,
-                            "maintenance_request_id": self.id,
-                            "maintenance_kind": "reservation",
-                            "maintenance_ref": reservation_ref,
-                            "company_id": self.company_id.id,
-                        },
+                        dict(
+                            values,
+                            name=self.name,
+                            product_id=part.id,
+                            product_uom_qty=demand,
+                            product_uom=part.uom_id.id,
+                            location_id=warehouse.lot_stock_id.id,
+                            location_dest_id=maintenance.id,
+                            maintenance_request_id=self.id,
+                            maintenance_kind="reservation",
+                            maintenance_ref=reservation_ref,
+                            company_id=self.company_id.id,
+                        ),
                     )
                 ],
             }
         )
+        if float_is_zero(demand, precision_rounding=part.uom_id.rounding):
+            picking.action_cancel()
+            return picking.move_ids
         picking.action_confirm()
         picking.action_assign()
         return picking.move_ids
 
+    def _cmms_unreserved_consumptions(self, part):
+        return self.part_move_ids.filtered(
+            lambda m: m.maintenance_kind == "consumption"
+            and m.product_id == part
+            and m.state == "done"
+            and m.maintenance_unreserved_qty > 0
+        ).sorted("id")
+
     def _cmms_consume_part(self, part, quantity, consumption_ref):
-        """Post ``quantity`` of ``part`` used on this request, at the part's cost: the parts
-        reserved for it reach the maintenance location first, the rest comes from stock. A
-        shortfall is a business error, never a negative quant. Posted once per reference."""
+        """Post ``quantity`` of ``part`` used on this request, at the part's cost: first what
+        the storekeeper issued to the maintenance location, then from stock, using up this
+        request's reservations of the part. A shortfall is a business error, never a negative
+        quant. Posted once per reference."""
         self.ensure_one()
         posted = self.part_move_ids.filtered(
-            lambda m: m.maintenance_kind == "consumption"
-            and m.maintenance_ref == consumption_ref
-            and m.state == "done"
+            lambda m: m.maintenance_kind == "consumption" and m.maintenance_ref == consumption_ref
         )
         if posted:
             return posted
@@ -228,15 +257,16 @@ class MaintenanceRequest(models.Model):
                     "say which one was used",
                     part=part.display_name,
                 ),
-                suggested_action=_("Post this consumption in Odoo by hand, then discard the event."),
+                suggested_action=_(
+                    "Post this consumption in Odoo by hand, then discard the event."
+                ),
                 key_fields={"part": part._part_code()},
             )
-        self._cmms_take_reserved(part)
         Quant = self.env["stock.quant"]
         rounding = part.uom_id.rounding
-        at_maintenance = max(0.0, Quant._get_available_quantity(part, maintenance))
-        from_maintenance = min(quantity, at_maintenance)
+        from_maintenance = min(quantity, max(0.0, Quant._get_available_quantity(part, maintenance)))
         from_stock = quantity - from_maintenance
+        unreserved = from_stock - self._cmms_use_reservations(part, from_stock)
         in_stock = Quant._get_available_quantity(part, warehouse.lot_stock_id)
         if float_compare(from_stock, in_stock, precision_rounding=rounding) > 0:
             raise BusinessError(
@@ -259,7 +289,10 @@ class MaintenanceRequest(models.Model):
                 key_fields={"request": self.cmms_ref or self.name, "part": part._part_code()},
             )
         moves = self.env["stock.move"]
-        for source, source_quantity in ((maintenance, from_maintenance), (warehouse.lot_stock_id, from_stock)):
+        for source, source_quantity, source_unreserved in (
+            (maintenance, from_maintenance, 0.0),
+            (warehouse.lot_stock_id, from_stock, unreserved),
+        ):
             if float_is_zero(source_quantity, precision_rounding=rounding):
                 continue
             moves |= self.env["stock.move"].create(
@@ -275,6 +308,7 @@ class MaintenanceRequest(models.Model):
                     "maintenance_kind": "consumption",
                     "maintenance_ref": consumption_ref,
                     "maintenance_unit_cost": part.standard_price,
+                    "maintenance_unreserved_qty": source_unreserved,
                     "company_id": self.company_id.id,
                 }
             )
@@ -285,23 +319,36 @@ class MaintenanceRequest(models.Model):
         part._maintenance_replenish(self.company_id)
         return moves
 
-    def _cmms_take_reserved(self, part):
-        """The technician took the parts reserved for this request: their transfers to the
-        maintenance location are done (what could not be reserved is dropped)."""
-        moves = self.part_move_ids.filtered(
+    def _cmms_use_reservations(self, part, quantity):
+        """Count up to ``quantity`` against what this request's reservations of ``part`` set
+        aside and no consumption used yet (an open reservation releases its reserved quants
+        for the consumption; one released by the completion just counts); the quantity."""
+        used = 0.0
+        rounding = part.uom_id.rounding
+        reservations = self.part_move_ids.filtered(
             lambda m: m.maintenance_kind == "reservation"
             and m.product_id == part
-            and m.state not in ("done", "cancel")
+            and m.state != "done"
+            and m.maintenance_reserved_qty > m.maintenance_used_qty
+        ).sorted("id")
+        for move in reservations:
+            left = move.maintenance_reserved_qty - move.maintenance_used_qty
+            taken = min(quantity - used, left)
+            if float_compare(taken, 0.0, precision_rounding=rounding) <= 0:
+                break
+            move.maintenance_used_qty += taken
+            if move.state != "cancel":
+                move._cmms_set_demand(left - taken)
+            used += taken
+        return used
+
+    def _cmms_release_reservations(self):
+        """The work is done: what is still reserved for it goes back to free stock."""
+        open_moves = self.part_move_ids.filtered(
+            lambda m: m.maintenance_kind == "reservation" and m.state not in ("done", "cancel")
         )
-        for picking in moves.picking_id:
-            picking_moves = picking.move_ids.filtered(lambda m: m.state not in ("done", "cancel"))
-            if not any(picking_moves.mapped("quantity")):
-                picking.action_cancel()
-                continue
-            picking_moves.picked = True
-            picking.with_context(
-                skip_backorder=True, picking_ids_not_to_backorder=picking.ids
-            ).button_validate()
+        for move in open_moves:
+            move._cmms_set_demand(0.0)
 
     def _cmms_record_downtime(self, system, downtime_ref, workcenter, loss, started_at, ended_at):
         """The equipment's work center stopped for this request, from ``started_at`` to

@@ -1,8 +1,8 @@
 from odoo import _, api, models
 
-from odoo.addons.mfg_integration_base.services.errors import BusinessError, PrerequisiteMissing
-from odoo.addons.mfg_integration_base.services.envelope import parse_time
 from odoo.addons.mfg_integration_base.outbox.emit import outbound_destinations
+from odoo.addons.mfg_integration_base.services.envelope import parse_time
+from odoo.addons.mfg_integration_base.services.errors import BusinessError, PrerequisiteMissing
 
 
 class MfgIntegrationEvent(models.Model):
@@ -68,18 +68,22 @@ class MfgIntegrationEvent(models.Model):
         except ValueError as error:
             raise BusinessError(
                 "invalid_time",
-                _("%(what)s '%(value)s' is not a date and time: %(error)s", what=what,
-                  value=text, error=error),
+                _(
+                    "%(what)s '%(value)s' is not a date and time: %(error)s",
+                    what=what,
+                    value=text,
+                    error=error,
+                ),
                 suggested_action=_("Correct the time with Edit Data, then retry."),
                 key_fields={"field": what},
             ) from None
 
-    def _cmms_check_owner(self, kind_code):
-        """An update of a ``kind_code`` object is accepted only from its system of record
-        (else the sor_conflict business error)."""
+    def _cmms_check_owner(self, kind_code, subject):
+        """An update of a ``kind_code`` object (``subject``, in business words) is accepted
+        only from its system of record (else the sor_conflict business error)."""
         self.ensure_one()
         self.env["mfg.integration.record.kind"]._check_inbound_update(
-            kind_code, self.system_id, self.subject
+            kind_code, self.system_id, subject
         )
 
     # -- outbound ------------------------------------------------------------------------
@@ -94,7 +98,11 @@ class MfgIntegrationEvent(models.Model):
             self.env["mfg.integration.contract"]
             .sudo()
             .search(
-                [("code", "=", contract_code), ("direction", "=", "outbound"), ("state", "=", "active")],
+                [
+                    ("code", "=", contract_code),
+                    ("direction", "=", "outbound"),
+                    ("state", "=", "active"),
+                ],
                 limit=1,
             )
         )

@@ -66,7 +66,9 @@ class ProductProduct(models.Model):
         )
         if not below:
             return self.env["purchase.order.line"]
-        vendors = self.seller_ids.filtered(lambda s: s.company_id in (company, s.company_id.browse()))
+        vendors = self.seller_ids.filtered(
+            lambda s: s.company_id in (company, s.company_id.browse())
+        )
         if not vendors:
             raise BusinessError(
                 "part_no_vendor",

@@ -35,10 +35,12 @@ class TestCmmsWorkOrder(CmmsCase):
             {"workorder_ref": "WO-1", "consumption_ref": "C-1", "part_code": "BRG", "qty": 2},
         )
         self.assertEqual(consumed.state, "done", consumed.error)
-        self.assertEqual(picking.state, "done")
-        self.assertEqual(self.quantity(self.bearing, self.stock), 7)
-        self.assertEqual(self.quantity(self.bearing, self.maintenance_location), 1)
+        # the two came out of the reservation: one is still set aside
+        self.assertEqual(picking.move_ids.product_uom_qty, 1)
+        self.assertEqual(picking.move_ids.quantity, 1)
+        self.assertEqual(self.quantity(self.bearing, self.stock), 8)
         self.assertEqual(self.quantity(self.bearing, self.consumption_location), 2)
+        self.assertEqual(self.bearing.free_qty, 7)
         self.assertEqual(request.parts_cost, 24.0)
         # 8 on hand stays over the reorder point (6): nothing bought
         self.assertFalse(
@@ -55,6 +57,10 @@ class TestCmmsWorkOrder(CmmsCase):
         self.assertEqual((request.labour_hours, request.labour_rate), (2.5, 60.0))
         self.assertEqual(request.labour_cost, 150.0)
         self.assertEqual(request.total_cost, 174.0)
+        # the work is done: the part still set aside is free again
+        self.assertEqual(picking.state, "cancel")
+        self.assertEqual(self.bearing.free_qty, 8)
+        self.assertEqual(self.quantity(self.bearing, self.maintenance_location), 0)
 
     def test_update_and_assignment_change_only_what_is_sent(self):
         request = self.create_order(technician="admin")

@@ -51,9 +51,14 @@ class TestEventOrder(CmmsCase):
                 for location in (self.stock, self.maintenance_location, self.consumption_location)
             ],
             "moves": sorted(
-                (m.maintenance_kind, m.maintenance_ref, m.product_id.default_code, m.quantity,
-                 m.state)
-                for m in request.part_move_ids
+                (
+                    m.maintenance_kind,
+                    m.maintenance_ref,
+                    m.product_id.default_code,
+                    m.quantity,
+                    m.maintenance_unreserved_qty,
+                )
+                for m in request.part_move_ids.filtered(lambda m: m.state != "cancel")
             ),  # fmt: skip
             "events": sorted(
                 self.Event.search(

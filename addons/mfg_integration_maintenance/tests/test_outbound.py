@@ -81,9 +81,7 @@ class TestOutbound(RealTimeouts, CmmsCase):
         self.assertTrue(events)
         self.assertEqual(set(events.mapped("subject")), {"part/BRG"})
         self.assertEqual(events[0].payload["available"], 7)  # reserved
-        self.assertEqual(
-            (events[-1].payload["on_hand"], events[-1].payload["available"]), (8, 8)
-        )
+        self.assertEqual((events[-1].payload["on_hand"], events[-1].payload["available"]), (8, 7))
 
     def test_equipment_changes_reach_the_cmms(self):
         self.equipment.write({"serial_no": "SN-M1-B", "note": "not sent"})
