@@ -23,5 +23,5 @@
         "views/product_product_views.xml",
         "views/res_company_views.xml",
     ],
-    "demo": [],
+    "demo": ["demo/mfg_integration_maintenance_demo.xml"],
 }

@@ -56,7 +56,7 @@ def latest_snapshot(rule, start, end):
 def odoo_requests(env, system, references, taken_at):
     """{work order number: request} for the snapshot's work orders and the system's requests
     completed by ``taken_at``."""
-    requests = env["maintenance.request"].search(
+    found = env["maintenance.request"].search(
         [
             ("cmms_system_id", "=", system.id),
             "|",
@@ -66,7 +66,7 @@ def odoo_requests(env, system, references, taken_at):
             ("close_date", "<=", taken_at.date()),
         ]
     )
-    return {request.cmms_ref: request for request in requests}
+    return {request.cmms_ref: request for request in found}
 
 
 @registry.kind("cmms_cost", "CMMS maintenance cost (labour and parts per work order)")
@@ -76,11 +76,11 @@ def compare_cmms_cost(rule, start, end):
     event = latest_snapshot(rule, start, end)
     snapshot = {line["workorder_ref"]: line for line in event.payload["workorders"]}
     taken_at = naive_utc(event.payload["taken_at"])
-    requests = odoo_requests(rule.env, rule.system_id, set(snapshot), taken_at)
+    by_reference = odoo_requests(rule.env, rule.system_id, set(snapshot), taken_at)
     code = rule.system_id.code
-    for reference in sorted(snapshot.keys() | requests.keys()):
+    for reference in sorted(snapshot.keys() | by_reference.keys()):
         cmms = snapshot.get(reference)
-        request = requests.get(reference)
+        request = by_reference.get(reference)
         for field, label in (
             ("labour_cost", _("%(ref)s labour cost", ref=reference)),
             ("parts_cost", _("%(ref)s parts cost", ref=reference)),

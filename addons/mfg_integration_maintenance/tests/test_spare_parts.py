@@ -50,7 +50,7 @@ class TestSpareParts(CmmsCase):
         self.assertEqual(exception.external_code, "SKF-6204-2RS")
         action = exception.action_create_mapping()
         queue = JobQueue(self.env)
-        self.env["mfg.integration.mapping.line"].with_context(action["context"]).create(
+        self.env["mfg.integration.mapping.line"].with_context(**action["context"]).create(
             {"target_ref": f"product.product,{self.bearing.id}"}
         )
         queue.perform_all(immediate_only=True)
