@@ -42,3 +42,34 @@ class TestCostReconciliation(CmmsCase):
         self.assertEqual(lines["plant_cmms/WO-1/parts_cost"].status, "matched")
         self.assertEqual(lines["plant_cmms/WO-2/labour_cost"].status, "missing_external")
         self.assertEqual(lines["plant_cmms/WO-3/labour_cost"].status, "missing_in_odoo")
+
+    def test_cost_pivot_by_equipment_work_center_and_month(self):
+        other = self.env["maintenance.equipment"].create({"name": "Oven", "serial_no": "OV-1"})
+        self.create_order("WO-1", planned_start="2026-11-20T06:00:00Z")
+        self.send("cmms.workorder.completed", {"workorder_ref": "WO-1", "labour_hours": 1})
+        self.create_order("WO-2", planned_start="2026-12-03T06:00:00Z")
+        self.send(
+            "cmms.part.consumed",
+            {"workorder_ref": "WO-2", "consumption_ref": "C-1", "part_code": "BRG", "qty": 2},
+        )
+        self.send("cmms.workorder.completed", {"workorder_ref": "WO-2", "labour_hours": 2})
+        self.create_order("WO-3", equipment="OV-1", planned_start="2026-12-04T06:00:00Z")
+        self.send("cmms.workorder.completed", {"workorder_ref": "WO-3", "labour_hours": 1})
+        groups = self.Request._read_group(
+            [("cmms_system_id", "=", self.system.id)],
+            ["equipment_id", "workcenter_id", "request_date:month"],
+            ["labour_cost:sum", "parts_cost:sum", "total_cost:sum"],
+        )
+        rows = {
+            (equipment.name, workcenter.name or None, month.strftime("%Y-%m")): costs
+            for equipment, workcenter, month, *costs in groups
+        }
+        self.assertEqual(
+            rows,
+            {
+                ("Press M1", "Press 1", "2026-11"): [60.0, 0.0, 60.0],
+                ("Press M1", "Press 1", "2026-12"): [120.0, 24.0, 144.0],
+                ("Oven", None, "2026-12"): [40.0, 0.0, 40.0],
+            },
+        )
+        self.assertEqual(other.maintenance_ids.total_cost, 40.0)
