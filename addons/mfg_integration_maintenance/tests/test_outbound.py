@@ -48,6 +48,23 @@ class TestOutbound(RealTimeouts, CmmsCase):
         self.assertEqual(event.payload["workcenter"], "M1")
         self.assertEqual(event.payload["priority"], "normal")
 
+    def test_a_request_raised_by_an_employee_without_integration_rights_is_sent(self):
+        employee = self.env["res.users"].create(
+            {
+                "name": "Operator",
+                "login": "operator",
+                "groups_id": [(6, 0, self.env.ref("base.group_user").ids)],
+            }
+        )
+        request = (
+            self.Request.with_user(employee)
+            .create({"name": "Noise on the press", "equipment_id": self.equipment.id})
+            .sudo()
+        )
+        event = self.outbound("maintenance.request.created")
+        self.assertEqual(event.subject, f"maintenance.request/{request.id}")
+        self.assertEqual(event.payload["requested_by"], "Operator")
+
     def test_a_breakdown_from_an_mes_downtime_reaches_the_cmms(self):
         Productivity = self.env["mrp.workcenter.productivity"]
         stop = Productivity._open_downtime(
