@@ -185,10 +185,9 @@ class MaintenanceRequest(models.Model):
             if move.state not in ("done", "cancel"):
                 move._cmms_set_demand(demand, keep=not self.stage_id.done)
             return move
-        values = {"maintenance_reserved_qty": quantity, "maintenance_used_qty": used}
         if self.stage_id.done or float_compare(demand, 0.0, precision_rounding=rounding) <= 0:
-            # nothing left to set aside: a record of the reservation, already used up
-            return self._cmms_reservation_picking(part, 0.0, reservation_ref, values)
+            demand = 0.0  # nothing left to set aside: the reservation is recorded, used up
+        values = {"maintenance_reserved_qty": quantity, "maintenance_used_qty": used}
         return self._cmms_reservation_picking(part, demand, reservation_ref, values)
 
     def _cmms_reservation_picking(self, part, demand, reservation_ref, values):

@@ -1,19 +1,39 @@
 """The same CMMS events duplicated or delivered out of order leave the same end state as
 the events applied once each, in order."""
 
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
 from odoo.tests import tagged
 
 from odoo.addons.mfg_integration_base.tests.common import JobQueue
 
 from .common import CmmsCase
 
+# Events in the scenario (see TestEventOrder.scenario).
+SCENARIO_LENGTH = 6
+
 
 class Rollback(Exception):
     """Raised to undo one delivery of the scenario's events."""
 
 
+@st.composite
+def deliveries(draw):
+    """Batches of indexes into the scenario's events: every event at least once, some twice,
+    in any order, cut into one to three batches."""
+    order = draw(st.permutations(range(SCENARIO_LENGTH)))
+    twice = draw(st.lists(st.integers(0, SCENARIO_LENGTH - 1), max_size=3))
+    sent = draw(st.permutations(list(order) + twice))
+    cuts = sorted(draw(st.sets(st.integers(1, len(sent) - 1), max_size=2)))
+    bounds = zip([0, *cuts], [*cuts, len(sent)], strict=True)
+    return [sent[start:end] for start, end in bounds]
+
+
 @tagged("post_install", "-at_install")
 class TestEventOrder(CmmsCase):
+    expected = None
+
     def scenario(self):
         """A preventive order's events as the CMMS sent them, oldest first."""
         steps = [
@@ -79,6 +99,7 @@ class TestEventOrder(CmmsCase):
                 raise Rollback
         except Rollback:
             pass
+        self.env.invalidate_all()
         return state
 
     def test_duplicates_and_reordering_give_the_same_end_state(self):
@@ -106,3 +127,18 @@ class TestEventOrder(CmmsCase):
         resent_state.pop("events")
         in_order_resent.pop("events")
         self.assertEqual(resent_state, in_order_resent)
+
+    @settings(
+        max_examples=5,
+        deadline=None,
+        database=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    )
+    @given(deliveries())
+    def test_any_order_and_duplicates_give_the_same_end_state(self, batches):
+        events = self.scenario()
+        self.assertEqual(len(events), SCENARIO_LENGTH)
+        if self.expected is None:  # the events once each, in order: the same every example
+            type(self).expected = self.run_deliveries([[event] for event in events])
+        actual = self.run_deliveries([[events[index] for index in batch] for batch in batches])
+        self.assertEqual(actual, self.expected)
