@@ -22,6 +22,7 @@ from odoo.exceptions import UserError
 from odoo.modules.registry import Registry
 from odoo.service.model import PG_CONCURRENCY_ERRORS_TO_RETRY
 
+from ..services import maintenance_windows
 from ..services.backoff import backoff_delay
 from ..services.errors import BusinessError, PrerequisiteMissing
 from ..services.event_states import P_AHEAD_OF_E, PENDING_STATES, SUBJECT_ORDER, precise_now
@@ -58,6 +59,7 @@ def process_chunk(events):
         [list(events.ids)],
     )
     claimed = events.browse([row[0] for row in events.env.cr.fetchall()])
+    claimed = hold_for_maintenance(claimed)
     blocked = blocked_by_earlier(claimed)
     held_subjects = set()  # an event of the subject failed or waits in this chunk
     waiting_subjects = set()  # ... waits: what follows waits behind a pending event
@@ -92,6 +94,21 @@ def process_chunk(events):
     events.flush_model()
     events.env["mfg.integration.traffic"]._add_outcomes(claimed.ids)
     return f"{len(claimed)} events processed"
+
+
+def hold_for_maintenance(claimed):
+    """The claimed events minus those of systems in a maintenance window: those stay as they
+    are (no attempt, no exception) and are planned again for the window's end."""
+    if not claimed:
+        return claimed
+    paused = maintenance_windows.paused_until(
+        claimed.env, claimed.system_id.ids, fields.Datetime.now(), "inbound"
+    )
+    if not paused:
+        return claimed
+    for system_id, until in paused.items():
+        jobs.schedule_retry(claimed.filtered(lambda e, s=system_id: e.system_id.id == s), until)
+    return claimed.filtered(lambda e: e.system_id.id not in paused)
 
 
 def blocked_by_earlier(events):
@@ -398,9 +415,10 @@ def wait_for_prerequisite(event, error):
         return fail_business(
             event,
             BusinessError(
-                "prerequisite_missing",
+                error.reason_code or "prerequisite_missing",
                 error.message,
-                suggested_action=_(
+                suggested_action=error.suggested_action
+                or _(
                     "Check that the earlier message reached Odoo (or create the record it "
                     "refers to), then retry."
                 ),
