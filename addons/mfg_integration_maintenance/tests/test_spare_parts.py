@@ -80,3 +80,20 @@ class TestSpareParts(CmmsCase):
         self.consume("BRG", 2)  # the CMMS resends it (a new event id, the same reference)
         self.assertEqual(self.quantity(self.bearing, self.stock), 8)
         self.assertEqual(request.parts_cost, 24.0)
+
+    def test_parts_issued_by_the_storekeeper_are_consumed_from_the_maintenance_location(self):
+        request = self.create_order()
+        self.send(
+            "cmms.part.reserved",
+            {"workorder_ref": "WO-1", "reservation_ref": "R-1", "part_code": "BRG", "qty": 3},
+        )
+        picking = request.part_picking_ids
+        picking.move_ids.picked = True
+        picking.button_validate()  # the storekeeper hands the three bearings out
+        self.assertEqual(self.quantity(self.bearing, self.maintenance_location), 3)
+        event = self.consume("BRG", 2)
+        self.assertEqual(event.state, "done", event.error)
+        self.assertEqual(self.quantity(self.bearing, self.maintenance_location), 1)
+        self.assertEqual(self.quantity(self.bearing, self.stock), 7)
+        self.assertEqual(self.quantity(self.bearing, self.consumption_location), 2)
+        self.assertEqual(request.parts_cost, 24.0)
