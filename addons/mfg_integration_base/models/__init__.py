@@ -24,3 +24,4 @@ from . import res_config_settings
 from . import mfg_integration_contract_usage
 from . import mfg_integration_unmapped_code
 from . import mfg_integration_event_analysis
+from . import mfg_integration_file_exchange
