@@ -167,7 +167,7 @@ class MfgIntegrationSystem(models.Model):
             ("standard", "Standard Webhooks (whsec_)"),
             ("plain", "Plain text: official Standard Webhooks libraries cannot verify it"),
         ],
-        string="Signing Secret",
+        string="Signing Secret Format",
         compute="_compute_signing_secret_kind",
         compute_sudo=True,
     )
