@@ -1,2 +1,3 @@
 from . import test_sap_install
 from . import test_odata_client
+from . import test_sap_adapter
