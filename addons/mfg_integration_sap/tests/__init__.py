@@ -1,3 +1,4 @@
 from . import test_sap_install
 from . import test_odata_client
 from . import test_sap_adapter
+from . import test_sap_completion

@@ -19,6 +19,8 @@ class TestSapInstall(TransactionCase):
             directions,
             {
                 "sap.productionorder.released": "inbound",
+                "sap.material.changed": "inbound",
+                "sap.bom.changed": "inbound",
                 "sap.confirmation.posted": "outbound",
                 "sap.goodsmovement.posted": "outbound",
             },
@@ -30,3 +32,16 @@ class TestSapInstall(TransactionCase):
         # OData V2 decimals travel as strings: a JSON number is refused
         example = json.loads(released.example)
         self.assertFalse(released._validator().is_valid(dict(example, TotalQuantity=25)))
+
+    def test_new_versions_only_add_optional_fields_and_deliver_in_batches(self):
+        for code in ("sap.confirmation.posted", "sap.goodsmovement.posted"):
+            old = self.env.ref(f"mfg_integration_sap.contract_{code.replace('.', '_')}_1_0")
+            new = self.env.ref(f"mfg_integration_sap.contract_{code.replace('.', '_')}_1_1")
+            old_schema, new_schema = json.loads(old.schema), json.loads(new.schema)
+            self.assertEqual(old_schema["required"], new_schema["required"])
+            self.assertLessEqual(set(old_schema["properties"]), set(new_schema["properties"]))
+            self.assertTrue(new._validator().is_valid(json.loads(old.example)))
+            self.assertTrue(new.batch_delivery)
+            self.assertEqual(new.state, "active")
+        released = self.env.ref("mfg_integration_sap.contract_sap_productionorder_released_1_1")
+        self.assertEqual(released.state, "active")
