@@ -36,6 +36,7 @@ def handle_production_order(env, event):
             "origin": f"SAP {number}",
             "sap_order_number": number,
             "sap_system_id": system.id,
+            "sap_operation": data.get("ManufacturingOrderOperation") or False,
             **dates,
         }
         production = Production.create(values)
@@ -88,6 +89,8 @@ def handle_production_order(env, event):
             suggested_action=env._("Correct the quantity in SAP, then retry."),
             key_fields=key_fields,
         )
+    if data.get("ManufacturingOrderOperation"):
+        chain.write({"sap_operation": data["ManufacturingOrderOperation"]})
     if production.state == "draft":
         production.write({"product_qty": remaining, "product_uom_id": unit.id, **dates})
     else:

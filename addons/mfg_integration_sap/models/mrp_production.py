@@ -28,6 +28,12 @@ class MrpProduction(models.Model):
     sap_system_id = fields.Many2one(
         "mfg.integration.system", string="SAP System", copy=False, readonly=True, index=True
     )
+    sap_operation = fields.Char(
+        string="SAP Operation",
+        copy=False,
+        readonly=True,
+        help="The SAP order's operation on which Odoo confirms the order's yield (its last).",
+    )
     sap_confirmed_qty = fields.Float(
         string="Confirmed in SAP",
         digits="Product Unit of Measure",
@@ -183,6 +189,8 @@ class MrpProduction(models.Model):
             "FinalConfirmationType": "" if still_open else "X",
             "PostingDate": today,
         }
+        if self.sap_operation:
+            confirmation["OrderOperation"] = self.sap_operation
         issues = self._sap_movement_items(
             system, self.move_raw_ids, sap_messages.ISSUE_FOR_ORDER[1], plant
         )
@@ -356,6 +364,9 @@ class MrpProduction(models.Model):
         Mapping = self.env["mfg.integration.mapping"].sudo()
         data = {
             "OrderID": self.sap_order_number,
+            "OrderOperation": self.sap_operation
+            or next((row.get("OrderOperation") for row in facts["confirmations"]), "")
+            or "",
             "ConfirmationYieldQuantity": sap_values.quantity(facts["odoo"]),
             "ConfirmationScrapQuantity": "0",
             "ConfirmationUnit": sap_values.unit_code(Mapping, system, unit),
@@ -363,6 +374,8 @@ class MrpProduction(models.Model):
             "PostingDate": fields.Date.context_today(self).isoformat(),
             "ConfirmationText": _("Correction from Odoo")[:40],
         }
+        if not data["OrderOperation"]:
+            del data["OrderOperation"]
         events = emit_many(
             self.env,
             sap_messages.CONFIRMATION_CONTRACT,

@@ -67,7 +67,7 @@ def pull_orders(system):
     total = 0
     for page in client.iter_pages(
         "A_ProductionOrder_2",
-        select=list(ORDER_FIELDS),
+        expand="to_ProductionOrderOperation",
         decimal_fields=("TotalQuantity",),
         **options,
     ):
@@ -165,6 +165,14 @@ def _order_envelope(system, values):
         elif isinstance(value, datetime):
             value = format_sap_date(value)
         data[name] = value
+    operations = [
+        op.get("ManufacturingOrderOperation")
+        for op in values.get("to_ProductionOrderOperation") or []
+        if op.get("ManufacturingOrderOperation")
+    ]
+    if operations:
+        # the last operation reports the order's yield (SAP's milestone for the order)
+        data["ManufacturingOrderOperation"] = max(operations)
     stamp = values.get("LastChangeDateTime") or ""
     time = _stamp_time(stamp)
     return _envelope(

@@ -88,7 +88,7 @@ class SapCase(TransactionCase):
             {"product_id": self.bracket.id, "product_qty": qty, "bom_id": self.bom.id}
         )
         production.with_context(sap_inbound=True).write(
-            {"sap_order_number": number, "sap_system_id": self.system.id}
+            {"sap_order_number": number, "sap_system_id": self.system.id, "sap_operation": "0020"}
         )
         production.action_confirm()
         production.action_assign()

@@ -25,6 +25,7 @@ class TestSapCompletion(SapCase):
             {k: v for k, v in confirmation.items() if k != "PostingDate"},
             {
                 "OrderID": "1000123",
+                "OrderOperation": "0020",
                 "ConfirmationYieldQuantity": "10",
                 "ConfirmationScrapQuantity": "0",
                 "ConfirmationUnit": "PC",
