@@ -60,19 +60,26 @@ class SapODataAdapter(Adapter):
 
     def __init__(self, settings):
         super().__init__(settings)
-        self._clients = {}
+        # one client (session, cookies, CSRF token) per delivery lane: lanes run in threads
+        self._local = threading.local()
+        self._sessions = []
         self._lock = threading.Lock()
 
     def client(self, service):
-        with self._lock:
-            if service not in self._clients:
-                self._clients[service] = self.settings.client(service)
-            return self._clients[service]
+        clients = getattr(self._local, "clients", None)
+        if clients is None:
+            clients = self._local.clients = {}
+        if service not in clients:
+            clients[service] = self.settings.client(service)
+            with self._lock:
+                self._sessions.append(clients[service].session)
+        return clients[service]
 
     def close(self):
-        for client in self._clients.values():
-            client.session.close()
-        self._clients.clear()
+        with self._lock:
+            sessions, self._sessions = self._sessions, []
+        for session in sessions:
+            session.close()
 
     def deliver(self, batch):
         outcomes = [None] * len(batch)
