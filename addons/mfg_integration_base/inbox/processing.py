@@ -18,6 +18,7 @@ from datetime import timedelta
 from psycopg2 import DataError, OperationalError
 
 from odoo import SUPERUSER_ID, _, api, fields, models
+from odoo.exceptions import UserError
 from odoo.modules.registry import Registry
 from odoo.service.model import PG_CONCURRENCY_ERRORS_TO_RETRY
 
@@ -199,6 +200,22 @@ def schedule_order_checks(env, waited):
         )
 
 
+def odoo_refusal(event, error):
+    """The business error for a UserError Odoo raised while applying ``event``."""
+    message = error.args[0] if error.args else str(error)
+    return BusinessError(
+        getattr(error, "reason_code", None) or "odoo_refused",
+        _(
+            "Odoo refused this %(type)s event: %(error)s",
+            type=event.event_type,
+            error=message,
+        ),
+        suggested_action=getattr(error, "suggested_action", None)
+        or _("Fix what Odoo names, then retry; or discard the event if it no longer applies."),
+        key_fields=getattr(error, "key_fields", None),
+    )
+
+
 def process_one(event):
     """Apply one event; returns done, failed, waiting, retry, dead or conflict (nothing
     recorded: the event is applied again by a new job)."""
@@ -234,6 +251,11 @@ def process_one(event):
         return fail_business(event, error)
     except PrerequisiteMissing as error:
         return wait_for_prerequisite(event, error)
+    except UserError as error:
+        # Odoo's own business rules refused the change (a validation, a locked record, a held
+        # lot): retrying blindly fails the same way, so a person decides. An addon's UserError
+        # may carry its own reason_code (e.g. lot_on_hold) for grouping and fixes.
+        return fail_business(event, odoo_refusal(event, error))
     except DataError as error:
         # a value the database cannot hold (a number out of range, a malformed date): a retry
         # would fail the same way, so a person decides, as for any business error
@@ -376,9 +398,10 @@ def wait_for_prerequisite(event, error):
         return fail_business(
             event,
             BusinessError(
-                "prerequisite_missing",
+                error.reason_code or "prerequisite_missing",
                 error.message,
-                suggested_action=_(
+                suggested_action=error.suggested_action
+                or _(
                     "Check that the earlier message reached Odoo (or create the record it "
                     "refers to), then retry."
                 ),

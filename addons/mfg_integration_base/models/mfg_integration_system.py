@@ -91,6 +91,17 @@ class MfgIntegrationSystem(models.Model):
     old_api_key_last_used_at = fields.Datetime(
         string="Old key last used", readonly=True, copy=False
     )
+    sor_kind_ids = fields.Many2many(
+        "mfg.integration.record.kind",
+        "mfg_integration_system_sor_kind_rel",
+        "system_id",
+        "kind_id",
+        string="System of Record For",
+        tracking=True,
+        help="The business objects this system owns: its changes of them are applied, and a "
+        "change of them from any other system is refused (a 'sor_conflict' exception). "
+        "Objects no system owns belong to Odoo.",
+    )
     allowed_contract_ids = fields.Many2many(
         "mfg.integration.contract",
         string="Allowed Contracts",
@@ -422,6 +433,10 @@ class MfgIntegrationSystem(models.Model):
             system.message_post(
                 body=_("A signing secret was entered by %(user)s.", user=self.env.user.name)
             )
+
+    @api.constrains("sor_kind_ids")
+    def _check_sor_kind_single_owner(self):
+        self.mapped("sor_kind_ids")._check_one_owner()
 
     @api.constrains("signing_secret")
     def _check_signing_secret(self):
