@@ -92,6 +92,15 @@ class Store:
             self._persist({("row", name, key)})
         return row
 
+    def put_committed(self, name, row):
+        """Store ``row`` at once, outside the running transaction: a change another SAP user
+        made meanwhile, which the transaction's rollback must not undo."""
+        key = key_of(self.entity_sets[name], row)
+        self.data[name][key] = row
+        self._drop_indexes(name)
+        self._persist({("row", name, key)})
+        return row
+
     def next_number(self, counter, first):
         """The next number of ``counter`` (confirmation groups, material documents...)."""
         value = int(self.meta.get(counter, first - 1)) + 1

@@ -101,7 +101,7 @@ def check_if_match(entity_set, row, if_match, faults, store, clock, service):
             service,
         )
     if faults.take_stale_etag():
-        row = store.put(entity_set.name, touched(row, clock))
+        row = store.put_committed(entity_set.name, touched(row, clock))
     if if_match.strip() != "*" and if_match.strip() != etag_of(entity_set, row):
         raise business(
             412,
