@@ -119,7 +119,7 @@ def order_or_error(store, number, service, code="CO/004", target="ManufacturingO
     return order
 
 
-def check_order_usable(ctx, order, service, materials=()):
+def check_order_usable(ctx, order, service, *, faults=True):
     if order["OrderIsLocked"]:
         raise business(
             400,
@@ -127,7 +127,7 @@ def check_order_usable(ctx, order, service, materials=()):
             f"Order {order['ManufacturingOrder']} is currently being processed by user PLANNER01",
             service,
         )
-    fault = ctx.faults.business_error(order=order["ManufacturingOrder"], materials=materials)
+    fault = faults and ctx.faults.business_error(order=order["ManufacturingOrder"])
     if fault:
         raise injected_error(*fault, service, order=order["ManufacturingOrder"], clock=ctx.clock)
 
@@ -408,7 +408,7 @@ def _post_item(ctx, code, item, service):
     order = order_or_error(ctx.store, order_number, service, code="M7/155")
     if not order["OrderIsReleased"]:
         raise business(400, "CO/180", f"Order {order_number} is not released", service)
-    check_order_usable(ctx, order, service, materials=(material,))
+    check_order_usable(ctx, order, service, faults=False)  # drawn once for the document
     batch = item.get("Batch") or ""
     batch_managed = ctx.store.get("A_ProductPlant", (material, plant))["IsBatchManagementRequired"]
     if batch_managed and not batch and movement in ("101", "102") and material == order["Material"]:
