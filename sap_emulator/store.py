@@ -87,17 +87,38 @@ class Store:
             self._undo.append(("row", name, key, old))
             self._dirty.add(("row", name, key))
         self.data[name][key] = row
-        self._drop_indexes(name)
+        self._update_indexes(name, old, row)
         if self._undo is None:
             self._persist({("row", name, key)})
         return row
+
+    def _update_indexes(self, name, old, row):
+        """Keep the set's indexes current: a changed row keeps its place in its bucket (the
+        order of an order's operations), a new one goes last."""
+        for (index_name, fields), index in self._indexes.items():
+            if index_name != name:
+                continue
+            position = old_key = None
+            if old is not None:
+                old_key = tuple(old.get(field) for field in fields)
+                bucket = index.get(old_key, [])
+                position = next((n for n, item in enumerate(bucket) if item is old), None)
+                if position is not None:
+                    del bucket[position]
+            new_key = tuple(row.get(field) for field in fields)
+            bucket = index.setdefault(new_key, [])
+            if position is not None and new_key == old_key:
+                bucket.insert(position, row)
+            else:
+                bucket.append(row)
 
     def put_committed(self, name, row):
         """Store ``row`` at once, outside the running transaction: a change another SAP user
         made meanwhile, which the transaction's rollback must not undo."""
         key = key_of(self.entity_sets[name], row)
+        old = self.data[name].get(key)
         self.data[name][key] = row
-        self._drop_indexes(name)
+        self._update_indexes(name, old, row)
         self._persist({("row", name, key)})
         return row
 
