@@ -17,7 +17,9 @@ def handle_bill_of_material(env, event):
     data = event.payload
     system = event.system_id
     key = bom_key(data)
-    env["mfg.integration.record.kind"]._check_inbound_update("bom", system, key)
+    env["mfg.integration.record.kind"]._check_inbound_update(
+        "bom", system, env._("the BoM %(key)s", key=key)
+    )
     key_fields = {"bom": key}
     product = resolve_product(env, system, data["Material"])
     header_unit = resolve_unit(env, system, data["BOMHeaderBaseUnit"], product.uom_id)

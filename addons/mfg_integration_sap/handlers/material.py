@@ -12,7 +12,9 @@ def handle_material(env, event):
     data = event.payload
     system = event.system_id
     code = data["Product"]
-    env["mfg.integration.record.kind"]._check_inbound_update("product", system, code)
+    env["mfg.integration.record.kind"]._check_inbound_update(
+        "product", system, env._("material %(code)s", code=code)
+    )
     name = data.get("ProductDescription") or code
     try:
         product = env["mfg.integration.mapping"]._resolve(system, "product", code)

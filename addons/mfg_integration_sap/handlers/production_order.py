@@ -16,7 +16,9 @@ def handle_production_order(env, event):
     data = event.payload
     system = event.system_id
     number = data["ManufacturingOrder"]
-    env["mfg.integration.record.kind"]._check_inbound_update("manufacturing_order", system, number)
+    env["mfg.integration.record.kind"]._check_inbound_update(
+        "manufacturing_order", system, env._("SAP production order %(order)s", order=number)
+    )
     key_fields = {"order": number}
     product = resolve_product(env, system, data["Material"])
     unit = resolve_unit(env, system, data["ProductionUnit"], product.uom_id)

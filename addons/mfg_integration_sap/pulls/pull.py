@@ -41,10 +41,11 @@ def pull_owned_kinds(system, owned_only=True):
     """Pull what ``system`` is the system of record for (or everything): {kind: events}."""
     Kind = system.env["mfg.integration.record.kind"]
     counts = {}
+    # materials first: BoMs and orders name them
     for kind, function in (
-        ("manufacturing_order", pull_orders),
         ("product", pull_materials),
         ("bom", pull_boms),
+        ("manufacturing_order", pull_orders),
     ):
         if owned_only and Kind._owner(kind) != system:
             continue
@@ -82,7 +83,7 @@ def pull_orders(system):
 
 def pull_materials(system):
     client = system._sap_settings().client(PRODUCT_SERVICE)
-    options = {"orderby": "LastChangeDateTime,Product", "expand": "to_Description"}
+    options = {"orderby": "LastChangeDateTime,Product", "expand": "to_Description,to_Plant"}
     if system.sap_material_watermark:
         options["filter"] = f"LastChangeDateTime ge datetimeoffset'{system.sap_material_watermark}'"
     total = 0
@@ -184,9 +185,11 @@ def _order_envelope(system, values):
 def _material_envelope(system, values):
     descriptions = values.get("to_Description") or []
     english = [d for d in descriptions if d.get("Language") == "EN"] or descriptions
+    plants = [p for p in values.get("to_Plant") or [] if p.get("Plant") == system.sap_plant]
     stamp = values.get("LastChangeDateTime")
     data = {
         "Product": values["Product"],
+        "IsBatchManagementRequired": bool(plants and plants[0].get("IsBatchManagementRequired")),
         "ProductType": values.get("ProductType"),
         "BaseUnit": values.get("BaseUnit") or "",
         "ProductDescription": english[0].get("ProductDescription") if english else None,

@@ -3,3 +3,4 @@ from . import test_odata_client
 from . import test_sap_adapter
 from . import test_sap_completion
 from . import test_sap_exactly_once
+from . import test_sap_pulls
