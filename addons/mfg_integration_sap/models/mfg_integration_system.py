@@ -1,5 +1,6 @@
 import logging
 import os
+from pathlib import Path
 
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError
@@ -10,6 +11,9 @@ from ..services.sap_settings import SapSettings
 _logger = logging.getLogger(__name__)
 
 MANAGERS = "mfg_integration_base.group_mfg_integration_manager"
+# a relative password file path is read from the checkout the addon lives in (the demo's
+# run/sap/emulator_password, written by ./setup/run.sh)
+CHECKOUT_ROOT = Path(__file__).resolve().parents[3]
 
 
 class MfgIntegrationSystem(models.Model):
@@ -42,7 +46,8 @@ class MfgIntegrationSystem(models.Model):
         string="SAP Password File",
         groups=MANAGERS,
         help="Path on the Odoo server of a file holding the password, used when the "
-        "password field is empty (keeps it out of the database).",
+        "password field is empty (keeps it out of the database). A relative path starts at "
+        "the checkout the integration addons live in.",
     )
     sap_oauth_token_url = fields.Char(string="OAuth Token URL", tracking=True)
     sap_oauth_client_id = fields.Char(string="OAuth Client ID", tracking=True)
@@ -65,6 +70,12 @@ class MfgIntegrationSystem(models.Model):
         default="0001",
         tracking=True,
         help="Storage location of goods movements when the Odoo location has no mapping.",
+    )
+    sap_order_filter = fields.Char(
+        string="Orders Filter",
+        tracking=True,
+        help="An OData $filter condition added to the order pull, e.g. "
+        "MRPController eq '001' (only this MRP controller's orders come to Odoo).",
     )
     sap_order_watermark = fields.Char(
         string="Orders Pulled Up To",
@@ -169,8 +180,11 @@ class MfgIntegrationSystem(models.Model):
     def _sap_password(self):
         if self.sap_password or not self.sap_password_file:
             return self.sap_password or ""
+        path = Path(os.path.expanduser(self.sap_password_file))
+        if not path.is_absolute():
+            path = CHECKOUT_ROOT / path
         try:
-            with open(os.path.expanduser(self.sap_password_file), encoding="utf-8") as handle:
+            with open(path, encoding="utf-8") as handle:
                 return handle.read().strip()
         except OSError as error:
             raise UserError(

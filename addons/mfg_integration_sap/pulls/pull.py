@@ -62,6 +62,8 @@ def pull_orders(system):
         conditions.append(f"ProductionPlant eq '{system.sap_plant}'")
     if since:
         conditions.append(f"LastChangeDateTime ge '{since}'")
+    if system.sap_order_filter:
+        conditions.append(f"({system.sap_order_filter})")
     options = {"orderby": "LastChangeDateTime,ManufacturingOrder"}
     if conditions:
         options["filter"] = " and ".join(conditions)

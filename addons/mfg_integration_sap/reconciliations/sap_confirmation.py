@@ -19,7 +19,8 @@ def compare_sap_confirmations(rule, start, end):
             ("sap_system_id", "=", system.id),
             ("state", "=", "done"),
             ("date_finished", ">=", start),
-            ("date_finished", "<", end),
+            # a completion of the run's own second counts (stamps are whole seconds)
+            ("date_finished", "<=", end),
         ]
     )
     orders = {}

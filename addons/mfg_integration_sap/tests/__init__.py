@@ -4,3 +4,4 @@ from . import test_sap_adapter
 from . import test_sap_completion
 from . import test_sap_exactly_once
 from . import test_sap_pulls
+from . import test_sap_reconciliation
