@@ -159,14 +159,16 @@ class MfgIntegrationSystem(models.Model):
             raise UserError(
                 _("%(name)s has no SAP service root URL: set it first.", name=system.name)
             )
-        base = super(MfgIntegrationSystem, system)._delivery_settings()
+        verify = bool(system.outbound_verify_tls)
+        if verify and system.outbound_ca_bundle:
+            verify = system.outbound_ca_bundle
         return SapSettings(
-            system_code=base.system_code,
+            system_code=system.code,
             url=system.sap_service_root,
-            connect_timeout=base.connect_timeout,
-            read_timeout=base.read_timeout,
-            verify=base.verify,
-            parallel=base.parallel,
+            connect_timeout=system.outbound_connect_timeout,
+            read_timeout=system.outbound_read_timeout,
+            verify=verify,
+            parallel=system.outbound_parallel,
             sap_client=system.sap_client or "",
             auth_method=system.sap_auth_method or "basic",
             username=system.sap_username or "",

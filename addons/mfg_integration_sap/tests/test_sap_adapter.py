@@ -93,6 +93,7 @@ class ScriptedSap:
 
 class TestSapAdapter(unittest.TestCase):
     def setUp(self):
+        super().setUp()
         self.sap = ScriptedSap()
         self.addCleanup(self.sap.close)
         settings = SapSettings(
