@@ -6,6 +6,8 @@ from odoo import _, api, fields, models
 from odoo.exceptions import UserError
 
 from ..pulls import pull
+from ..services import sap_messages
+from ..services.odata.errors import ODataError
 from ..services.sap_settings import SapSettings
 
 _logger = logging.getLogger(__name__)
@@ -200,11 +202,29 @@ class MfgIntegrationSystem(models.Model):
 
     def _cron_sap_pull(self):
         for system in self.filtered("active"):
-            pull.pull_owned_kinds(system)
+            try:
+                counts = pull.pull_owned_kinds(system)
+            except ODataError as error:
+                # SAP down or refusing: the next run pulls from the same watermark
+                _logger.warning(
+                    "SAP pull from %s failed, retried at the next run: %s",
+                    system.code, sap_messages.plain_sap_error(error),
+                )  # fmt: skip
+                continue
+            _logger.info("SAP pull from %s: %s new events", system.code, counts)
 
     def action_sap_pull_now(self):
         self.ensure_one()
-        counts = pull.pull_owned_kinds(self, owned_only=False)
+        try:
+            counts = pull.pull_owned_kinds(self, owned_only=False)
+        except ODataError as error:
+            raise UserError(
+                _(
+                    "The pull from %(name)s failed: %(error)s",
+                    name=self.name,
+                    error=sap_messages.plain_sap_error(error),
+                )
+            ) from None
         return _notification(
             _("Pulled from SAP"),
             ", ".join(f"{kind}: {count}" for kind, count in counts.items()) or _("nothing"),

@@ -45,3 +45,25 @@ class TestSapInstall(TransactionCase):
             self.assertEqual(new.state, "active")
         released = self.env.ref("mfg_integration_sap.contract_sap_productionorder_released_1_1")
         self.assertEqual(released.state, "active")
+
+    def test_a_pull_job_per_sap_system_following_its_interval(self):
+        System = self.env["mfg.integration.system"]
+        plain = System.create({"name": "MES", "code": "mes_no_sap"})
+        self.assertFalse(plain.sap_pull_cron_id)
+        system = System.create(
+            {
+                "name": "SAP",
+                "code": "sap_cron",
+                "kind": "erp",
+                "sap_service_root": "https://s4.example.com/sap/opu/odata/sap/",
+                "sap_pull_interval_minutes": 15,
+            }
+        )
+        cron = system.sap_pull_cron_id
+        self.assertTrue(cron.active)
+        self.assertEqual((cron.interval_number, cron.interval_type), (15, "minutes"))
+        self.assertIn(f"browse({system.id})._cron_sap_pull()", cron.code)
+        system.sap_pull_interval_minutes = 0
+        self.assertFalse(cron.active)
+        system.unlink()
+        self.assertFalse(cron.exists())
