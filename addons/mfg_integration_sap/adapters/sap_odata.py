@@ -155,7 +155,7 @@ class SapODataAdapter(Adapter):
                 continue
             try:
                 found = self._look_up(client, wave)
-            except ODataError as error:
+            except (ODataError, ValueError) as error:
                 return self._fail_all(wave, error, outcomes, failed_subjects)
             to_post = []
             for plan in wave:
@@ -171,7 +171,7 @@ class SapODataAdapter(Adapter):
             ]
             try:
                 results = client.batch(changesets)
-            except ODataError as error:
+            except (ODataError, ValueError) as error:
                 return self._fail_all(to_post, error, outcomes, failed_subjects)
             outage = None
             for plan, result in zip(to_post, results, strict=True):
@@ -218,6 +218,9 @@ class SapODataAdapter(Adapter):
         return outage
 
     def _failure(self, plan, error):
+        if not isinstance(error, ODataError):
+            # an answer that is not a $batch answer (a proxy's page): retried, as a 5xx is
+            return Outcome("technical", None, f"SAP's $batch answer could not be read: {error}")
         if isinstance(error, SapBusinessError):
             what = (
                 "confirmation"

@@ -202,3 +202,18 @@ class TestSapAdapter(unittest.TestCase):
         plans = [type("P", (), {"subject": m.subject, "uid": m.cloudevent_id}) for m in messages]
         waves = [[plan.uid for plan in wave] for wave in _waves(plans)]
         self.assertEqual(waves, [["a1", "b1"], ["a2"], ["a3"]])
+
+    def test_an_answer_that_is_no_batch_answer_is_retried_not_a_crash(self):
+        def proxy_page(request):
+            if request.header("x-csrf-token") == "Fetch":
+                return Reply(200, b"", {"X-CSRF-Token": "tok"})
+            return Reply(200, "<html>Login</html>", {"Content-Type": "text/html"})
+
+        self.sap.fake.handle = proxy_page
+        adapter = SapODataAdapter(
+            SapSettings(system_code="sap_test", url=self.sap.fake.url + ROOT, batch_enabled=True)
+        )
+        self.addCleanup(adapter.close)
+        outcomes = adapter.deliver([confirmation("a1"), confirmation("b1", order="1000009")])
+        self.assertEqual([o.status for o in outcomes], ["technical", "technical"])
+        self.assertIn("could not be read", outcomes[0].summary)
