@@ -60,28 +60,41 @@ class SapODataAdapter(Adapter):
 
     def __init__(self, settings):
         super().__init__(settings)
-        # one client (session, cookies, CSRF token) per delivery lane: lanes run in threads
+        # idle clients (session, cookies, CSRF token) per service: a delivery lane (thread)
+        # borrows one per service for a deliver() call, so lanes never share a CSRF token
+        # and a connection stays open across rounds
+        self._idle = {}
         self._local = threading.local()
-        self._sessions = []
         self._lock = threading.Lock()
 
     def client(self, service):
-        clients = getattr(self._local, "clients", None)
-        if clients is None:
-            clients = self._local.clients = {}
-        if service not in clients:
-            clients[service] = self.settings.client(service)
+        lease = self._local.lease
+        if service not in lease:
             with self._lock:
-                self._sessions.append(clients[service].session)
-        return clients[service]
+                idle = self._idle.get(service)
+                lease[service] = idle.pop() if idle else None
+            if lease[service] is None:
+                lease[service] = self.settings.client(service)
+        return lease[service]
 
     def close(self):
         with self._lock:
-            sessions, self._sessions = self._sessions, []
-        for session in sessions:
-            session.close()
+            idle, self._idle = self._idle, {}
+        for clients in idle.values():
+            for client in clients:
+                client.session.close()
 
     def deliver(self, batch):
+        self._local.lease = {}
+        try:
+            return self._deliver(batch)
+        finally:
+            lease, self._local.lease = self._local.lease, None
+            with self._lock:
+                for service, client in lease.items():
+                    self._idle.setdefault(service, []).append(client)
+
+    def _deliver(self, batch):
         outcomes = [None] * len(batch)
         plans = []
         for index, message in enumerate(batch):
