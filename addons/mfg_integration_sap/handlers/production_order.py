@@ -95,6 +95,8 @@ def handle_production_order(env, event):
         chain.write({"sap_operation": data["ManufacturingOrderOperation"]})
     if production.state == "draft":
         production.write({"product_qty": remaining, "product_uom_id": unit.id, **dates})
+        if data.get("OrderIsReleased"):
+            production.action_confirm()  # SAP released it since the last pull
     else:
         if production.product_uom_id._compute_quantity(production.product_qty, unit) != remaining:
             wizard = env["change.production.qty"].with_context(sap_inbound=True)

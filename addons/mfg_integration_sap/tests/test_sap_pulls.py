@@ -62,6 +62,10 @@ class TestSapPulls(RealTimeouts, SapCase):
         )
         productions = self.Production.search([("sap_system_id", "=", self.system.id)])
         self.assertEqual(len(productions), ORDERS)
+        # every tenth order of the emulator is created, not yet released: a draft in Odoo
+        unreleased = productions.filtered(lambda p: p.sap_order_number == "1000009")
+        self.assertEqual(unreleased.state, "draft")
+        self.assertEqual(set((productions - unreleased).mapped("state")) - {"draft"}, {"confirmed"})
         first = productions.filtered(lambda p: p.sap_order_number == "1000000")
         self.assertTrue(first.sap_operation)
         # the SAP order number finds the order wherever an order is picked by name
@@ -75,6 +79,14 @@ class TestSapPulls(RealTimeouts, SapCase):
         self.assertEqual(pull.pull_orders(self.system), 1)
         queue.perform_all()
         self.assertEqual(first.product_qty, 77)
+        # SAP releases the created order: the next pull confirms the draft
+        orders = self.system._sap_settings().client("API_PRODUCTION_ORDER_2_SRV")
+        self.addCleanup(orders.session.close)
+        order = orders.read_entity("A_ProductionOrder_2('1000009')")
+        orders.call_function("ReleaseOrder", {"ManufacturingOrder": "1000009"}, etag=order.etag)
+        self.assertEqual(pull.pull_orders(self.system), 1)
+        queue.perform_all()
+        self.assertEqual(unreleased.state, "confirmed")
 
     def test_an_order_from_sap_while_odoo_owns_orders_is_a_sor_conflict(self):
         self.own("product")
