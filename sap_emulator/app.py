@@ -18,6 +18,7 @@ from . import writes
 from .batch import BatchChangeSet, BatchError, build_response, parse_batch
 from .faults import FaultError, Faults
 from .model import ENTITY_SETS, SERVICE_ROOT, SERVICES, metadata_xml
+from .query import simple_equality
 from .reads import (
     SEGMENT,
     Response,
@@ -367,7 +368,11 @@ class Emulator:
             segments = segments[:-1]
         entity_set, key = self._resolve(service, segments[0])
         if len(segments) == 1 and key is None:
-            rows = self.store.rows(entity_set.name)
+            equality = simple_equality(request.query.get("$filter"), entity_set)
+            if equality:
+                rows = self.store.find(entity_set.name, **{equality[0]: equality[1]})
+            else:
+                rows = self.store.rows(entity_set.name)
             return self._collection(serializer, entity_set, rows, request, rest, count)
         row = self.store.get(entity_set.name, key)
         if row is None:
