@@ -123,7 +123,7 @@ def test_entity_with_expanded_operations_components_and_typed_values(client_for)
     components = order["to_ProductionOrderComponent"]
     assert components and all(c["GoodsMovementType"] == "261" for c in components)
     first = components[0]
-    assert first["RequiredQuantity"] > 0 and first["StorageLocation"] == "101A"
+    assert first["RequiredQuantity"] > 0 and first["StorageLocation"] == "0001"
     raw = orders.get_json("A_ProductionOrder_2('1000000')")["d"]
     assert raw["TotalQuantity"].endswith(".000")  # a decimal string, never a JSON number
     assert raw["MfgOrderPlannedStartDate"].startswith("/Date(")
@@ -156,7 +156,7 @@ def test_master_data_and_stock_services(client_for):
         )
     )
     assert len(rows) == 1 and rows[0]["MatlWrhsStkQtyInMatlBaseUnit"] > 0
-    assert rows[0]["StorageLocation"] == "101A"
+    assert rows[0]["StorageLocation"] == "0001"
 
 
 def test_metadata_of_every_service_reads_with_pyodata(client_for):
