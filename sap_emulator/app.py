@@ -390,10 +390,8 @@ class Emulator:
 
     def _collection(self, serializer, entity_set, rows, request, path, count):
         if count:
-            document = serializer.collection(entity_set, rows, {**request.query}, 10**9, path)
-            return Response(
-                200, str(len(document["d"]["results"])).encode(), {"Content-Type": "text/plain"}
-            )
+            counted = len(serializer.matching(entity_set, rows, request.query))
+            return Response(200, str(counted).encode(), {"Content-Type": "text/plain"})
         document = serializer.collection(
             entity_set, rows, request.query, self.settings.page_size, path
         )
