@@ -5,6 +5,7 @@ routing to reads, writes, function imports and ``$batch``, and the ``/__emulator
 import base64
 import hmac
 import json
+import logging
 import secrets
 import threading
 import time
@@ -29,6 +30,8 @@ from .reads import (
     parse_key,
 )
 from .store import Store
+
+_logger = logging.getLogger(__name__)
 
 WRITE_METHODS = ("POST", "PUT", "PATCH", "MERGE", "DELETE")
 TOKEN_PATHS = ("/sap/bc/sec/oauth2/token", "/oauth/token")
@@ -167,6 +170,11 @@ class Emulator:
             return self._handle(request)
         except SapError as error:
             return error.response(self.clock)
+        except Exception:  # a bug here must answer (500), not look like a dropped connection
+            _logger.exception("the SAP emulator failed on %s %s", request.method, request.path)
+            return SapError(
+                500, "/IWBEP/CM_MGW_RT/000", "Internal error in the SAP emulator: see its log"
+            ).response(self.clock)
 
     def _handle(self, request):
         if request.path.startswith(admin.ADMIN_ROOT):
