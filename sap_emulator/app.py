@@ -5,19 +5,20 @@ routing to reads, writes, function imports and ``$batch``, and the ``/__emulator
 import base64
 import hmac
 import json
+import logging
 import secrets
 import threading
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from decimal import Decimal
 from urllib.parse import parse_qsl, unquote, urlsplit
 
+from . import admin, writes
 from . import data as seed_data
-from . import writes
 from .batch import BatchChangeSet, BatchError, build_response, parse_batch
-from .faults import FaultError, Faults
+from .faults import Faults
 from .model import ENTITY_SETS, SERVICE_ROOT, SERVICES, metadata_xml
+from .query import simple_equality
 from .reads import (
     SEGMENT,
     Response,
@@ -30,8 +31,9 @@ from .reads import (
 )
 from .store import Store
 
+_logger = logging.getLogger(__name__)
+
 WRITE_METHODS = ("POST", "PUT", "PATCH", "MERGE", "DELETE")
-ADMIN_ROOT = "/__emulator__/"
 TOKEN_PATHS = ("/sap/bc/sec/oauth2/token", "/oauth/token")
 SESSION_COOKIE = "SAP_SESSIONID_EMU_{client}"
 
@@ -168,10 +170,15 @@ class Emulator:
             return self._handle(request)
         except SapError as error:
             return error.response(self.clock)
+        except Exception:  # a bug here must answer (500), not look like a dropped connection
+            _logger.exception("the SAP emulator failed on %s %s", request.method, request.path)
+            return SapError(
+                500, "/IWBEP/CM_MGW_RT/000", "Internal error in the SAP emulator: see its log"
+            ).response(self.clock)
 
     def _handle(self, request):
-        if request.path.startswith(ADMIN_ROOT):
-            return self._admin(request)
+        if request.path.startswith(admin.ADMIN_ROOT):
+            return admin.handle(self, request)
         if request.path in TOKEN_PATHS:
             return self._oauth_token(request)
         if not request.path.startswith(SERVICE_ROOT):
@@ -367,7 +374,11 @@ class Emulator:
             segments = segments[:-1]
         entity_set, key = self._resolve(service, segments[0])
         if len(segments) == 1 and key is None:
-            rows = self.store.rows(entity_set.name)
+            equality = simple_equality(request.query.get("$filter"), entity_set)
+            if equality:
+                rows = self.store.find(entity_set.name, **{equality[0]: equality[1]})
+            else:
+                rows = self.store.rows(entity_set.name)
             return self._collection(serializer, entity_set, rows, request, rest, count)
         row = self.store.get(entity_set.name, key)
         if row is None:
@@ -385,10 +396,8 @@ class Emulator:
 
     def _collection(self, serializer, entity_set, rows, request, path, count):
         if count:
-            document = serializer.collection(entity_set, rows, {**request.query}, 10**9, path)
-            return Response(
-                200, str(len(document["d"]["results"])).encode(), {"Content-Type": "text/plain"}
-            )
+            counted = len(serializer.matching(entity_set, rows, request.query))
+            return Response(200, str(counted).encode(), {"Content-Type": "text/plain"})
         document = serializer.collection(
             entity_set, rows, request.query, self.settings.page_size, path
         )
@@ -520,76 +529,6 @@ class Emulator:
         )
         inner.headers.setdefault("cookie", request.header("cookie") or "")
         return inner
-
-    # admin API
-
-    def _admin(self, request):
-        name = request.path[len(ADMIN_ROOT) :].strip("/")
-        if name == "state" and request.method == "GET":
-            return json_response(self.state())
-        if name == "faults" and request.method == "GET":
-            return json_response(self.faults.snapshot())
-        if name == "faults" and request.method == "POST":
-            try:
-                self.faults.update(request.json())
-            except FaultError as error:
-                return json_response({"error": str(error)}, 400)
-            return json_response(self.faults.snapshot())
-        if name == "faults" and request.method == "DELETE":
-            self.faults.clear()
-            return json_response(self.faults.snapshot())
-        if name == "reset" and request.method == "POST":
-            self.reset()
-            return json_response(self.state())
-        if name == "csrf/expire" and request.method == "POST":
-            self.expire_csrf_tokens()
-            return json_response({"expired": True})
-        if name == "oauth/expire" and request.method == "POST":
-            self.expire_oauth_tokens()
-            return json_response({"expired": True})
-        if name.startswith("orders/") and request.method == "POST":
-            return json_response(self.change_order(name.split("/", 1)[1], request.json()))
-        if name == "orders" and request.method == "POST":
-            return json_response(self.create_order(**request.json()), 201)
-        return json_response({"error": f"no admin resource {request.method} {name}"}, 404)
-
-    def change_order(self, number, changes):
-        """Change an order as an SAP user would (new change stamp and ETag)."""
-        entity_set = ENTITY_SETS["A_ProductionOrder_2"]
-        with self.store.transaction():
-            order = self.store.get(entity_set.name, (number,))
-            if order is None:
-                raise not_found("API_PRODUCTION_ORDER_2_SRV", number)
-            unknown = set(changes) - set(entity_set.prop_map)
-            if unknown:
-                raise bad_request("", f"unknown order fields: {', '.join(sorted(unknown))}")
-            row = self.store.put(entity_set.name, {**writes.touched(order, self.clock), **changes})
-        return {key: value for key, value in row.items() if not key.startswith("__")}
-
-    def create_order(self, material="FG-BRK100", quantity="50", released=True):
-        """A new production order, as planning in SAP would create one."""
-        if material not in seed_data.BOMS:
-            raise bad_request("", f"{material} is not a finished material with a BoM")
-        with self.store.transaction():
-            number = self.store.next_number("next_order", seed_data.FIRST_ORDER)
-            first = int(self.store.meta.get("next_operation_confirmation", 0)) + 1
-            now = self.clock()
-            order, operations, components = seed_data.order_rows(
-                number,
-                material,
-                Decimal(str(quantity)),
-                changed=now,
-                start=now.date(),
-                released=bool(released),
-                first_confirmation=first,
-            )
-            self.store.set_meta("next_operation_confirmation", str(first + len(operations) - 1))
-            for operation in operations:
-                self.store.put("A_ProductionOrderOperation_2", operation)
-            for component in components:
-                self.store.put("A_ProductionOrderComponent_2", component)
-            self.store.put("A_ProductionOrder_2", order)
-        return {key: value for key, value in order.items() if not key.startswith("__")}
 
 
 class _RolledBack(Exception):

@@ -9,8 +9,8 @@ from decimal import Decimal
 from .values import sap_timestamp, wire_date, wire_decimal, wire_stamp, wire_time
 
 PLANT = "1010"
-RAW_LOCATION = "101A"  # production supply: components are issued from here
-FINISHED_LOCATION = "101B"  # finished goods: receipts from orders go here
+RAW_LOCATION = "0001"  # production supply: components are issued from here
+FINISHED_LOCATION = "0002"  # finished goods: receipts from orders go here
 FIRST_ORDER = 1000000
 FIRST_OPERATION_CONFIRMATION = 10000000
 FIRST_RESERVATION = 1000

@@ -151,6 +151,23 @@ class _Parser:
         raise QueryError(f"$filter: expected a literal, found {value!r}")
 
 
+SIMPLE_EQUALITY = re.compile(
+    r"^\s*(?P<name>[A-Za-z_][A-Za-z0-9_]*)\s+eq\s+'(?P<value>(?:[^']|'')*)'\s*$"
+)
+
+
+def simple_equality(text, entity_set):
+    """(property, value) when ``$filter`` is one ``StringField eq 'value'`` (answered from an
+    index: the lookups by idempotency key), else None."""
+    match = SIMPLE_EQUALITY.match(text or "")
+    if not match:
+        return None
+    prop = entity_set.prop(match["name"])
+    if prop is None or prop.edm != "Edm.String":
+        return None
+    return prop.name, match["value"].replace("''", "'")
+
+
 def compile_filter(text, entity_set):
     """A predicate on wire rows, or None for no ``$filter``."""
     if not text:

@@ -186,16 +186,23 @@ class Serializer:
                 document[nav.name] = {"__deferred": {"uri": f"{uri}/{nav.name}"}}
         return document
 
-    def collection(self, entity_set, rows, query, page_size, path):
-        """``d`` of a collection request: filter, order, $skip/$top, one page and ``__next``."""
+    def matching(self, entity_set, rows, query):
+        """The rows ``$filter`` keeps, in ``$orderby``'s order."""
         try:
             predicate = compile_filter(query.get("$filter"), entity_set)
             if predicate:
                 rows = [row for row in rows if predicate(row)]
-            rows = sort_rows(rows, query.get("$orderby"), entity_set)
+            return sort_rows(rows, query.get("$orderby"), entity_set)
+        except (QueryError, BadValue) as error:
+            raise bad_request(self.service.name, str(error)) from error
+
+    def collection(self, entity_set, rows, query, page_size, path):
+        """``d`` of a collection request: filter, order, $skip/$top, one page and ``__next``."""
+        rows = self.matching(entity_set, rows, query)
+        try:
             skip, top = _int_option(query, "$skip", 0), _int_option(query, "$top", None)
             offset = _int_option(query, "$skiptoken", 0)
-        except (QueryError, BadValue) as error:
+        except QueryError as error:
             raise bad_request(self.service.name, str(error)) from error
         total = len(rows)
         window = rows[skip : skip + top if top is not None else None]

@@ -14,6 +14,7 @@ import socket
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+from . import admin
 from .app import Emulator, Settings, parse_request
 from .model import SERVICE_ROOT
 
@@ -108,10 +109,10 @@ class RunningEmulator:
         self.emulator.expire_oauth_tokens()
 
     def change_order(self, number, **changes):
-        return self.emulator.change_order(number, changes)
+        return admin.change_order(self.emulator, number, changes)
 
     def create_order(self, material="FG-BRK100", quantity="50", released=True):
-        return self.emulator.create_order(material, quantity, released)
+        return admin.create_order(self.emulator, material, quantity, released)
 
     def confirmations(self, **values):
         """Confirmations (rows as SAP sends them) whose fields equal ``values``."""

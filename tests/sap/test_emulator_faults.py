@@ -33,7 +33,7 @@ def issue(order="1000000", material="RM-PLT3MM", quantity="1.5"):
             {
                 "Material": material,
                 "Plant": "1010",
-                "StorageLocation": "101A",
+                "StorageLocation": "0001",
                 "GoodsMovementType": "261",
                 "ManufacturingOrder": order,
                 "QuantityInEntryUnit": quantity,

@@ -31,7 +31,7 @@ def stock(client_for, material, location, batch="", stock_type="01"):
     return rows[0]["MatlWrhsStkQtyInMatlBaseUnit"] if rows else Decimal(0)
 
 
-def movement(code, movement_type, material, quantity, order="1000000", location="101A", **extra):
+def movement(code, movement_type, material, quantity, order="1000000", location="0001", **extra):
     return {
         "GoodsMovementCode": code,
         "PostingDate": "/Date(1795000000000)/",
@@ -174,7 +174,7 @@ def test_goods_issue_and_receipt_change_stock_and_the_order(client_for):
     documents, orders = client_for(DOCUMENTS), client_for(ORDERS)
     order = orders.read_entity("A_ProductionOrder_2('1000000')")
     material, batch = order["Material"], order["Batch"]
-    plate_before = stock(client_for, "RM-BLT-M8", "101A")
+    plate_before = stock(client_for, "RM-BLT-M8", "0001")
     issued = documents.create(
         "A_MaterialDocumentHeader",
         movement("03", "261", "RM-BLT-M8", "12"),
@@ -182,7 +182,7 @@ def test_goods_issue_and_receipt_change_stock_and_the_order(client_for):
     )
     assert issued["MaterialDocument"] == "4900000000" and issued["MaterialDocumentYear"] == "2026"
     assert issued["to_MaterialDocumentItem"][0]["GoodsMovementType"] == "261"
-    assert stock(client_for, "RM-BLT-M8", "101A") == plate_before - 12
+    assert stock(client_for, "RM-BLT-M8", "0001") == plate_before - 12
     components = orders.read_entity(
         "A_ProductionOrder_2('1000000')",
         expand="to_ProductionOrderComponent",
@@ -190,12 +190,12 @@ def test_goods_issue_and_receipt_change_stock_and_the_order(client_for):
     )["to_ProductionOrderComponent"]
     bolts = [c for c in components if c["Material"] == "RM-BLT-M8"]
     assert not bolts or bolts[0]["WithdrawnQuantity"] == 12
-    finished_before = stock(client_for, material, "101B", batch)
+    finished_before = stock(client_for, material, "0002", batch)
     received = documents.create(
-        "A_MaterialDocumentHeader", movement("02", "101", material, "7", location="101B")
+        "A_MaterialDocumentHeader", movement("02", "101", material, "7", location="0002")
     )
     assert received["to_MaterialDocumentItem"][0]["Batch"] == batch  # the order's batch
-    assert stock(client_for, material, "101B", batch) == finished_before + 7
+    assert stock(client_for, material, "0002", batch) == finished_before + 7
     found = list(
         documents.iter_entities(
             "A_MaterialDocumentHeader", filter="MaterialDocumentHeaderText eq 'mfg event 42'"
@@ -206,7 +206,7 @@ def test_goods_issue_and_receipt_change_stock_and_the_order(client_for):
 
 def test_goods_movement_refusals_leave_stock_unchanged(emulator, client_for):
     documents = client_for(DOCUMENTS)
-    before = stock(client_for, "RM-SEAL-40", "101A")
+    before = stock(client_for, "RM-SEAL-40", "0001")
     cases = [
         (movement("03", "261", "RM-SEAL-40", str(before + 1)), "M7/021", "Deficit"),
         (movement("03", "261", "RM-NOPE", "1"), "M3/305", "does not exist"),
@@ -220,13 +220,13 @@ def test_goods_movement_refusals_leave_stock_unchanged(emulator, client_for):
         with pytest.raises(SapBusinessError) as raised:
             documents.create("A_MaterialDocumentHeader", body)
         assert raised.value.code == code and words in raised.value.sap.message, body
-    assert stock(client_for, "RM-SEAL-40", "101A") == before
+    assert stock(client_for, "RM-SEAL-40", "0001") == before
     assert emulator.state()["material_documents"] == 0
 
 
 def test_goods_movements_in_a_batch_changeset_roll_back_together(emulator, client_for):
     documents = client_for(DOCUMENTS)
-    before = stock(client_for, "RM-NUT-M8", "101A")
+    before = stock(client_for, "RM-NUT-M8", "0001")
     changeset = ChangeSet(
         (
             Operation("POST", "A_MaterialDocumentHeader", movement("03", "261", "RM-NUT-M8", "3")),
@@ -235,5 +235,5 @@ def test_goods_movements_in_a_batch_changeset_roll_back_together(emulator, clien
     )
     (result,) = documents.batch([changeset])
     assert not result.ok and result.error.code == "M3/305"
-    assert stock(client_for, "RM-NUT-M8", "101A") == before
+    assert stock(client_for, "RM-NUT-M8", "0001") == before
     assert emulator.state()["material_documents"] == 0

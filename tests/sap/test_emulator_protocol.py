@@ -106,6 +106,58 @@ def test_delta_filter_on_last_change_date_time_finds_only_changed_orders(emulato
     assert [entity["ManufacturingOrder"] for entity in changed] == ["1000007", "1000042"]
 
 
+def test_filter_operators_order_and_count(emulator, client_for):
+    orders, products = client_for(ORDERS), client_for(PRODUCTS)
+    caliper = "Material eq 'FG-BRK100' or Material eq 'FG-BRK200'"
+    both = list(
+        orders.iter_entities(
+            "A_ProductionOrder_2", filter=caliper, orderby="TotalQuantity desc,ManufacturingOrder"
+        )
+    )
+    quantities = [entity["TotalQuantity"] for entity in both]
+    assert both and {entity["Material"] for entity in both} <= {"FG-BRK100", "FG-BRK200"}
+    assert [Decimal(q) for q in quantities] == sorted(
+        (Decimal(q) for q in quantities), reverse=True
+    )
+    counted = orders.session.get(
+        orders.url("A_ProductionOrder_2/$count", {"$filter": caliper}, json_format=False),
+        auth=(USER, PASSWORD),
+        timeout=5,
+    )
+    assert counted.text == str(len(both))
+    not_released = list(
+        orders.iter_entities("A_ProductionOrder_2", filter="not OrderIsReleased eq true")
+    )
+    assert len(not_released) == 6  # every tenth of 60
+    pins = list(
+        products.iter_entities(
+            "A_Product", filter="substringof('PLT',Product) and BaseUnit eq 'KG'"
+        )
+    )
+    assert sorted(entity["Product"] for entity in pins) == ["RM-PLT3MM", "RM-PLT5MM"]
+    # A_Product's LastChangeDateTime is an Edm.DateTimeOffset: the client's default delta
+    assert (
+        len(
+            list(
+                products.iter_entities(
+                    "A_Product", filter=delta_filter(datetime(2000, 1, 1, tzinfo=UTC))
+                )
+            )
+        )
+        == 13
+    )
+    assert list(products.iter_entities("A_Product", filter=delta_filter(datetime.now(UTC)))) == []
+    soon = datetime.now(UTC) + timedelta(days=3)
+    planned = list(
+        orders.iter_entities(
+            "A_ProductionOrder_2",
+            filter=f"MfgOrderPlannedStartDate le datetime'{soon:%Y-%m-%dT00:00:00}'",
+        )
+    )
+    assert planned and all(entity["MfgOrderPlannedStartDate"] <= soon for entity in planned)
+    assert len(planned) < 60
+
+
 def test_entity_with_expanded_operations_components_and_typed_values(client_for):
     orders = client_for(ORDERS)
     order = orders.read_entity(
@@ -123,7 +175,7 @@ def test_entity_with_expanded_operations_components_and_typed_values(client_for)
     components = order["to_ProductionOrderComponent"]
     assert components and all(c["GoodsMovementType"] == "261" for c in components)
     first = components[0]
-    assert first["RequiredQuantity"] > 0 and first["StorageLocation"] == "101A"
+    assert first["RequiredQuantity"] > 0 and first["StorageLocation"] == "0001"
     raw = orders.get_json("A_ProductionOrder_2('1000000')")["d"]
     assert raw["TotalQuantity"].endswith(".000")  # a decimal string, never a JSON number
     assert raw["MfgOrderPlannedStartDate"].startswith("/Date(")
@@ -156,7 +208,7 @@ def test_master_data_and_stock_services(client_for):
         )
     )
     assert len(rows) == 1 and rows[0]["MatlWrhsStkQtyInMatlBaseUnit"] > 0
-    assert rows[0]["StorageLocation"] == "101A"
+    assert rows[0]["StorageLocation"] == "0001"
 
 
 def test_metadata_of_every_service_reads_with_pyodata(client_for):
