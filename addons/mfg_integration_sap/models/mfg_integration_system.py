@@ -68,10 +68,17 @@ class MfgIntegrationSystem(models.Model):
         help="The plant of the orders, stock and goods movements exchanged with this system.",
     )
     sap_storage_location = fields.Char(
-        string="SAP Storage Location",
+        string="Receipt Storage Location",
         default="0001",
         tracking=True,
-        help="Storage location of goods movements when the Odoo location has no mapping.",
+        help="SAP storage location of goods receipts from orders (101) when the Odoo "
+        "location has no location mapping.",
+    )
+    sap_issue_storage_location = fields.Char(
+        string="Issue Storage Location",
+        tracking=True,
+        help="SAP storage location that components are issued from (261) when the Odoo "
+        "location has no location mapping. Empty: the receipt storage location.",
     )
     sap_order_filter = fields.Char(
         string="Orders Filter",

@@ -225,7 +225,9 @@ class MrpProduction(models.Model):
             item = {
                 "Material": sap_values.material_code(Mapping, system, product),
                 "Plant": plant,
-                "StorageLocation": sap_values.storage_location(Mapping, system, location),
+                "StorageLocation": sap_values.storage_location(
+                    Mapping, system, location, issue=movement_type == "261"
+                ),
                 "GoodsMovementType": movement_type,
                 "QuantityInEntryUnit": sap_values.quantity(quantity),
                 "EntryUnit": sap_values.unit_code(Mapping, system, product.uom_id),

@@ -48,10 +48,13 @@ def unit_code(mapping_model, system, uom):
     )
 
 
-def storage_location(mapping_model, system, location):
-    return external_code(mapping_model, system, "location", location) or (
-        system.sap_storage_location or ""
-    )
+def storage_location(mapping_model, system, location, issue=False):
+    """The SAP storage location of an Odoo location: its location mapping, else the
+    system's default for issues or receipts."""
+    default = system.sap_storage_location or ""
+    if issue:
+        default = system.sap_issue_storage_location or default
+    return external_code(mapping_model, system, "location", location) or default
 
 
 def batch_code(mapping_model, system, lot):

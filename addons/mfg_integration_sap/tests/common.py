@@ -36,7 +36,8 @@ class SapCase(TransactionCase):
                 "sap_username": "MFG_COMM_USER",
                 "sap_password": "secret",
                 "sap_plant": "1010",
-                "sap_storage_location": "0001",
+                "sap_storage_location": "0002",
+                "sap_issue_storage_location": "0001",
                 "outbound_read_timeout": 2.0,
                 "outbound_parallel": 1,
             }

@@ -33,6 +33,7 @@ class TestSapCompletion(SapCase):
             },
         )
         self.assertEqual(issues["GoodsMovementCode"], "03")
+        self.assertEqual({i["StorageLocation"] for i in issues["items"]}, {"0001"})
         self.assertEqual(
             sorted(
                 (i["Material"], i["GoodsMovementType"], i["QuantityInEntryUnit"], i.get("Batch"))
@@ -48,7 +49,7 @@ class TestSapCompletion(SapCase):
         )
         self.assertEqual(
             (item["Batch"], item["Plant"], item["StorageLocation"], item["ManufacturingOrder"]),
-            ("L-0001", "1010", "0001", "1000123"),
+            ("L-0001", "1010", "0002", "1000123"),
         )
 
     def test_partial_completion_confirms_progress_and_the_backorder_keeps_the_order(self):

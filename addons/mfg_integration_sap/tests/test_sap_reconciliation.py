@@ -45,13 +45,13 @@ class TestSapReconciliation(RealTimeouts, SapCase):
             {"system_id": self.system.id, "kind": "location"}
         )
         self.env["mfg.integration.mapping.line"].create(
-            {"mapping_id": mapping.id, "external_code": "101A",
+            {"mapping_id": mapping.id, "external_code": "0001",
              "target_ref": f"stock.location,{supply.id}"}
         )  # fmt: skip
         rows = list(
             self.sap_client("API_MATERIAL_STOCK_SRV").iter_entities(
                 "A_MatlStkInAcctMod",
-                filter="StorageLocation eq '101A' and InventoryStockType eq '01'",
+                filter="StorageLocation eq '0001' and InventoryStockType eq '01'",
                 decimal_fields=("MatlWrhsStkQtyInMatlBaseUnit",),
             )
         )
@@ -69,7 +69,7 @@ class TestSapReconciliation(RealTimeouts, SapCase):
             Quant._update_available_quantity(product, supply, quantity)
         run = self.rule("sap_stock")._run(trigger="manual")
         self.assertEqual(run.state, "done", run.error)
-        lines = run.line_ids.filtered(lambda line: "/101A/" in line.key)
+        lines = run.line_ids.filtered(lambda line: "/0001/" in line.key)
         by_material = {line.key.split("/")[1]: line for line in lines}
         self.assertEqual(len(by_material), len({row["Material"] for row in rows}))
         self.assertEqual(by_material[off_by_three].status, "mismatch")
