@@ -37,6 +37,7 @@
         "wizard/mfg_integration_payload_wizard_views.xml",
         "wizard/mfg_integration_replay_wizard_views.xml",
         "wizard/mfg_integration_signing_secret_wizard_views.xml",
+        "wizard/mfg_integration_csv_import_wizard_views.xml",
         "views/mfg_integration_system_views.xml",
         "views/mfg_integration_contract_views.xml",
         "views/mfg_integration_mapping_views.xml",

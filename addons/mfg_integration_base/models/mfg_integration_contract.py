@@ -116,6 +116,13 @@ class MfgIntegrationContract(models.Model):
     )
     handler_module = fields.Char(compute="_compute_handler_module", string="Handled By")
     event_count = fields.Integer(compute="_compute_event_count")
+    file_column_ids = fields.One2many(
+        "mfg.integration.file.column",
+        "contract_id",
+        string="File Columns",
+        help="The columns of this contract's CSV files for systems that exchange files "
+        "(after event_id). Empty: the data's top-level fields, by name.",
+    )
     shadow_effect_ids = fields.One2many(
         "mfg.integration.contract.effect",
         "contract_id",

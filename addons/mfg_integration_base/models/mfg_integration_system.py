@@ -10,9 +10,11 @@ from odoo.tools import SQL
 
 from odoo.addons.base.models.res_users import INDEX_SIZE, KEY_CRYPT_CONTEXT
 
+from ..adapters import csv_file
 from ..inbox.waiting import waiting_behind_failures_per_system
+from ..outbox import dispatcher
 from ..services import adapters as delivery_adapters
-from ..services import api_key_policy, webhook_signature
+from ..services import api_key_policy, maintenance_windows, webhook_signature
 from ..services.humanize import age
 from .mfg_integration_metrics import OVERVIEW_FIGURES, OVERVIEW_LATENCIES
 
@@ -20,6 +22,10 @@ _logger = logging.getLogger(__name__)
 
 API_KEY_SCOPE = "mfg_integration"
 SYSTEM_CODE = re.compile(r"^[a-z0-9][a-z0-9_.-]{1,63}$")
+
+
+def _normalized_url(url):
+    return (url or "").strip().lower().rstrip("/")
 
 
 class MfgIntegrationSystem(models.Model):
@@ -48,6 +54,22 @@ class MfgIntegrationSystem(models.Model):
         tracking=True,
     )
     active = fields.Boolean(default=True, tracking=True)
+    environment = fields.Selection(
+        [("production", "Production"), ("test", "Test")],
+        required=True,
+        default="production",
+        tracking=True,
+        help="Whether this is a production or a test system. Odoo talks only to systems of "
+        "its own database's environment (Settings → Manufacturing Integration): a test "
+        "system's key is refused by a production database and nothing is delivered to it, and "
+        "the other way round; a production and a test system never share an endpoint or a "
+        "signing secret.",
+    )
+    environment_mismatch = fields.Boolean(
+        compute="_compute_environment_mismatch",
+        help="This system's environment is not this database's: Odoo neither accepts its key "
+        "nor delivers to it.",
+    )
     description = fields.Text()
     user_id = fields.Many2one(
         "res.users",
@@ -188,7 +210,10 @@ class MfgIntegrationSystem(models.Model):
     event_count = fields.Integer(compute="_compute_counts")
     open_exception_count = fields.Integer(compute="_compute_counts")
     outbound_adapter = fields.Selection(
-        [("webhook", "Webhook (HTTP POST, signed)")],
+        [
+            ("webhook", "Webhook (HTTP POST, signed)"),
+            ("csv_file", "CSV files (exchange folder for legacy systems)"),
+        ],
         string="Delivery Adapter",
         tracking=True,
         help="How outbound events reach this system. Empty: it receives no outbound events.",
@@ -321,9 +346,24 @@ class MfgIntegrationSystem(models.Model):
         help="How long ago an outbound event was last delivered (within the last 24 h).",
     )
     health = fields.Selection(
-        [("ok", "Healthy"), ("warning", "Needs attention"), ("danger", "Failing")],
+        [
+            ("ok", "Healthy"),
+            ("maintenance", "In maintenance"),
+            ("warning", "Needs attention"),
+            ("danger", "Failing"),
+        ],
         compute="_compute_overview",
     )
+    maintenance_window_ids = fields.One2many(
+        "mfg.integration.maintenance.window", "system_id", string="Maintenance Windows"
+    )
+    maintenance_until = fields.Datetime(
+        string="In Maintenance Until",
+        compute="_compute_maintenance",
+        help="The end of the maintenance window in force: until then Odoo holds what the "
+        "system sent and what it should receive, without attempts or exceptions.",
+    )
+    maintenance_reason = fields.Char(compute="_compute_maintenance")
 
     _sql_constraints = [
         ("code_unique", "unique(code)", "Another system already uses this code."),
@@ -413,10 +453,83 @@ class MfgIntegrationSystem(models.Model):
             failed = system.failed_24h + system.delivery_failed_24h + system.dead_24h
             if system.circuit_state == "open" or (open_exceptions and failed):
                 system.health = "danger"
+            elif system.maintenance_until:
+                system.health = "maintenance"
             elif open_exceptions or system.sla_breaches_24h or system.circuit_state != "closed":
                 system.health = "warning"
             else:
                 system.health = "ok"
+
+    @api.model
+    def _database_environment(self):
+        """'production' or 'test': what this Odoo database is (a neutralized copy is 'test')."""
+        value = (
+            self.env["ir.config_parameter"]
+            .sudo()
+            .get_param("mfg_integration_base.environment", "production")
+        )
+        return value if value in ("production", "test") else "production"
+
+    @api.depends("environment")
+    def _compute_environment_mismatch(self):
+        database = self._database_environment()
+        for system in self:
+            system.environment_mismatch = system.environment != database
+
+    def _environment_refusal(self):
+        """A sentence saying why Odoo does not talk to this system here, or None."""
+        self.ensure_one()
+        database = self._database_environment()
+        if self.environment == database:
+            return None
+        labels = dict(self._fields["environment"]._description_selection(self.env))
+        return _(
+            "%(system)s is a %(system_env)s system and this Odoo database is a %(db_env)s one: "
+            "Odoo neither accepts its key nor delivers to it here.",
+            system=self.name,
+            system_env=labels[self.environment].lower(),
+            db_env=labels[database].lower(),
+        )
+
+    @api.constrains("environment", "outbound_url", "signing_secret")
+    def _check_environment_separation(self):
+        systems = self.sudo().search([("outbound_url", "!=", False)]) | self.sudo().search(
+            [("signing_secret", "!=", False)]
+        )
+        for system in self.sudo():
+            others = systems.filtered(lambda o, s=system: o.environment != s.environment)
+            url = _normalized_url(system.outbound_url)
+            for other in others:
+                if url and _normalized_url(other.outbound_url) == url:
+                    raise ValidationError(
+                        _(
+                            "%(other)s (%(other_env)s) already delivers to %(url)s: a "
+                            "production and a test system cannot share an endpoint.",
+                            other=other.name,
+                            other_env=other.environment,
+                            url=system.outbound_url,
+                        )
+                    )
+                if system.signing_secret and other.signing_secret == system.signing_secret:
+                    raise ValidationError(
+                        _(
+                            "%(other)s (%(other_env)s) uses the same signing secret: a "
+                            "production and a test system cannot share one. Generate a new "
+                            "secret for %(system)s.",
+                            other=other.name,
+                            other_env=other.environment,
+                            system=system.name,
+                        )
+                    )
+
+    def _compute_maintenance(self):
+        states = maintenance_windows.window_states(self.env, self.ids, fields.Datetime.now())
+        for system in self:
+            state = states.get(system.id)
+            system.maintenance_until = (
+                max(end for end in (state["inbound"], state["outbound"]) if end) if state else False
+            )
+            system.maintenance_reason = state["reason"] if state else ""
 
     @api.depends("signing_secret")
     def _compute_signing_secret_kind(self):
@@ -593,7 +706,13 @@ class MfgIntegrationSystem(models.Model):
         if "api_key_expires_at" in vals:
             # a new expiry is reported in the chatter again when it passes
             vals = dict(vals, api_key_expiry_reported=False)
-        return super().write(vals)
+        result = super().write(vals)
+        if "environment" in vals:
+            # a system moved into this database's environment gets what waited for it
+            dispatcher.schedule_dispatch(
+                self.env, self.sudo().filtered(lambda s: s.outbound_adapter).ids
+            )
+        return result
 
     def _api_key_ids(self):
         """Ids of the technical user's keys of our scope (expired or not), oldest first."""
@@ -786,9 +905,15 @@ class MfgIntegrationSystem(models.Model):
         verify = bool(system.outbound_verify_tls)
         if verify and system.outbound_ca_bundle:
             verify = system.outbound_ca_bundle
+        url, options = system.outbound_url or "", ()
+        if system.outbound_adapter == "csv_file":
+            # the folder comes from the server's configuration, never from the database
+            url = str(csv_file.exchange_root())
+            options = self.env["mfg.integration.file.column"].sudo()._columns_by_contract()
         return delivery_adapters.Settings(
             system_code=system.code,
-            url=system.outbound_url or "",
+            url=url,
+            options=options,
             secret=system.signing_secret or "",
             connect_timeout=system.outbound_connect_timeout,
             read_timeout=system.outbound_read_timeout,
