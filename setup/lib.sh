@@ -692,3 +692,48 @@ addons_tree_hash() {
             sort -z | xargs -0 sha256sum
     } | sha256sum | cut -d' ' -f1
 }
+
+# ---------------------------------------------------------------------------------------------
+# The SAP emulator (sap_emulator/ at the repository root): the demo's SAP S/4HANA when no real
+# SAP is configured. On 127.0.0.1:MFG_SAP_EMULATOR_PORT (default 8078), sap-client 100, Basic
+# user MFG_COMM_USER with a random password made once in run/sap/emulator_password (mode 600);
+# its data in run/sap/emulator.sqlite, kept across restarts (delete the file to start afresh).
+# MFG_SAP_EMULATOR=0 starts none; so does a demo SAP system (sap_s4) pointing elsewhere.
+# ---------------------------------------------------------------------------------------------
+SAP_DIR="$RUN_DIR/sap"
+start_sap_emulator() {
+    local port="${MFG_SAP_EMULATOR_PORT:-8078}" root
+    if [[ "${MFG_SAP_EMULATOR:-1}" == 0 ]]; then
+        info "MFG_SAP_EMULATOR=0: no SAP emulator"
+        return 0
+    fi
+    root="$(psql -d "$MFG_DB" -tAc \
+        "select sap_service_root from mfg_integration_system where code = 'sap_s4'" 2>/dev/null || true)"
+    if [[ -n "$root" && "$root" != "http://127.0.0.1:$port/"* ]]; then
+        info "the demo SAP system (sap_s4) points at $root: no SAP emulator"
+        return 0
+    fi
+    if is_running sap-emulator; then
+        return 0
+    fi
+    if port_busy "$port" sap-emulator; then
+        warn "port $port (SAP emulator, MFG_SAP_EMULATOR_PORT) is used by another program: no SAP emulator."
+        return 0
+    fi
+    mkdir -p "$SAP_DIR"
+    chmod 700 "$SAP_DIR"
+    if [[ ! -s "$SAP_DIR/emulator_password" ]]; then
+        (umask 077 && "$VENV/bin/python" -c 'import secrets; print(secrets.token_urlsafe(24))' \
+            >"$SAP_DIR/emulator_password.new")
+        mv "$SAP_DIR/emulator_password.new" "$SAP_DIR/emulator_password"
+    fi
+    chmod 600 "$SAP_DIR/emulator_password"
+    # from the repository root, where python -m finds sap_emulator/
+    if ! (cd "$REPO_ROOT" && start_background sap-emulator "$VENV/bin/python" -m sap_emulator \
+        --host 127.0.0.1 --port "$port" --seed 42 --state "$SAP_DIR/emulator.sqlite" \
+        --sap-client 100 --user MFG_COMM_USER --password-file "$SAP_DIR/emulator_password"); then
+        warn "the SAP emulator did not start; see run/logs/sap-emulator.log."
+        return 0
+    fi
+    printf '%s\n' "$port" >"$PID_DIR/sap-emulator.port"
+}

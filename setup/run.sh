@@ -31,6 +31,7 @@ Settings (environment variables):
   MFG_MQTT_PORT       local MQTT broker port (default 1883)
   MFG_OPCUA_PORT      the plant simulator's OPC-UA port (default 4840)
   MFG_EDGE_METRICS_PORT  the edge agent's /metrics and /healthz port (default 9464)
+  MFG_SAP_EMULATOR_PORT  the SAP emulator's port (default 8078); MFG_SAP_EMULATOR=0: none
   MFG_HEALTH_TIMEOUT  seconds to wait for Odoo to answer (default 120)
   MFG_FORCE_UPGRADE=1 upgrade our addons even when their files did not change
   MFG_MODULES         modules to install and test (default: every addon in addons/)
@@ -266,6 +267,7 @@ cmd_start() {
         prepare_database
     fi
     start_simulator
+    start_sap_emulator
     if ((!odoo_was_running)); then
         start_odoo
     fi

@@ -1,1 +1,5 @@
-
+from . import models
+from . import adapters
+from . import handlers
+from . import reconciliations
+from . import wizard

@@ -1,0 +1,39 @@
+"""What the SAP handlers share: units and materials resolved through the system's mappings."""
+
+from decimal import Decimal
+
+from odoo.addons.mfg_integration_base.services.errors import BusinessError, MappingMissing
+
+from ..services.sap_values import DEFAULT_UNIT_CODES
+
+
+def resolve_product(env, system, material):
+    return env["mfg.integration.mapping"]._resolve(system, "product", material)
+
+
+def resolve_unit(env, system, code, fallback=None):
+    """The Odoo unit of SAP's unit ``code``: the system's unit mapping, else Odoo's standard
+    unit SAP's code stands for, else ``fallback`` (the product's unit) when it is SAP's code."""
+    Mapping = env["mfg.integration.mapping"]
+    try:
+        return Mapping._resolve(system, "uom", code)
+    except MappingMissing:
+        names = [name for name, sap in DEFAULT_UNIT_CODES.items() if sap == code]
+        unit = env["uom.uom"].search([("name", "in", names)], limit=1) if names else None
+        if unit:
+            return unit
+        if fallback is not None and fallback.name.upper()[:3] == code:
+            return fallback
+        raise
+
+
+def decimal_quantity(value, what, key_fields):
+    quantity = Decimal(value)
+    if quantity <= 0:
+        raise BusinessError(
+            "quantity_invalid",
+            f"SAP sent {what} of {value}: a quantity must be more than zero",
+            suggested_action="Correct the quantity in SAP; the next pull brings it again.",
+            key_fields=key_fields,
+        )
+    return float(quantity)

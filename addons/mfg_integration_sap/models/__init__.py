@@ -1,0 +1,3 @@
+from . import mfg_integration_system
+from . import mrp_production
+from . import mrp_bom

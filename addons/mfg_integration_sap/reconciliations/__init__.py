@@ -1,0 +1,2 @@
+from . import sap_stock
+from . import sap_confirmation

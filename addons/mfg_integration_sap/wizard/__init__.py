@@ -1,0 +1,1 @@
+from . import mfg_integration_sap_connection_test
