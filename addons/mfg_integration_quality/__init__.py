@@ -1,1 +1,4 @@
-
+from . import models
+from . import handlers
+from . import reconciliations
+from . import controllers
