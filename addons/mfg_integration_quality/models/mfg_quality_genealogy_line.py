@@ -35,7 +35,7 @@ class MfgQualityGenealogyLine(models.TransientModel):
     def _values_for(self, lot):
         """The lines of ``lot``'s genealogy: both trees depth-first, then its deliveries and
         where its material is in stock now."""
-        found = genealogy.trace(self.env.cr, lot.id)
+        found = lot._mfg_genealogy()
         Lot = self.env["stock.lot"].with_context(active_test=False)
         lot_ids = {lot.id}
         for key in ("components", "used_in"):

@@ -118,7 +118,9 @@ class MfgQualityHold(models.Model):
     def _integration_event_domain(self):
         return [
             "|",
+            "|",
             ("correlation_id", "in", [c for c in self.mapped("correlation_id") if c]),
+            ("id", "in", self.check_ids.event_id.ids),
             "&",
             ("result_model", "=", self._name),
             ("result_res_id", "in", self.ids),
@@ -162,7 +164,9 @@ class MfgQualityHold(models.Model):
             return existing
         values = {"lot_id": lot.id, "reason": reason, "ncr_id": ncr.id if ncr else False}
         if event:
-            values.update(system_id=event.system_id.id, correlation_id=event.correlation_id)
+            values["system_id"] = event.system_id.id
+            if event.correlation_id:
+                values["correlation_id"] = event.correlation_id
         hold = self.create(values)
         origin_text = origin and origin.display_name
         hold.message_post(
@@ -386,6 +390,7 @@ class MfgQualityHold(models.Model):
                 ],
             )
         )
+        self.invalidate_recordset(["outbound_event_ids", "delivery_summary"])
         if events:
             self.message_post(
                 body=_(

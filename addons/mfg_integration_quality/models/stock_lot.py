@@ -56,10 +56,16 @@ class StockLot(models.Model):
         self.ensure_one()
         return self.env["mfg.quality.genealogy.line"]._open_for(self)
 
+    def _mfg_genealogy(self):
+        """services.genealogy.trace of this lot, on flushed data (one SQL statement)."""
+        self.ensure_one()
+        self.env.flush_all()
+        return genealogy.trace(self.env.cr, self.id)
+
     def _mfg_genealogy_document(self):
         """The lot's genealogy as the API answers it (GET /mfg/v1/genealogy/<lot>)."""
         self.ensure_one()
-        found = genealogy.trace(self.env.cr, self.id)
+        found = self._mfg_genealogy()
         ids = {self.id}
         for key in ("components", "used_in"):
             ids.update(edge[0] for edge in found[key])

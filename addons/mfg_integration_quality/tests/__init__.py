@@ -1,1 +1,3 @@
 from . import test_quality_install
+from . import test_holds
+from . import test_genealogy
