@@ -69,7 +69,7 @@ def generate(env, lots=10000, branching=4):
             [products[min(levels[index], 11)].id for index in range(1, lots + 1)],
         ],
     )
-    by_name = dict((name, lot_id) for lot_id, name in cr.fetchall())
+    by_name = {name: lot_id for lot_id, name in cr.fetchall()}
     lot_ids = {index: by_name[f"G{tag}-{index}"] for index in range(1, lots + 1)}
     product_of = {index: products[min(levels[index], 11)].id for index in lot_ids}
     edges = shape(lots, branching)
