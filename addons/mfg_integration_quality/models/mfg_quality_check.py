@@ -84,4 +84,5 @@ class MfgQualityCheck(models.Model):
                 reason,
                 origin=check,
                 event=check.event_id,
+                decided_at=check.checked_at,
             )

@@ -70,6 +70,11 @@ class MfgQualityHold(models.Model):
     )
     released_by_id = fields.Many2one("res.users", string="Released By", readonly=True)
     released_at = fields.Datetime(readonly=True)
+    release_decided_at = fields.Datetime(
+        readonly=True,
+        help="When the release was decided: the quality system's time for a release it "
+        "sent, else when it was released in Odoo. A hold request made before it is stale.",
+    )
     release_note = fields.Text(readonly=True)
     quantity = fields.Float(
         string="Quantity Held",
@@ -150,9 +155,13 @@ class MfgQualityHold(models.Model):
     # -- placing a hold -----------------------------------------------------------------
 
     @api.model
-    def _place(self, lot, reason, origin=None, event=None, ncr=None):
+    def _place(self, lot, reason, origin=None, event=None, ncr=None, decided_at=None):
         """Hold ``lot``: its stock goes to quarantine and every subscribed system hears it.
-        A lot already held keeps its one hold; the new reason is noted on it."""
+
+        A lot already held keeps its one hold; the new reason is noted on it. A request
+        decided (``decided_at``) before a release of the lot was decided is stale (sent
+        again, or overtaken by the release): noted on the released hold, nothing else.
+        """
         lot.ensure_one()
         existing = self.search([("lot_id", "=", lot.id), ("state", "=", "held")], limit=1)
         if existing:
@@ -162,6 +171,27 @@ class MfgQualityHold(models.Model):
             if ncr and not existing.ncr_id:
                 existing.ncr_id = ncr
             return existing
+        if decided_at:
+            overtaken = self.search(
+                [
+                    ("lot_id", "=", lot.id),
+                    ("state", "!=", "held"),
+                    ("release_decided_at", ">=", decided_at),
+                ],
+                order="release_decided_at desc",
+                limit=1,
+            )
+            if overtaken:
+                overtaken.message_post(
+                    body=_(
+                        "A hold request of %(when)s came after this release was decided "
+                        "at %(released)s, which covers it: the lot stays released (%(reason)s).",
+                        when=decided_at,
+                        released=overtaken.release_decided_at,
+                        reason=reason,
+                    )
+                )
+                return overtaken
         values = {"lot_id": lot.id, "reason": reason, "ncr_id": ncr.id if ncr else False}
         if event:
             values["system_id"] = event.system_id.id
@@ -291,6 +321,7 @@ class MfgQualityHold(models.Model):
                 "state": DISPOSITION_STATES[disposition],
                 "released_by_id": self.env.uid,
                 "released_at": fields.Datetime.now(),
+                "release_decided_at": (event and event.occurred_at) or fields.Datetime.now(),
                 "release_note": note or False,
             }
         )
