@@ -18,6 +18,7 @@
         "views/mfg_quality_hold_views.xml",
         "views/mfg_quality_ncr_views.xml",
         "views/mfg_quality_point_views.xml",
+        "wizard/mfg_quality_genealogy_line_views.xml",
         "views/stock_views.xml",
         "views/mfg_quality_menus.xml",
     ],

@@ -2,7 +2,6 @@ from . import mfg_quality_point
 from . import mfg_quality_check
 from . import mfg_quality_hold
 from . import mfg_quality_ncr
-from . import mfg_quality_genealogy_line
 from . import mfg_integration_event
 from . import stock_location
 from . import stock_lot

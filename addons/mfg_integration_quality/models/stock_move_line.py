@@ -45,7 +45,7 @@ class StockMoveLine(models.Model):
                 self.env["mfg.quality.hold"]._check_lots_usable(line, usage)
 
     def init(self):
-        super().init()
+        result = super().init()
         # genealogy's recursive steps look up done move lines by lot (services/genealogy.py)
         create_index(
             self.env.cr,
@@ -54,3 +54,4 @@ class StockMoveLine(models.Model):
             ["lot_id", "id"],
             where="state = 'done' AND lot_id IS NOT NULL",
         )
+        return result
