@@ -16,7 +16,10 @@ def handle_inspection_recorded(env, event):
     production = env["mrp.production"]
     if data.get("production_ref"):
         production = production.search([("name", "=", data["production_ref"])], limit=1)
-    point = env["mfg.quality.point"]._find(product, data["characteristic"])
+    workorder = production.workorder_ids.filtered(lambda w: w.name == data.get("operation"))[:1]
+    point = env["mfg.quality.point"]._find(
+        product, data["characteristic"], workorder.operation_id or None
+    )
     value = data.get("value")
     result = data["result"]
     if point and point._within_tolerance(value) is False:
@@ -47,6 +50,7 @@ def handle_inspection_recorded(env, event):
             "product_id": product.id,
             "lot_id": lot.id,
             "production_id": production.id,
+            "workorder_id": workorder.id,
             "characteristic": data["characteristic"],
             "result": result,
             "has_measure": value is not None,
