@@ -9,6 +9,9 @@ def handle_lot_held(env, event):
     data = event.payload
     product = event._quality_product(data["product_code"])
     lot = event._quality_lot(product, data["lot"])
+    env["mfg.integration.record.kind"]._check_inbound_update(
+        "quality_hold", event.system_id, env._("the hold of lot %s", lot.display_name)
+    )
     ncr = env["mfg.quality.ncr"]
     reason = data["reason"]
     if data.get("ncr"):

@@ -12,6 +12,9 @@ def handle_lot_released(env, event):
     data = event.payload
     product = event._quality_product(data["product_code"])
     lot = event._quality_lot(product, data["lot"])
+    env["mfg.integration.record.kind"]._check_inbound_update(
+        "quality_hold", event.system_id, env._("the hold of lot %s", lot.display_name)
+    )
     Hold = env["mfg.quality.hold"]
     hold = Hold.search([("lot_id", "=", lot.id), ("state", "=", "held")], limit=1)
     if not hold:

@@ -34,6 +34,9 @@ class QualityCase(RealTimeouts, TransactionCase):
                 "name": "Test QMS",
                 "code": "test_qms",
                 "kind": "quality",
+                "sor_kind_ids": [
+                    (4, cls.env.ref("mfg_integration_quality.record_kind_quality_hold").id)
+                ],
                 "allowed_contract_ids": Contract.search(
                     [("code", "in", INBOUND_CONTRACTS), ("state", "=", "active")]
                 ).ids,

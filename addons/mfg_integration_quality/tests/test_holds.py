@@ -164,3 +164,17 @@ class TestHolds(QualityCase):
         self.assertEqual(self.outbound("quality.hold.released").payload["movement_type"], "555")
         with self.assertRaises(UserError):
             hold.action_release()
+
+    def test_only_the_system_of_record_of_holds_may_hold_or_release(self):
+        self.qms.sor_kind_ids = False  # Odoo owns holds
+        data = {"lot": "S-2", "product_code": "QSTL", "reason": "recall"}
+        event = self.send("quality.lot.held", data)
+        self.assertBusinessError(event, "sor_conflict")
+        self.assertFalse(self.lot_s2.mfg_on_hold)
+        # an inspection is a fact, not a hold: its failure holds the lot all the same
+        self.inspect(self.lot_s1, 2.5, result="fail")
+        self.assertTrue(self.lot_s1.mfg_on_hold)
+        released = self.send("quality.lot.released", {"lot": "S-1", "product_code": "QSTL"})
+        self.assertBusinessError(released, "sor_conflict")
+        self.assertIn("Odoo is the system of record", released.exception_id.name)
+        self.assertTrue(self.lot_s1.mfg_on_hold)
