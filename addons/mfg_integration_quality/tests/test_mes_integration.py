@@ -75,7 +75,7 @@ class TestMesIntegration(QualityCase):
         self.assertBusinessError(refused, "lot_on_hold")
         self.assertIn("on hold", refused.exception_id.name + (refused.error or ""))
         self.assertFalse(
-            production.move_raw_ids.move_line_ids.filtered(lambda l: l.lot_id == self.lot_s1)
+            production.move_raw_ids.move_line_ids.filtered(lambda line: line.lot_id == self.lot_s1)
         )
         # released in Odoo, the planner retries the refused consumption: it is booked
         self.Hold.search([("lot_id", "=", self.lot_s1.id)]).action_release()
@@ -83,5 +83,7 @@ class TestMesIntegration(QualityCase):
         refused.exception_id.action_retry()
         queue.perform_all(immediate_only=True)
         self.assertEqual(refused.state, "done", refused.error)
-        lines = production.move_raw_ids.move_line_ids.filtered(lambda l: l.lot_id == self.lot_s1)
+        lines = production.move_raw_ids.move_line_ids.filtered(
+            lambda line: line.lot_id == self.lot_s1
+        )
         self.assertEqual(sum(lines.mapped("quantity")), 4)
