@@ -1,7 +1,7 @@
 import uuid
 
 from odoo import _, api, fields, models
-from odoo.exceptions import UserError
+from odoo.exceptions import UserError, ValidationError
 from odoo.tools import float_is_zero
 
 from ..services import hold_messages
@@ -111,7 +111,26 @@ class MfgQualityHold(models.Model):
             if vals.get("name", _("New")) == _("New"):
                 vals["name"] = self.env["ir.sequence"].next_by_code("mfg.quality.hold") or "/"
             vals.setdefault("correlation_id", str(uuid.uuid4()))
-        return super().create(vals_list)
+        holds = super().create(vals_list)
+        if not self.env.context.get("mfg_quality_placing"):
+            # a hold a person created on the form: enforced like any other
+            for hold in holds:
+                hold._start(_("Placed by %s", self.env.user.name))
+        return holds
+
+    @api.constrains("lot_id", "state")
+    def _check_one_hold_in_force(self):
+        for hold in self.filtered(lambda h: h.state == "held"):
+            others = self.search_count(
+                [("lot_id", "=", hold.lot_id.id), ("state", "=", "held"), ("id", "!=", hold.id)]
+            )
+            if others:
+                raise ValidationError(
+                    _(
+                        "Lot %(lot)s is already on hold: add the new reason to its hold.",
+                        lot=hold.lot_id.display_name,
+                    )
+                )
 
     @api.depends("placed_at", "released_at")
     def _compute_age_days(self):
@@ -197,25 +216,27 @@ class MfgQualityHold(models.Model):
             values["system_id"] = event.system_id.id
             if event.correlation_id:
                 values["correlation_id"] = event.correlation_id
-        hold = self.create(values)
+        hold = self.with_context(mfg_quality_placing=True).create(values)
         origin_text = origin and origin.display_name
-        hold.message_post(
-            body=_(
-                "Lot %(lot)s put on hold%(origin)s: %(reason)s",
-                lot=lot.display_name,
-                origin=_(" by %s", origin_text) if origin_text else "",
-                reason=reason,
-            )
-        )
-        hold._quarantine()
-        hold._emit(OUTBOUND_PLACED, causation=event)
+        hold._start(_("by %s", origin_text) if origin_text else "", event=event)
         return hold
 
-    def action_place(self):
-        """The form's button for a hold drafted by hand: the same path as an event's."""
+    def _start(self, origin_text, event=None):
+        """Enforce a new hold: chatter on the hold and the lot, quarantine, every system."""
         self.ensure_one()
+        self.message_post(
+            body=_(
+                "Lot %(lot)s put on hold %(origin)s: %(reason)s",
+                lot=self.lot_id.display_name,
+                origin=origin_text,
+                reason=self.reason,
+            )
+        )
+        self.lot_id.message_post(
+            body=_("Put on hold (%(hold)s): %(reason)s", hold=self.name, reason=self.reason)
+        )
         self._quarantine()
-        self._emit(OUTBOUND_PLACED)
+        self._emit(OUTBOUND_PLACED, causation=event)
 
     def _quarantine(self):
         """Unreserve the lot everywhere it was reserved and move its warehouse stock to the
@@ -324,6 +345,13 @@ class MfgQualityHold(models.Model):
                 "release_decided_at": (event and event.occurred_at) or fields.Datetime.now(),
                 "release_note": note or False,
             }
+        )
+        self.lot_id.message_post(
+            body=_(
+                "Hold %(hold)s ended: %(state)s.",
+                hold=self.name,
+                state=dict(self._fields["state"].selection)[self.state],
+            )
         )
         quants = self._quarantined_quants()
         if disposition in ("use_as_is", "rework"):

@@ -1,4 +1,4 @@
-from odoo.exceptions import UserError
+from odoo.exceptions import UserError, ValidationError
 
 from ..models.mfg_quality_hold import LotOnHoldError
 from .common import QualityCase
@@ -40,6 +40,7 @@ class TestHolds(QualityCase):
         sent = [body for _headers, body, _problem in self.receiver.requests]
         self.assertIn("S-1", [body.get("data", {}).get("batch") for body in sent])
         self.assertTrue(any("quarantine" in m.body for m in hold.message_ids))
+        self.assertTrue(any(hold.name in (m.body or "") for m in self.lot_s1.message_ids))
 
     def test_value_outside_the_points_limits_fails_even_if_sent_as_pass(self):
         self.inspect(self.lot_s1, 2.5, result="pass")
@@ -178,3 +179,12 @@ class TestHolds(QualityCase):
         self.assertBusinessError(released, "sor_conflict")
         self.assertIn("Odoo is the system of record", released.exception_id.name)
         self.assertTrue(self.lot_s1.mfg_on_hold)
+
+    def test_a_hold_created_on_the_form_is_enforced_too(self):
+        hold = self.Hold.create({"lot_id": self.lot_s2.id, "reason": "Found a crack"})
+        self.assertTrue(self.lot_s2.mfg_on_hold)
+        self.assertEqual(self.on_hand(self.lot_s2, self.quarantine()), 30)
+        self.assertEqual(hold.quantity, 30)
+        self.assertEqual(self.outbound("quality.hold.placed").payload["lot"], "S-2")
+        with self.assertRaises(ValidationError):
+            self.Hold.create({"lot_id": self.lot_s2.id, "reason": "Again"})
