@@ -63,6 +63,11 @@ PAGES = [
         "/odoo/action-mfg_integration_quality.action_mfg_quality_hold/{hold}",
         ".o_form_view .o_field_widget[name=delivery_summary]",
     ),
+    (
+        "quality-ncr-kanban.png",
+        "/odoo/action-mfg_integration_quality.action_mfg_quality_ncr",
+        ".o_kanban_record",
+    ),
 ]
 
 
