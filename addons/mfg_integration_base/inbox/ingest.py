@@ -25,6 +25,8 @@ from ..services.envelope import (
     payload_hash,
 )
 from ..services.event_states import precise_now
+from ..services.registry import installed_modules
+from ..services.upcasters import apply_chain, upcasters
 from . import jobs
 
 _logger = logging.getLogger(__name__)
@@ -192,20 +194,24 @@ def prepare_row(env, system, envelope, table, allowed_codes, now):
     if version is None:
         version = max(versions, key=parse_version)
     contract = versions.get(version)
+    upcast = None
     if contract is None:
-        active = ", ".join(sorted(versions, key=parse_version))
-        raise EnvelopeError(
-            "unknown_contract_version",
-            "/dataschema",
-            f"Version {version} of '{code}' is not accepted; active versions: {active}.",
-        )
+        upcast = upcast_plan(env, code, version, versions)
+        if upcast is None:
+            active = ", ".join(sorted(versions, key=parse_version))
+            raise EnvelopeError(
+                "unknown_contract_version",
+                "/dataschema",
+                f"Version {version} of '{code}' is not accepted; active versions: {active}.",
+            )
     if code not in allowed_codes:
         raise EnvelopeError(
             "contract_not_allowed",
             "/type",
             f"System '{system.code}' is not allowed to send '{code}'.",
         )
-    errors = schema_validation.validation_errors(contract._validator(), envelope["data"])
+    sent_contract = upcast[0] if upcast else contract
+    errors = schema_validation.validation_errors(sent_contract._validator(), envelope["data"])
     if errors:
         pointer, sentence = errors[0]
         raise EnvelopeError("schema_invalid", pointer, sentence)
@@ -213,11 +219,20 @@ def prepare_row(env, system, envelope, table, allowed_codes, now):
     extra = {key: value for key, value in envelope.items() if key not in COLUMN_ATTRIBUTES}
     # one serialisation serves both the stored payload and its hash
     data_json = canonical_json(envelope["data"])
+    original_json = None
+    hash_json = data_json
+    if upcast:
+        _old, contract, steps = upcast
+        data_json, original_json = upcast_data(contract, steps, envelope["data"], version)
     return {
         "system_id": system.id,
         "contract_id": contract.id,
+        # the version it was sent in counts the traffic (who still sends it)
+        "sent_contract_id": sent_contract.id,
+        "original_payload": original_json,
+        "upcast_from_version": version if upcast else None,
         "event_type": code,
-        "contract_version": version,
+        "contract_version": contract.version,
         "event_uid": envelope["id"],
         "source": envelope["source"],
         "subject": envelope.get("subject") or None,
@@ -229,13 +244,59 @@ def prepare_row(env, system, envelope, table, allowed_codes, now):
         "received_at": now,
         "payload": data_json,
         "envelope_extra": json.dumps(extra, ensure_ascii=False) if extra else None,
-        "payload_hash": payload_hash(envelope, data_json),
+        # the hash is of what was sent: a resend of a converted event is a duplicate
+        "payload_hash": payload_hash(envelope, hash_json),
         "mode": contract.processing_mode,
         # record-only events are done once stored: their latency is the arrival's
         "latency_s": max(0.0, (precise_now() - occurred).total_seconds())
         if contract.processing_mode == "record"
         else None,
     }
+
+
+def upcast_plan(env, code, version, versions):
+    """(contract sent, contract to convert to, steps) for an event of a version the API no
+    longer accepts, when the contract's addon converts that major; else None."""
+    sent = (
+        env["mfg.integration.contract"]
+        .sudo()
+        .with_context(active_test=False)
+        .search(
+            [("code", "=", code), ("version", "=", version), ("direction", "=", "inbound")],
+            limit=1,
+        )
+    )
+    if not sent:
+        return None
+    newest = max(versions, key=parse_version)
+    target = versions[newest]
+    if target.version_major <= sent.version_major:
+        return None
+    steps = upcasters.chain(code, sent.version_major, target.version_major, installed_modules(env))
+    return (sent, target, steps) if steps else None
+
+
+def upcast_data(contract, steps, data, version):
+    """The converted data's JSON and the original's; EnvelopeError when the result does not
+    match the contract it was converted to (the upcaster's fault, said so)."""
+    try:
+        converted = apply_chain(steps, data)
+    except Exception as error:
+        raise EnvelopeError(
+            "upcast_failed",
+            "/data",
+            f"Converting version {version} to {contract.version} failed: {error}",
+        ) from error
+    errors = schema_validation.validation_errors(contract._validator(), converted)
+    if errors:
+        pointer, sentence = errors[0]
+        raise EnvelopeError(
+            "upcast_failed",
+            pointer,
+            f"Converted from version {version} to {contract.version}, the data is invalid: "
+            f"{sentence}",
+        )
+    return canonical_json(converted), canonical_json(data)
 
 
 def insert_rows(env, rows):
@@ -266,6 +327,8 @@ def insert_rows(env, rows):
             row["occurred_at"],
             row["received_at"],
             row["payload"],
+            row.get("original_payload"),
+            row.get("upcast_from_version"),
             row["envelope_extra"],
             row["payload_hash"],
             INITIAL_STATE[row["mode"]],
@@ -281,8 +344,8 @@ def insert_rows(env, rows):
             id, job_uuid, create_uid, create_date, write_uid, write_date, direction, system_id,
             contract_id, event_type, contract_version, event_uid, source, subject,
             sequence, correlation_id, causation_id, clock_quality, occurred_at,
-            received_at, payload, envelope_extra, payload_hash, state, processed_at, latency_s,
-            attempts)
+            received_at, payload, original_payload, upcast_from_version, envelope_extra,
+            payload_hash, state, processed_at, latency_s, attempts)
         VALUES %s
         ON CONFLICT (system_id, source, event_uid)
            WHERE direction = 'inbound' AND state <> 'rejected'
@@ -292,7 +355,7 @@ def insert_rows(env, rows):
         values,
         template=(
             "(%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,"
-            "%s::jsonb,%s::jsonb,%s,%s,%s,%s,0)"
+            "%s::jsonb,%s::jsonb,%s,%s::jsonb,%s,%s,%s,%s,0)"
         ),
         page_size=len(values),
         fetch=True,

@@ -24,6 +24,7 @@ from odoo.service.model import PG_CONCURRENCY_ERRORS_TO_RETRY
 
 from ..services import maintenance_windows
 from ..services.backoff import backoff_delay
+from ..services.error_classes import RETRYABLE_CLASSES, classify
 from ..services.errors import BusinessError, PrerequisiteMissing
 from ..services.event_states import P_AHEAD_OF_E, PENDING_STATES, SUBJECT_ORDER, precise_now
 from ..services.handler_registry import moot_checks
@@ -335,6 +336,10 @@ def process_one(event):
 
 
 def fail_business(event, error):
+    error_class = classify(error.reason_code, "business", explicit=error.error_class)
+    if error_class in RETRYABLE_CLASSES and event.attempts + 1 < event.contract_id.max_attempts:
+        # "order locked", "try again later": retried like a technical failure first
+        return retry_later(event, f"{error.reason_code}: {error.message}", error.reason_code)
     exception = event.env["mfg.integration.exception"]._open_for_event(
         event,
         category="business",
@@ -342,6 +347,7 @@ def fail_business(event, error):
         message=error.message,
         suggested_action=error.suggested_action,
         key_fields=error.key_fields,
+        error_class=error_class,
     )
     event.write(
         {
@@ -386,13 +392,20 @@ def fail_technical(event, details, final=False):
             }
         )
         return "dead"
+    return retry_later(event, details)
+
+
+def retry_later(event, details, error_code="technical_error"):
+    """Another attempt after the contract's backoff, no exception yet."""
+    attempts = event.attempts + 1
+    contract = event.contract_id
     delay = backoff_delay(attempts, contract.retry_base_seconds, contract.retry_max_seconds)
     eta = fields.Datetime.now() + timedelta(seconds=delay)
     event.write(
         {
             "state": "queued",
             "attempts": attempts,
-            "error_code": "technical_error",
+            "error_code": error_code,
             "error": details,
             "next_attempt_at": eta,
         }

@@ -3,6 +3,7 @@ from . import mfg_integration_system
 from . import mfg_integration_record_kind
 from . import mfg_integration_maintenance_window
 from . import mfg_integration_contract
+from . import mfg_integration_contract_owner
 from . import mfg_integration_mapping
 from . import mfg_integration_mapping_line
 from . import mfg_integration_event
@@ -23,3 +24,4 @@ from . import res_config_settings
 from . import mfg_integration_contract_usage
 from . import mfg_integration_unmapped_code
 from . import mfg_integration_event_analysis
+from . import mfg_integration_file_exchange

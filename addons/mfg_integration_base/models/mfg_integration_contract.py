@@ -114,8 +114,22 @@ class MfgIntegrationContract(models.Model):
     module = fields.Char(
         readonly=True, help="The addon that shipped this contract (empty: created by an admin)."
     )
+    company_id = fields.Many2one(
+        "res.company",
+        index=True,
+        tracking=True,
+        help="A contract of one company only (a plant's own interface). Empty: shared by all "
+        "companies, as the contracts the addons ship.",
+    )
     handler_module = fields.Char(compute="_compute_handler_module", string="Handled By")
     event_count = fields.Integer(compute="_compute_event_count")
+    file_column_ids = fields.One2many(
+        "mfg.integration.file.column",
+        "contract_id",
+        string="File Columns",
+        help="The columns of this contract's CSV files for systems that exchange files "
+        "(after event_id). Empty: the data's top-level fields, by name.",
+    )
     shadow_effect_ids = fields.One2many(
         "mfg.integration.contract.effect",
         "contract_id",

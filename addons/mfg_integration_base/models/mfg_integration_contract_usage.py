@@ -18,6 +18,7 @@ class MfgIntegrationContractUsage(models.Model):
     state = fields.Selection(related="contract_id.state")
     system_id = fields.Many2one("mfg.integration.system", string="Sender", readonly=True)
     received = fields.Integer(string="Events", readonly=True)
+    received_24h = fields.Integer(string="Events (24 h)", readonly=True)
     received_30d = fields.Integer(string="Events (30 days)", readonly=True)
     last_received = fields.Datetime(string="Last Hour Received", readonly=True)
 
@@ -29,6 +30,9 @@ class MfgIntegrationContractUsage(models.Model):
                 SELECT MIN(t.id) AS id, t.contract_id, c.code AS contract_code, c.version,
                        c.version_major, c.version_minor, t.system_id,
                        SUM(t.received) AS received,
+                       SUM(t.received) FILTER (
+                           WHERE t.hour >= now() at time zone 'utc' - interval '24 hours'
+                       ) AS received_24h,
                        SUM(t.received) FILTER (
                            WHERE t.hour >= now() at time zone 'utc' - interval '30 days'
                        ) AS received_30d,

@@ -25,6 +25,7 @@ class MfgIntegrationEdgeRule(models.Model):
     system_id = fields.Many2one(
         "mfg.integration.system", required=True, ondelete="cascade", index=True, tracking=True
     )
+    company_id = fields.Many2one(related="system_id.company_id", store=True, index=True)
     sequence = fields.Integer(default=10)
     active = fields.Boolean(default=True, tracking=True)
     name = fields.Char(required=True, tracking=True, help="Technical name, e.g. m1-status.")

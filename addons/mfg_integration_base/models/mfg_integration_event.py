@@ -34,6 +34,9 @@ class MfgIntegrationEvent(models.Model):
         default="inbound",
         readonly=True,
     )
+    # not stored: the API and the outbox insert events with set-based SQL; the record rules
+    # reach the company through the system
+    company_id = fields.Many2one(related="system_id.company_id", string="Company")
     system_id = fields.Many2one(
         "mfg.integration.system", required=True, index=True, readonly=True, ondelete="restrict"
     )
@@ -98,7 +101,15 @@ class MfgIntegrationEvent(models.Model):
     )
     shadow_effects = fields.Json(readonly=True)
     original_payload = fields.Json(
-        readonly=True, help="The data as first received, kept when a person corrected it."
+        readonly=True,
+        help="The data as first received, kept when a person corrected it or when it was "
+        "converted from an older version of the contract.",
+    )
+    upcast_from_version = fields.Char(
+        string="Converted From Version",
+        readonly=True,
+        help="The sender used this older version of the contract; Odoo converted the event to "
+        "the current version on receipt (the data as received is kept).",
     )
     payload_pretty = fields.Text(compute="_compute_payload_pretty", string="Data")
     shadow_effects_pretty = fields.Text(

@@ -26,6 +26,7 @@ class MfgIntegrationMapping(models.Model):
     system_id = fields.Many2one(
         "mfg.integration.system", required=True, ondelete="cascade", tracking=True, index=True
     )
+    company_id = fields.Many2one(related="system_id.company_id", store=True, index=True)
     kind = fields.Selection(
         [(kind, label) for kind, (_model, label) in MAPPING_KINDS.items()],
         required=True,

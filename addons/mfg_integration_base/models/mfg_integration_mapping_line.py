@@ -14,6 +14,7 @@ class MfgIntegrationMappingLine(models.Model):
         "mfg.integration.mapping", required=True, ondelete="cascade", index=True
     )
     system_id = fields.Many2one(related="mapping_id.system_id", store=True, index=True)
+    company_id = fields.Many2one(related="mapping_id.company_id", store=True, index=True)
     kind = fields.Selection(related="mapping_id.kind", store=True)
     external_code = fields.Char(
         required=True, index=True, help="The code the external system sends."

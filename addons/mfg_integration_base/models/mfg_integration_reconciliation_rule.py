@@ -38,6 +38,7 @@ class MfgIntegrationReconciliationRule(models.Model):
         tracking=True,
         ondelete="restrict",
     )
+    company_id = fields.Many2one(related="system_id.company_id", store=True, index=True)
     contract_ids = fields.Many2many(
         "mfg.integration.contract",
         "mfg_integration_reconciliation_rule_contract_rel",

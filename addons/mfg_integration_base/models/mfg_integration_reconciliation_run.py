@@ -33,6 +33,7 @@ class MfgIntegrationReconciliationRun(models.Model):
     )
     kind = fields.Selection(related="rule_id.kind", store=True)
     system_id = fields.Many2one(related="rule_id.system_id", store=True, index=True)
+    company_id = fields.Many2one(related="rule_id.company_id", store=True, index=True)
     started_at = fields.Datetime(required=True, readonly=True, index=True)
     finished_at = fields.Datetime(readonly=True)
     duration_s = fields.Float(string="Duration (s)", digits=(16, 3), readonly=True)

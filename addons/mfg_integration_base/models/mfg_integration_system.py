@@ -10,6 +10,7 @@ from odoo.tools import SQL
 
 from odoo.addons.base.models.res_users import INDEX_SIZE, KEY_CRYPT_CONTEXT
 
+from ..adapters import csv_file
 from ..inbox.waiting import waiting_behind_failures_per_system
 from ..outbox import dispatcher
 from ..services import adapters as delivery_adapters
@@ -53,6 +54,15 @@ class MfgIntegrationSystem(models.Model):
         tracking=True,
     )
     active = fields.Boolean(default=True, tracking=True)
+    company_id = fields.Many2one(
+        "res.company",
+        required=True,
+        index=True,
+        tracking=True,
+        default=lambda self: self.env.company,
+        help="The company (plant) whose traffic this is: its events, exceptions, mappings and "
+        "rules are seen only by users of that company.",
+    )
     environment = fields.Selection(
         [("production", "Production"), ("test", "Test")],
         required=True,
@@ -209,7 +219,10 @@ class MfgIntegrationSystem(models.Model):
     event_count = fields.Integer(compute="_compute_counts")
     open_exception_count = fields.Integer(compute="_compute_counts")
     outbound_adapter = fields.Selection(
-        [("webhook", "Webhook (HTTP POST, signed)")],
+        [
+            ("webhook", "Webhook (HTTP POST, signed)"),
+            ("csv_file", "CSV files (exchange folder for legacy systems)"),
+        ],
         string="Delivery Adapter",
         tracking=True,
         help="How outbound events reach this system. Empty: it receives no outbound events.",
@@ -901,9 +914,15 @@ class MfgIntegrationSystem(models.Model):
         verify = bool(system.outbound_verify_tls)
         if verify and system.outbound_ca_bundle:
             verify = system.outbound_ca_bundle
+        url, options = system.outbound_url or "", ()
+        if system.outbound_adapter == "csv_file":
+            # the folder comes from the server's configuration, never from the database
+            url = str(csv_file.exchange_root())
+            options = self.env["mfg.integration.file.column"].sudo()._columns_by_contract()
         return delivery_adapters.Settings(
             system_code=system.code,
-            url=system.outbound_url or "",
+            url=url,
+            options=options,
             secret=system.signing_secret or "",
             connect_timeout=system.outbound_connect_timeout,
             read_timeout=system.outbound_read_timeout,

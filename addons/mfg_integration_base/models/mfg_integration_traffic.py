@@ -157,14 +157,15 @@ class MfgIntegrationTraffic(models.Model):
         counts = defaultdict(Counter)
         for _index, row in candidates:
             if (row["source"], row["event_uid"]) in inserted:
-                key = (system.id, row["contract_id"])
+                # counted under the version sent (a converted event under its old version)
+                key = (system.id, row.get("sent_contract_id") or row["contract_id"])
                 counts[key]["received"] += 1
                 # record-only contracts are done once stored
                 if row["mode"] == "record":
                     counts[key]["done"] += 1
                     counts[key]["latency_sum"] += row["latency_s"]
         for row in duplicate_rows:
-            counts[system.id, row["contract_id"]]["duplicates"] += 1
+            counts[system.id, row.get("sent_contract_id") or row["contract_id"]]["duplicates"] += 1
         counts[system.id, None]["rejected"] += refused_count
         self._add(counts)
 

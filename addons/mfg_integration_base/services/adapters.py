@@ -46,6 +46,9 @@ class Settings:
     # True, False, or the path of a CA bundle (requests' ``verify``)
     verify: bool | str = True
     parallel: int = 1
+    # adapter-specific settings as a hashable tuple of (key, value) pairs (e.g. the CSV
+    # adapter's columns per contract)
+    options: tuple = ()
 
 
 @dataclass(frozen=True)

@@ -17,12 +17,18 @@ class BusinessError(IntegrationError):
     :param key_fields: the business keys that identify the failure (used for grouping)
     """
 
-    def __init__(self, reason_code, message, suggested_action=None, key_fields=None):
+    def __init__(
+        self, reason_code, message, suggested_action=None, key_fields=None, error_class=None
+    ):
+        """:param error_class: one of services/error_classes.py's classes; a retryable one
+        (intermittent, connection, rate_limited) is retried within the contract's attempts
+        before a person sees it. Default: derived from the reason code."""
         super().__init__(message)
         self.reason_code = reason_code
         self.message = message
         self.suggested_action = suggested_action or ""
         self.key_fields = dict(key_fields or {})
+        self.error_class = error_class
 
 
 class MappingMissing(BusinessError):

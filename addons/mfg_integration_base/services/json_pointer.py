@@ -22,6 +22,19 @@ def parse(pointer):
     return [token.replace("~1", "/").replace("~0", "~") for token in pointer[1:].split("/")]
 
 
+def get_value(document, pointer, default=None):
+    """The value at ``pointer`` in ``document``, or ``default`` when there is none."""
+    node = document
+    for token in parse(pointer):
+        if isinstance(node, dict) and token in node:
+            node = node[token]
+        elif isinstance(node, list) and token.isdigit() and int(token) < len(node):
+            node = node[int(token)]
+        else:
+            return default
+    return node
+
+
 def escape(token):
     return str(token).replace("~", "~0").replace("/", "~1")
 

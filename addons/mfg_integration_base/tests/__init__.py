@@ -21,3 +21,8 @@ from . import test_packaging
 from . import test_system_of_record
 from . import test_maintenance_window
 from . import test_environment
+from . import test_contract_owner
+from . import test_error_classes
+from . import test_upcasting
+from . import test_file_exchange
+from . import test_multi_company

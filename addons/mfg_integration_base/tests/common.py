@@ -29,6 +29,7 @@ WIDGET_SCHEMA = {
                 "odoo_refuses",
                 "lot_on_hold",
                 "sor",
+                "locked",
             ]
         },
     },
@@ -60,6 +61,12 @@ def handle_widget_made(env, event):
         error = UserError(env._("Lot %s is on hold", event.payload["widget"]))
         error.reason_code = "lot_on_hold"
         raise error
+    if behaviour == "locked":
+        raise BusinessError(
+            "order_locked",
+            f"Order {event.payload['widget']} is locked by another user",
+            error_class="intermittent",
+        )
     if behaviour == "sor":
         env["mfg.integration.record.kind"]._check_inbound_update(
             "bom", event.system_id, f"BoM {event.payload['widget']}"

@@ -7,3 +7,4 @@ from . import mfg_integration_assign_wizard
 from . import mfg_integration_payload_wizard
 from . import mfg_integration_metrics_token_wizard
 from . import mfg_integration_deprecate_wizard
+from . import mfg_integration_csv_import_wizard
