@@ -52,6 +52,22 @@ PAGES = [
         ".o_form_view button[name=action_view_integration_events]",
         "button[name=action_view_integration_events]",
     ),
+    # quality staff: the held lots, and a hold's form (quarantine, delivery to each system)
+    (
+        "quality-holds.png",
+        "/odoo/action-mfg_integration_quality.action_mfg_quality_hold",
+        ".o_list_view .o_data_row",
+    ),
+    (
+        "quality-hold-form.png",
+        "/odoo/action-mfg_integration_quality.action_mfg_quality_hold/{hold}",
+        ".o_form_view .o_field_widget[name=delivery_summary]",
+    ),
+    (
+        "quality-ncr-kanban.png",
+        "/odoo/action-mfg_integration_quality.action_mfg_quality_ncr",
+        ".o_kanban_record",
+    ),
 ]
 
 
@@ -117,6 +133,22 @@ def order_the_mes_ran(url, session):
     if not found:
         raise SystemExit("The demo's MES has not completed an order yet: wait a minute.")
     return found
+
+
+def held_lot(url, session):
+    """The first hold in force (the quality demo holds one lot)."""
+    found = search_first(url, session, "mfg.quality.hold", [["state", "=", "held"]])
+    if not found:
+        raise SystemExit("The demo has no lot on hold: is mfg_integration_quality installed?")
+    return found
+
+
+# what each page's {placeholder} is filled with (looked up only for the pages taken)
+RECORD_FINDERS = {
+    "exception": first_open_exception,
+    "production": order_the_mes_ran,
+    "hold": held_lot,
+}
 
 
 class Browser:
@@ -203,19 +235,26 @@ def main():
     parser.add_argument("--out", default=str(REPO / "docs"))
     parser.add_argument("--width", type=int, default=1440)
     parser.add_argument("--height", type=int, default=900)
+    parser.add_argument(
+        "--only", help="comma-separated file names of the pages to take (default: all)"
+    )
     args = parser.parse_args()
 
+    pages = [page for page in PAGES if not args.only or page[0] in args.only.split(",")]
     session = login(args.url, args.db, args.user, args.password)
-    exception = first_open_exception(args.url, session)
-    production = order_the_mes_ran(args.url, session)
+    records = {
+        name: finder(args.url, session)
+        for name, finder in RECORD_FINDERS.items()
+        if any("{" + name + "}" in page[1] for page in pages)
+    }
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     browser = Browser(args.width, args.height)
     try:
         host = args.url.split("//")[1].split(":")[0].split("/")[0]
         browser.call("Network.setCookie", name="session_id", value=session, domain=host, path="/")
-        for name, path, ready, *click in PAGES:
-            target = path.format(exception=exception, production=production)
+        for name, path, ready, *click in pages:
+            target = path.format(**records)
             browser.call("Page.navigate", url=args.url + target)
             browser.wait_for(ready)
             if click:

@@ -1,6 +1,7 @@
 {
     "name": "Manufacturing Integration: Quality",
-    "summary": "Contracts for inspections and lot holds and releases from a quality system",
+    "summary": "Inspections, enforced lot holds propagated to every system, NCRs with "
+    "dispositions and lot genealogy",
     "version": "18.0.1.0.0",
     "category": "Manufacturing/Integration",
     "author": "Manufacturing Integration Team",
@@ -10,5 +11,16 @@
     "development_status": "Alpha",
     "images": ["static/description/icon.png"],
     "depends": ["mfg_integration_base", "mrp", "stock"],
-    "data": ["data/mfg_integration_contract_data.xml"],
+    "data": [
+        "security/ir.model.access.csv",
+        "data/mfg_integration_contract_data.xml",
+        "data/mfg_quality_data.xml",
+        "views/mfg_quality_hold_views.xml",
+        "views/mfg_quality_ncr_views.xml",
+        "views/mfg_quality_point_views.xml",
+        "wizard/mfg_quality_genealogy_line_views.xml",
+        "views/stock_views.xml",
+        "views/mfg_quality_menus.xml",
+    ],
+    "demo": ["demo/mfg_integration_quality_demo.xml"],
 }

@@ -1,0 +1,2 @@
+from . import genealogy
+from . import hold_messages
