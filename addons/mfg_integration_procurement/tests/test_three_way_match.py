@@ -18,6 +18,7 @@ class TestThreeWayMatch(ProcurementCase):
 
     def rows(self, order):
         self.env.flush_all()
+        self.env["mfg.procurement.match"].invalidate_model()  # a view: no cache to trust
         return {
             row.product_id: row
             for row in self.env["mfg.procurement.match"].search([("order_id", "=", order.id)])
