@@ -23,6 +23,6 @@
         "views/mfg_procurement_menus.xml",
     ],
     "demo": [
-
+        "demo/mfg_integration_procurement_demo.xml",
     ],
 }

@@ -5,3 +5,4 @@ from . import stock_move
 from . import stock_picking
 from . import mrp_production
 from . import mfg_integration_event
+from . import demo_procurement

@@ -33,6 +33,40 @@ class MrpProduction(models.Model):
                 for shortage in shortages
             )
 
+    def action_confirm(self):
+        result = super().action_confirm()
+        self._procurement_recheck_supply()
+        return result
+
+    def action_cancel(self):
+        result = super().action_cancel()
+        self._procurement_recheck_supply()
+        return result
+
+    def write(self, vals):
+        result = super().write(vals)
+        if "date_start" in vals:
+            self.filtered(
+                lambda p: p.state in ("confirmed", "progress")
+            )._procurement_recheck_supply()
+        return result
+
+    def _procurement_recheck_supply(self):
+        """The open purchase lines of these orders' components: a new, moved or cancelled
+        order may open or close their shortages."""
+        products = self.move_raw_ids.product_id
+        if not products:
+            return
+        lines = self.env["purchase.order.line"].search(
+            [
+                ("product_id", "in", products.ids),
+                ("order_id.state", "=", "purchase"),
+                ("move_ids.state", "not in", ("done", "cancel")),
+            ]
+        )
+        lines |= self.shortage_ids.filtered(lambda s: s.state == "open").purchase_line_id
+        lines._procurement_check_shortages()
+
     def action_view_shortages(self):
         self.ensure_one()
         action = self.env["ir.actions.act_window"]._for_xml_id(

@@ -20,9 +20,11 @@ class PurchaseOrder(models.Model):
         if operator not in ("=", "!=") or not isinstance(value, bool):
             raise NotImplementedError(_("Unsupported search on supplier deviations."))
         positive = (operator == "=") == value
-        return [("order_line.has_supplier_deviation", "=", True)] if positive else [
-            ("order_line.has_supplier_deviation", "!=", True)
-        ]
+        return (
+            [("order_line.has_supplier_deviation", "=", True)]
+            if positive
+            else [("order_line.has_supplier_deviation", "!=", True)]
+        )
 
     def _compute_shortage_count(self):
         groups = self.env["mfg.procurement.shortage"]._read_group(

@@ -223,7 +223,9 @@ class StockPicking(models.Model):
         order = self.purchase_id
         positions = {
             line.id: index + 1
-            for index, line in enumerate(order.order_line.filtered(lambda l: not l.display_type))
+            for index, line in enumerate(
+                order.order_line.filtered(lambda po_line: not po_line.display_type)
+            )
         }
         lines = []
         for move_line in self.move_ids.filtered(lambda m: m.state == "done").move_line_ids:
@@ -250,8 +252,6 @@ class StockPicking(models.Model):
             "supplier_ref": order.partner_ref or None,
             "shipment_refs": sorted(self.asn_shipments or {}),
             "company": self.company_id.name,
-            "received_at": (self.date_done or fields.Datetime.now()).strftime(
-                "%Y-%m-%dT%H:%M:%SZ"
-            ),
+            "received_at": (self.date_done or fields.Datetime.now()).strftime("%Y-%m-%dT%H:%M:%SZ"),
             "lines": lines,
         }

@@ -33,9 +33,7 @@ class MfgProcurementMatch(models.Model):
     currency_id = fields.Many2one("res.currency", readonly=True)
     date_order = fields.Datetime(string="Order Date", readonly=True)
     qty_ordered = fields.Float(string="Ordered", digits="Product Unit of Measure", readonly=True)
-    qty_received = fields.Float(
-        string="Received", digits="Product Unit of Measure", readonly=True
-    )
+    qty_received = fields.Float(string="Received", digits="Product Unit of Measure", readonly=True)
     qty_invoiced = fields.Float(string="Billed", digits="Product Unit of Measure", readonly=True)
     price_ordered = fields.Float(string="Order Price", digits="Product Price", readonly=True)
     price_invoiced = fields.Float(string="Billed Price", digits="Product Price", readonly=True)

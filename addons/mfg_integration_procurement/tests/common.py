@@ -81,7 +81,9 @@ class ProcurementCase(RealTimeouts, TransactionCase):
                 "seller_ids": [(0, 0, {"partner_id": cls.supplier.id, "product_code": "SUP-BLT"})],
             }
         )
-        cls.bracket = Product.create({"name": "Bracket", "default_code": "BRK", "is_storable": True})
+        cls.bracket = Product.create(
+            {"name": "Bracket", "default_code": "BRK", "is_storable": True}
+        )
         cls.env["mrp.bom"].create(
             {
                 "product_tmpl_id": cls.bracket.product_tmpl_id.id,

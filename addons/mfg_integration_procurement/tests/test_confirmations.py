@@ -14,8 +14,9 @@ class TestConfirmations(ProcurementCase):
         production = self.order_bracket(qty=10, days=3)
         steel = self.line(order, self.steel)
         late = self.now + timedelta(days=5)
-        event = self.confirm(order, [{"product_code": "SUP-STL", "confirmed_qty": 100,
-                                      "confirmed_date": iso(late)}])  # fmt: skip
+        event = self.confirm(
+            order, [{"product_code": "SUP-STL", "confirmed_qty": 100, "confirmed_date": iso(late)}]
+        )
         self.assertEqual(event.state, "done", event.error)
         self.assertEqual((steel.supplier_state, steel.supplier_confirmed_qty), ("confirmed", 100))
         self.assertEqual(steel.date_planned, late)
@@ -42,8 +43,16 @@ class TestConfirmations(ProcurementCase):
         self.assertEqual(detected.state, "done")
         self.assertEqual(self.receiver.requests[-1][1]["type"], "procurement.shortage.detected")
 
-        self.confirm(order, [{"product_code": "SUP-STL", "confirmed_qty": 100,
-                              "confirmed_date": iso(self.now + timedelta(days=1))}])  # fmt: skip
+        self.confirm(
+            order,
+            [
+                {
+                    "product_code": "SUP-STL",
+                    "confirmed_qty": 100,
+                    "confirmed_date": iso(self.now + timedelta(days=1)),
+                }
+            ],
+        )
         self.assertEqual(shortage.state, "closed")
         self.assertTrue(shortage.closed_at)
         self.assertFalse(steel.has_supplier_deviation)
@@ -55,8 +64,16 @@ class TestConfirmations(ProcurementCase):
     def test_an_order_starting_after_the_new_date_has_no_shortage(self):
         order = self.purchase()
         self.order_bracket(days=10)
-        self.confirm(order, [{"product_code": "SUP-STL", "confirmed_qty": 100,
-                              "confirmed_date": iso(self.now + timedelta(days=5))}])  # fmt: skip
+        self.confirm(
+            order,
+            [
+                {
+                    "product_code": "SUP-STL",
+                    "confirmed_qty": 100,
+                    "confirmed_date": iso(self.now + timedelta(days=5)),
+                }
+            ],
+        )
         self.assertFalse(self.open_shortages(order))
 
     def test_a_partial_confirmation_flags_quantity_and_price_and_opens_a_short_shortage(self):
@@ -79,7 +96,9 @@ class TestConfirmations(ProcurementCase):
         self.assertEqual(bolt.supplier_state, "confirmed")
         self.assertFalse(bolt.has_supplier_deviation)
         self.assertTrue(order.has_supplier_deviation)
-        self.assertIn(order, self.env["purchase.order"].search([("has_supplier_deviation", "=", True)]))
+        self.assertIn(
+            order, self.env["purchase.order"].search([("has_supplier_deviation", "=", True)])
+        )
         shortage = self.open_shortages(order)
         self.assertEqual((shortage.reason, shortage.gap_qty), ("short", 10))
         self.assertEqual(shortage.production_ids, production)
@@ -117,13 +136,17 @@ class TestConfirmations(ProcurementCase):
         self.assertEqual(self.line(order, self.steel).supplier_confirmed_qty, 100)
 
     def test_unknown_or_unconfirmed_orders_and_foreign_products_are_business_errors(self):
-        event = self.confirm(self.env["purchase.order"].new({"name": "P-NOPE"}),
-                             [{"product_code": "SUP-STL", "confirmed_qty": 1}])  # fmt: skip
+        event = self.confirm(
+            self.env["purchase.order"].new({"name": "P-NOPE"}),
+            [{"product_code": "SUP-STL", "confirmed_qty": 1}],
+        )
         self.assertBusinessError(event, "order_unknown")
         draft = self.env["purchase.order"].create(
-            {"partner_id": self.supplier.id,
-             "order_line": [(0, 0, {"product_id": self.steel.id, "product_qty": 5})]}
-        )  # fmt: skip
+            {
+                "partner_id": self.supplier.id,
+                "order_line": [(0, 0, {"product_id": self.steel.id, "product_qty": 5})],
+            }
+        )
         self.assertBusinessError(
             self.confirm(draft, [{"product_code": "SUP-STL", "confirmed_qty": 5}]),
             "order_not_open",
@@ -140,3 +163,19 @@ class TestConfirmations(ProcurementCase):
             "line_mismatch",
         )
         self.assertFalse((order | other).order_line.filtered("supplier_state"))
+
+    def test_orders_planned_moved_or_cancelled_after_a_confirmation_follow_the_supply(self):
+        order = self.purchase()
+        self.confirm(order, [{"product_code": "SUP-STL", "confirmed_qty": 100,
+                              "confirmed_date": iso(self.now + timedelta(days=5))}])  # fmt: skip
+        self.assertFalse(self.open_shortages(order))
+        production = self.order_bracket(qty=10, days=3)
+        shortage = self.open_shortages(order)
+        self.assertEqual(shortage.production_ids, production)
+        production.date_start = self.now + timedelta(days=8)
+        self.assertEqual(shortage.state, "closed")
+        production.date_start = self.now + timedelta(days=4)
+        reopened = self.open_shortages(order)
+        self.assertEqual((reopened.reason, reopened.gap_days), ("late", 1))
+        production.action_cancel()
+        self.assertFalse(self.open_shortages(order))

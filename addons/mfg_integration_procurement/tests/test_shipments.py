@@ -56,8 +56,13 @@ class TestShipments(ProcurementCase):
         order = self.purchase()
         production = self.order_bracket(qty=75, days=3)  # needs 150 steel
         picking = self.receipt(order)
-        notice = self.notify(order, [{"product_code": "SUP-STL", "qty": 100, "lot": "H-1"},
-                                     {"product_code": "SUP-BLT", "qty": 400}])  # fmt: skip
+        notice = self.notify(
+            order,
+            [
+                {"product_code": "SUP-STL", "qty": 100, "lot": "H-1"},
+                {"product_code": "SUP-BLT", "qty": 400},
+            ],
+        )
         self.receive(picking, {self.steel: [("H-1", 60)], self.bolt: [(None, 399)]})
         self.assertEqual(picking.state, "done")
         exceptions = self.env["mfg.integration.exception"].search(
@@ -84,19 +89,29 @@ class TestShipments(ProcurementCase):
         data = received.payload
         self.assertEqual((data["receipt_ref"], data["shipment_refs"]), (picking.name, ["DN-1"]))
         self.assertEqual(
-            sorted((l["product_code"], l["supplier_product_code"], l["qty"], l["lot"])
-                   for l in data["lines"]),
+            sorted(
+                (line["product_code"], line["supplier_product_code"], line["qty"], line["lot"])
+                for line in data["lines"]
+            ),
             [("BLT", "SUP-BLT", 399, None), ("STL", "SUP-STL", 60, "H-1")],
-        )  # fmt: skip
-        delivered = [body for _h, body, _p in self.receiver.requests
-                     if body["type"] == "procurement.goods.received"]  # fmt: skip
+        )
+        delivered = [
+            body
+            for _h, body, _p in self.receiver.requests
+            if body["type"] == "procurement.goods.received"
+        ]
         self.assertEqual(len(delivered), 1)
 
     def test_a_receipt_as_notified_opens_nothing(self):
         order = self.purchase()
         picking = self.receipt(order)
-        self.notify(order, [{"product_code": "SUP-STL", "qty": 100, "lot": "H-1"},
-                            {"product_code": "SUP-BLT", "qty": 400}])  # fmt: skip
+        self.notify(
+            order,
+            [
+                {"product_code": "SUP-STL", "qty": 100, "lot": "H-1"},
+                {"product_code": "SUP-BLT", "qty": 400},
+            ],
+        )
         self.receive(picking, {self.steel: [("H-1", 100)], self.bolt: [(None, 400)]})
         self.assertFalse(
             self.env["mfg.integration.exception"].search(

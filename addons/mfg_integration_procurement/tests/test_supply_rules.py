@@ -10,8 +10,15 @@ START = datetime(2026, 3, 2, 6, 0)
 
 class TestSupplyRules(BaseCase):
     def supply(self, **values):
-        return LineSupply(**dict(dict(ordered=100, received=0, incoming=100, promised=None,
-                                      rejected=False, arrival=START), **values))  # fmt: skip
+        defaults = {
+            "ordered": 100,
+            "received": 0,
+            "incoming": 100,
+            "promised": None,
+            "rejected": False,
+            "arrival": START,
+        }
+        return LineSupply(**dict(defaults, **values))
 
     def test_late_arrival_gap_is_bounded_by_the_orders_need(self):
         needs = [Need(1, START + timedelta(days=1), 20), Need(2, START + timedelta(days=9), 30)]
@@ -33,8 +40,9 @@ class TestSupplyRules(BaseCase):
     def test_deviations_and_tolerances(self):
         found = supply_rules.deviations(100, 90, START, START + timedelta(days=1), 4.0, 4.4)
         self.assertEqual([kind for kind, _o, _c in found], ["qty", "date", "price"])
-        self.assertEqual(supply_rules.deviations(100, 100, START, START - timedelta(days=1),
-                                                 4.0, 4.0), [])  # fmt: skip
+        self.assertEqual(
+            supply_rules.deviations(100, 100, START, START - timedelta(days=1), 4.0, 4.0), []
+        )
         self.assertTrue(supply_rules.beyond_tolerance(100, 97, 2))
         self.assertFalse(supply_rules.beyond_tolerance(100, 98, 2))
         self.assertEqual(supply_rules.tolerance_percent("x"), 2.0)

@@ -27,10 +27,10 @@ class TestThreeWayMatch(ProcurementCase):
     def test_lines_beyond_tolerance_are_to_check(self):
         order = self.purchase()
         rows = self.rows(order)
+        steel = rows[self.steel]
         self.assertEqual(
-            (rows[self.steel].qty_ordered, rows[self.steel].qty_received, rows[self.steel].match_state),
-            (100, 0, "open"),
-        )  # fmt: skip
+            (steel.qty_ordered, steel.qty_received, steel.match_state), (100, 0, "open")
+        )
         self.receive(self.receipt(order), {self.steel: [("H-1", 100)], self.bolt: [(None, 400)]})
         # steel billed as ordered; bolts billed 420 of 400 received, 20% dearer
         self.bill(order, {self.steel: (100, 4.0), self.bolt: (420, 0.12)})
