@@ -2,6 +2,7 @@ from odoo import _, api, fields, models
 
 
 class PurchaseOrder(models.Model):
+    # pylint: disable-next=consider-merging-classes-inherited  # demo_procurement.py: demo only
     _inherit = "purchase.order"
 
     has_supplier_deviation = fields.Boolean(
