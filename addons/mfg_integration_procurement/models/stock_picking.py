@@ -139,7 +139,8 @@ class StockPicking(models.Model):
                 totals[0] += move.product_uom._compute_quantity(move.asn_qty, totals[2])
                 totals[1] += move.product_uom._compute_quantity(received, totals[2])
             for product, (announced, received, unit) in by_product.items():
-                if float_is_zero(announced, precision_rounding=unit.rounding):
+                # goods the notices did not announce at all differ from them too
+                if float_is_zero(announced + received, precision_rounding=unit.rounding):
                     continue
                 if not supply_rules.beyond_tolerance(announced, received, percent, unit.rounding):
                     continue
