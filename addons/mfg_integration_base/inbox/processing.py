@@ -18,9 +18,11 @@ from datetime import timedelta
 from psycopg2 import DataError, OperationalError
 
 from odoo import SUPERUSER_ID, _, api, fields, models
+from odoo.exceptions import UserError
 from odoo.modules.registry import Registry
 from odoo.service.model import PG_CONCURRENCY_ERRORS_TO_RETRY
 
+from ..services import maintenance_windows
 from ..services.backoff import backoff_delay
 from ..services.errors import BusinessError, PrerequisiteMissing
 from ..services.event_states import P_AHEAD_OF_E, PENDING_STATES, SUBJECT_ORDER, precise_now
@@ -57,6 +59,7 @@ def process_chunk(events):
         [list(events.ids)],
     )
     claimed = events.browse([row[0] for row in events.env.cr.fetchall()])
+    claimed = hold_for_maintenance(claimed)
     blocked = blocked_by_earlier(claimed)
     held_subjects = set()  # an event of the subject failed or waits in this chunk
     waiting_subjects = set()  # ... waits: what follows waits behind a pending event
@@ -91,6 +94,21 @@ def process_chunk(events):
     events.flush_model()
     events.env["mfg.integration.traffic"]._add_outcomes(claimed.ids)
     return f"{len(claimed)} events processed"
+
+
+def hold_for_maintenance(claimed):
+    """The claimed events minus those of systems in a maintenance window: those stay as they
+    are (no attempt, no exception) and are planned again for the window's end."""
+    if not claimed:
+        return claimed
+    paused = maintenance_windows.paused_until(
+        claimed.env, claimed.system_id.ids, fields.Datetime.now(), "inbound"
+    )
+    if not paused:
+        return claimed
+    for system_id, until in paused.items():
+        jobs.schedule_retry(claimed.filtered(lambda e, s=system_id: e.system_id.id == s), until)
+    return claimed.filtered(lambda e: e.system_id.id not in paused)
 
 
 def blocked_by_earlier(events):
@@ -199,6 +217,22 @@ def schedule_order_checks(env, waited):
         )
 
 
+def odoo_refusal(event, error):
+    """The business error for a UserError Odoo raised while applying ``event``."""
+    message = error.args[0] if error.args else str(error)
+    return BusinessError(
+        getattr(error, "reason_code", None) or "odoo_refused",
+        _(
+            "Odoo refused this %(type)s event: %(error)s",
+            type=event.event_type,
+            error=message,
+        ),
+        suggested_action=getattr(error, "suggested_action", None)
+        or _("Fix what Odoo names, then retry; or discard the event if it no longer applies."),
+        key_fields=getattr(error, "key_fields", None),
+    )
+
+
 def process_one(event):
     """Apply one event; returns done, failed, waiting, retry, dead or conflict (nothing
     recorded: the event is applied again by a new job)."""
@@ -234,6 +268,11 @@ def process_one(event):
         return fail_business(event, error)
     except PrerequisiteMissing as error:
         return wait_for_prerequisite(event, error)
+    except UserError as error:
+        # Odoo's own business rules refused the change (a validation, a locked record, a held
+        # lot): retrying blindly fails the same way, so a person decides. An addon's UserError
+        # may carry its own reason_code (e.g. lot_on_hold) for grouping and fixes.
+        return fail_business(event, odoo_refusal(event, error))
     except DataError as error:
         # a value the database cannot hold (a number out of range, a malformed date): a retry
         # would fail the same way, so a person decides, as for any business error
@@ -376,9 +415,10 @@ def wait_for_prerequisite(event, error):
         return fail_business(
             event,
             BusinessError(
-                "prerequisite_missing",
+                error.reason_code or "prerequisite_missing",
                 error.message,
-                suggested_action=_(
+                suggested_action=error.suggested_action
+                or _(
                     "Check that the earlier message reached Odoo (or create the record it "
                     "refers to), then retry."
                 ),

@@ -1,5 +1,7 @@
 from . import mfg_integration_shadow_mixin
 from . import mfg_integration_system
+from . import mfg_integration_record_kind
+from . import mfg_integration_maintenance_window
 from . import mfg_integration_contract
 from . import mfg_integration_mapping
 from . import mfg_integration_mapping_line

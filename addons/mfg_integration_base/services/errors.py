@@ -45,7 +45,11 @@ class MappingMissing(BusinessError):
 class PrerequisiteMissing(IntegrationError):
     """The event refers to something that has not arrived yet; it waits (bounded) and retries."""
 
-    def __init__(self, message, key_fields=None):
+    def __init__(self, message, key_fields=None, reason_code=None, suggested_action=None):
+        """:param reason_code, suggested_action: the exception a person gets when the wait
+        ends without the prerequisite (default ``prerequisite_missing`` and a generic hint)."""
         super().__init__(message)
         self.message = message
         self.key_fields = dict(key_fields or {})
+        self.reason_code = reason_code
+        self.suggested_action = suggested_action
