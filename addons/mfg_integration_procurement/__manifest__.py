@@ -13,7 +13,9 @@
     "depends": ["mfg_integration_base", "purchase_stock", "mrp"],
     "data": [
         "security/ir.model.access.csv",
+        "security/mfg_procurement_security.xml",
         "data/mfg_integration_contract_data.xml",
+        "data/mfg_integration_record_kind_data.xml",
         "data/mfg_procurement_data.xml",
         "views/mfg_procurement_shortage_views.xml",
         "views/mfg_procurement_match_views.xml",

@@ -156,8 +156,6 @@ class MfgProcurementShortage(models.Model):
     def _check_order_owner(self, order, event):
         """Refuse a supplier's statement about a purchase order another system owns (its
         system of record then takes the supplier's messages)."""
-        if "mfg.integration.record.kind" not in self.env:
-            return
         owner = self.env["mfg.integration.record.kind"].sudo()._owner("purchase_order")
         if owner and owner != event.system_id:
             raise BusinessError(

@@ -253,6 +253,9 @@ class StockPicking(models.Model):
             "supplier_ref": order.partner_ref or None,
             "shipment_refs": sorted(self.asn_shipments or {}),
             "company": self.company_id.name,
+            "stock_system_of_record": (
+                self.env["mfg.integration.record.kind"].sudo()._owner("stock").code or "odoo"
+            ),
             "received_at": (self.date_done or fields.Datetime.now()).strftime("%Y-%m-%dT%H:%M:%SZ"),
             "lines": lines,
         }

@@ -179,3 +179,27 @@ class TestConfirmations(ProcurementCase):
         self.assertEqual((reopened.reason, reopened.gap_days), ("late", 1))
         production.action_cancel()
         self.assertFalse(self.open_shortages(order))
+
+    def test_a_portal_that_does_not_own_purchase_orders_owned_elsewhere_is_refused(self):
+        order = self.purchase()
+        kind = self.env.ref("mfg_integration_procurement.record_kind_purchase_order")
+        erp = self.env["mfg.integration.system"].create(
+            {
+                "name": "Group ERP",
+                "code": "group_erp",
+                "kind": "erp",
+                "sor_kind_ids": [(4, kind.id)],
+            }
+        )
+        event = self.confirm(order, [{"product_code": "SUP-STL", "confirmed_qty": 100}])
+        self.assertBusinessError(event, "sor_conflict")
+        self.assertIn("Group ERP", event.exception_id.name)
+        self.assertFalse(self.line(order, self.steel).supplier_state)
+        # the portal itself as the owner: accepted
+        erp.sor_kind_ids = [(3, kind.id)]
+        self.portal.sor_kind_ids = [(4, kind.id)]
+        queue = JobQueue(self.env)
+        event.action_retry()
+        queue.perform_all(immediate_only=True)
+        self.assertEqual(event.state, "done", event.error)
+        self.assertEqual(self.line(order, self.steel).supplier_state, "confirmed")

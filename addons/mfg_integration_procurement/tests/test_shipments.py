@@ -88,6 +88,7 @@ class TestShipments(ProcurementCase):
         self.assertEqual(received.state, "done")
         data = received.payload
         self.assertEqual((data["receipt_ref"], data["shipment_refs"]), (picking.name, ["DN-1"]))
+        self.assertEqual(data["stock_system_of_record"], "odoo")
         self.assertEqual(
             sorted(
                 (line["product_code"], line["supplier_product_code"], line["qty"], line["lot"])
