@@ -1,0 +1,3 @@
+from . import supplier_po_confirmed
+from . import supplier_shipment_notified
+from . import supplier_po_rejected

@@ -1,0 +1,1 @@
+from . import mfg_procurement_match

@@ -1,0 +1,1 @@
+from . import supply_rules
