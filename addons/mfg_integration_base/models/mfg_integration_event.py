@@ -133,6 +133,17 @@ class MfgIntegrationEvent(models.Model):
              WHERE state IN ('received', 'queued', 'processing', 'waiting', 'failed', 'dead')
             """
         )
+        # Vacuum the event log after 2 % of its rows changed or arrived, not PostgreSQL's
+        # default 20 % (200,000 rows at a million events): the pending events' pages must be
+        # all-visible for the backlog figures to stay an index-only scan (bench_metrics.py).
+        self.env.cr.execute(
+            """
+            ALTER TABLE mfg_integration_event SET (
+                autovacuum_vacuum_scale_factor = 0.02,
+                autovacuum_vacuum_insert_scale_factor = 0.02,
+                autovacuum_analyze_scale_factor = 0.02)
+            """
+        )
         # the dispatcher's claim: ready events of one system, by subject
         self.env.cr.execute(
             """
