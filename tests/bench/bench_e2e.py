@@ -166,6 +166,12 @@ def phase(args, kind, contract, broker, metrics_port, system_id):
     """Offer --rate messages/s for --duration s; returns the samples (time, stage totals)."""
     count = int(args.rate * args.duration)
     tag = uuid.uuid4().hex[:8]
+    # the previous phase's backlog first: each phase's stages count its own events only
+    deadline = time.monotonic() + 900
+    while agent_metrics(metrics_port).get("mfg_edge_backlog_events", 0) and (
+        time.monotonic() < deadline
+    ):
+        time.sleep(1)
     done = multiprocessing.Value("d", 0.0)
     publisher = multiprocessing.Process(
         target=_blast_main, args=(broker.port, kind, count, args.rate, tag, done)
@@ -206,7 +212,7 @@ STAGES = (
     "published",
     "agent received",
     "agent stored",
-    "agent sent",
+    "agent sent",  # answered by Odoo's API
     "odoo stored",
     "odoo applied",
 )
