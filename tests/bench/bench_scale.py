@@ -25,6 +25,7 @@ the purge's rate). The scratch database is dropped at the end (--keep keeps it).
 """
 
 import argparse
+import os
 import statistics
 import subprocess
 import sys
@@ -268,16 +269,19 @@ def main():
             processing_rate = process(args, args.port, key, system_id, args.process_events)
             have += args.process_events
             stored = sql(args.db, "SELECT count(*) FROM mfg_integration_event", fetch=True)[0][0]
-            size_mb = sql(
+            size_mb, payload_mb = sql(
                 args.db,
-                "SELECT pg_total_relation_size('mfg_integration_event') / 1e6",
+                "SELECT pg_total_relation_size('mfg_integration_event') / 1e6,"
+                " (SELECT COALESCE(SUM(pg_column_size(payload)), 0) / 1e6"
+                " FROM mfg_integration_event)",
                 fetch=True,
-            )[0][0]
+            )[0]
             rows.append(
                 {
                     "size": size,
                     "stored": stored,
                     "table_mb": float(size_mb),
+                    "payload_mb": float(payload_mb),
                     "loaded_s": loaded_s,
                     "ingest": count / seconds,
                     "p50": statistics.median(latencies),
@@ -294,7 +298,16 @@ def main():
             drop(args.db)
 
     empty = rows[0]
-    print(f"scale benchmark: {PER_REQUEST} events per POST, one Odoo worker for ingest")
+    print(
+        f"scale benchmark: {PER_REQUEST} events per POST, one Odoo worker for ingest;"
+        f" load average {os.getloadavg()[0]:.1f} at the end, {os.cpu_count()} cores"
+    )
+    largest = rows[-1]
+    print(
+        f"  disk: {largest['table_mb'] / largest['stored'] * 1e6:,.0f} MB per million events"
+        f" (table, TOAST and indexes), of which payloads"
+        f" {largest['payload_mb'] / largest['stored'] * 1e6:,.0f} MB"
+    )
     print(
         "  stored events   table MB   ingest ev/s (x empty)   p50 ms   p99 ms"
         "   processing ev/s (x empty)"
