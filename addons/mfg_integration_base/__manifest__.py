@@ -28,6 +28,7 @@
         "data/mail_activity_type_data.xml",
         "data/mfg_integration_traffic_cron.xml",
         "data/mfg_integration_reconciliation_data.xml",
+        "data/mfg_integration_record_kind_data.xml",
         "wizard/mfg_integration_api_key_wizard_views.xml",
         "wizard/mfg_integration_assign_wizard_views.xml",
         "wizard/mfg_integration_deprecate_wizard_views.xml",
@@ -43,6 +44,7 @@
         "views/mfg_integration_exception_views.xml",
         "views/res_config_settings_views.xml",
         "views/mfg_integration_reconciliation_views.xml",
+        "views/mfg_integration_record_kind_views.xml",
         "views/mfg_integration_menus.xml",
     ],
     "demo": [

@@ -135,6 +135,9 @@ class MfgIntegrationApi(http.Controller):
             )
         if not system.active:
             raise ApiError(403, "system_archived", f"System '{system.code}' is archived.")
+        refusal = system._environment_refusal()
+        if refusal:
+            raise ApiError(403, "environment_mismatch", refusal)
         system._note_api_key_use(key_id)
         request.update_env(user=uid)
         return system

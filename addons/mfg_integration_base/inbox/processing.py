@@ -18,10 +18,13 @@ from datetime import timedelta
 from psycopg2 import DataError, OperationalError
 
 from odoo import SUPERUSER_ID, _, api, fields, models
+from odoo.exceptions import UserError
 from odoo.modules.registry import Registry
 from odoo.service.model import PG_CONCURRENCY_ERRORS_TO_RETRY
 
+from ..services import maintenance_windows
 from ..services.backoff import backoff_delay
+from ..services.error_classes import RETRYABLE_CLASSES, classify
 from ..services.errors import BusinessError, PrerequisiteMissing
 from ..services.event_states import P_AHEAD_OF_E, PENDING_STATES, SUBJECT_ORDER, precise_now
 from ..services.handler_registry import moot_checks
@@ -57,6 +60,7 @@ def process_chunk(events):
         [list(events.ids)],
     )
     claimed = events.browse([row[0] for row in events.env.cr.fetchall()])
+    claimed = hold_for_maintenance(claimed)
     blocked = blocked_by_earlier(claimed)
     held_subjects = set()  # an event of the subject failed or waits in this chunk
     waiting_subjects = set()  # ... waits: what follows waits behind a pending event
@@ -91,6 +95,21 @@ def process_chunk(events):
     events.flush_model()
     events.env["mfg.integration.traffic"]._add_outcomes(claimed.ids)
     return f"{len(claimed)} events processed"
+
+
+def hold_for_maintenance(claimed):
+    """The claimed events minus those of systems in a maintenance window: those stay as they
+    are (no attempt, no exception) and are planned again for the window's end."""
+    if not claimed:
+        return claimed
+    paused = maintenance_windows.paused_until(
+        claimed.env, claimed.system_id.ids, fields.Datetime.now(), "inbound"
+    )
+    if not paused:
+        return claimed
+    for system_id, until in paused.items():
+        jobs.schedule_retry(claimed.filtered(lambda e, s=system_id: e.system_id.id == s), until)
+    return claimed.filtered(lambda e: e.system_id.id not in paused)
 
 
 def blocked_by_earlier(events):
@@ -199,6 +218,22 @@ def schedule_order_checks(env, waited):
         )
 
 
+def odoo_refusal(event, error):
+    """The business error for a UserError Odoo raised while applying ``event``."""
+    message = error.args[0] if error.args else str(error)
+    return BusinessError(
+        getattr(error, "reason_code", None) or "odoo_refused",
+        _(
+            "Odoo refused this %(type)s event: %(error)s",
+            type=event.event_type,
+            error=message,
+        ),
+        suggested_action=getattr(error, "suggested_action", None)
+        or _("Fix what Odoo names, then retry; or discard the event if it no longer applies."),
+        key_fields=getattr(error, "key_fields", None),
+    )
+
+
 def process_one(event):
     """Apply one event; returns done, failed, waiting, retry, dead or conflict (nothing
     recorded: the event is applied again by a new job)."""
@@ -234,6 +269,11 @@ def process_one(event):
         return fail_business(event, error)
     except PrerequisiteMissing as error:
         return wait_for_prerequisite(event, error)
+    except UserError as error:
+        # Odoo's own business rules refused the change (a validation, a locked record, a held
+        # lot): retrying blindly fails the same way, so a person decides. An addon's UserError
+        # may carry its own reason_code (e.g. lot_on_hold) for grouping and fixes.
+        return fail_business(event, odoo_refusal(event, error))
     except DataError as error:
         # a value the database cannot hold (a number out of range, a malformed date): a retry
         # would fail the same way, so a person decides, as for any business error
@@ -296,6 +336,10 @@ def process_one(event):
 
 
 def fail_business(event, error):
+    error_class = classify(error.reason_code, "business", explicit=error.error_class)
+    if error_class in RETRYABLE_CLASSES and event.attempts + 1 < event.contract_id.max_attempts:
+        # "order locked", "try again later": retried like a technical failure first
+        return retry_later(event, f"{error.reason_code}: {error.message}", error.reason_code)
     exception = event.env["mfg.integration.exception"]._open_for_event(
         event,
         category="business",
@@ -303,6 +347,7 @@ def fail_business(event, error):
         message=error.message,
         suggested_action=error.suggested_action,
         key_fields=error.key_fields,
+        error_class=error_class,
     )
     event.write(
         {
@@ -347,13 +392,20 @@ def fail_technical(event, details, final=False):
             }
         )
         return "dead"
+    return retry_later(event, details)
+
+
+def retry_later(event, details, error_code="technical_error"):
+    """Another attempt after the contract's backoff, no exception yet."""
+    attempts = event.attempts + 1
+    contract = event.contract_id
     delay = backoff_delay(attempts, contract.retry_base_seconds, contract.retry_max_seconds)
     eta = fields.Datetime.now() + timedelta(seconds=delay)
     event.write(
         {
             "state": "queued",
             "attempts": attempts,
-            "error_code": "technical_error",
+            "error_code": error_code,
             "error": details,
             "next_attempt_at": eta,
         }
@@ -376,9 +428,10 @@ def wait_for_prerequisite(event, error):
         return fail_business(
             event,
             BusinessError(
-                "prerequisite_missing",
+                error.reason_code or "prerequisite_missing",
                 error.message,
-                suggested_action=_(
+                suggested_action=error.suggested_action
+                or _(
                     "Check that the earlier message reached Odoo (or create the record it "
                     "refers to), then retry."
                 ),

@@ -7,6 +7,7 @@ from odoo.exceptions import UserError
 from odoo.osv import expression
 
 from ..inbox.waiting import waiting_behind_events
+from ..services.error_classes import ERROR_CLASSES, classify
 from ..services.humanize import age
 from .mfg_integration_mapping import MAPPING_KINDS
 
@@ -27,6 +28,16 @@ class MfgIntegrationException(models.Model):
         [("business", "Business"), ("technical", "Technical")], required=True, index=True
     )
     reason_code = fields.Char(required=True, index=True)
+    error_class = fields.Selection(
+        ERROR_CLASSES,
+        index=True,
+        tracking=True,
+        help="What kind of failure: a wrong value, a missing reference (a code without a "
+        "mapping, an order not there yet), the connection, an intermittent failure, a rate "
+        "limit, a message too large or unreadable, a duplicate, a business rule, or an error "
+        "in the program. Intermittent, connection and rate-limit failures were retried by "
+        "themselves before this exception opened.",
+    )
     suggested_action = fields.Text()
     details = fields.Text(
         string="Technical Details",
@@ -143,6 +154,10 @@ class MfgIntegrationException(models.Model):
         for vals in vals_list:
             if vals.get("fingerprint") and not vals.get("problem_id"):
                 vals["problem_id"] = problems[vals["fingerprint"]]
+            if not vals.get("error_class"):
+                vals["error_class"] = classify(
+                    vals.get("reason_code"), vals.get("category"), vals.get("details") or ""
+                )
         exceptions = super().create(vals_list)
         exceptions.filtered("user_id")._schedule_resolve_activity()
         return exceptions
@@ -264,9 +279,14 @@ class MfgIntegrationException(models.Model):
         suggested_action="",
         key_fields=None,
         details="",
+        error_class=None,
+        http_status=None,
     ):
         """Open (or reuse the event's still open) exception for a failed event."""
         key_fields = dict(key_fields or {})
+        error_class = classify(
+            reason_code, category, details, http_status=http_status, explicit=error_class
+        )
         current = event.exception_id
         if current and current.state in ("open", "in_progress"):
             current.sudo().write(
@@ -274,6 +294,7 @@ class MfgIntegrationException(models.Model):
                     "name": message,
                     "reason_code": reason_code,
                     "category": category,
+                    "error_class": error_class,
                     "suggested_action": suggested_action,
                     "details": details,
                 }
@@ -293,6 +314,7 @@ class MfgIntegrationException(models.Model):
                     "subject": event.subject,
                     "correlation_id": event.correlation_id,
                     "category": category,
+                    "error_class": error_class,
                     "reason_code": reason_code,
                     "suggested_action": suggested_action,
                     "details": details,

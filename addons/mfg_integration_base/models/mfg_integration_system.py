@@ -11,8 +11,9 @@ from odoo.tools import SQL
 from odoo.addons.base.models.res_users import INDEX_SIZE, KEY_CRYPT_CONTEXT
 
 from ..inbox.waiting import waiting_behind_failures_per_system
+from ..outbox import dispatcher
 from ..services import adapters as delivery_adapters
-from ..services import api_key_policy, webhook_signature
+from ..services import api_key_policy, maintenance_windows, webhook_signature
 from ..services.humanize import age
 from .mfg_integration_metrics import OVERVIEW_FIGURES, OVERVIEW_LATENCIES
 
@@ -20,6 +21,10 @@ _logger = logging.getLogger(__name__)
 
 API_KEY_SCOPE = "mfg_integration"
 SYSTEM_CODE = re.compile(r"^[a-z0-9][a-z0-9_.-]{1,63}$")
+
+
+def _normalized_url(url):
+    return (url or "").strip().lower().rstrip("/")
 
 
 class MfgIntegrationSystem(models.Model):
@@ -48,6 +53,22 @@ class MfgIntegrationSystem(models.Model):
         tracking=True,
     )
     active = fields.Boolean(default=True, tracking=True)
+    environment = fields.Selection(
+        [("production", "Production"), ("test", "Test")],
+        required=True,
+        default="production",
+        tracking=True,
+        help="Whether this is a production or a test system. Odoo talks only to systems of "
+        "its own database's environment (Settings → Manufacturing Integration): a test "
+        "system's key is refused by a production database and nothing is delivered to it, and "
+        "the other way round; a production and a test system never share an endpoint or a "
+        "signing secret.",
+    )
+    environment_mismatch = fields.Boolean(
+        compute="_compute_environment_mismatch",
+        help="This system's environment is not this database's: Odoo neither accepts its key "
+        "nor delivers to it.",
+    )
     description = fields.Text()
     user_id = fields.Many2one(
         "res.users",
@@ -90,6 +111,17 @@ class MfgIntegrationSystem(models.Model):
     api_key_last_used_at = fields.Datetime(string="Key last used", readonly=True, copy=False)
     old_api_key_last_used_at = fields.Datetime(
         string="Old key last used", readonly=True, copy=False
+    )
+    sor_kind_ids = fields.Many2many(
+        "mfg.integration.record.kind",
+        "mfg_integration_system_sor_kind_rel",
+        "system_id",
+        "kind_id",
+        string="System of Record For",
+        tracking=True,
+        help="The business objects this system owns: its changes of them are applied, and a "
+        "change of them from any other system is refused (a 'sor_conflict' exception). "
+        "Objects no system owns belong to Odoo.",
     )
     allowed_contract_ids = fields.Many2many(
         "mfg.integration.contract",
@@ -310,9 +342,24 @@ class MfgIntegrationSystem(models.Model):
         help="How long ago an outbound event was last delivered (within the last 24 h).",
     )
     health = fields.Selection(
-        [("ok", "Healthy"), ("warning", "Needs attention"), ("danger", "Failing")],
+        [
+            ("ok", "Healthy"),
+            ("maintenance", "In maintenance"),
+            ("warning", "Needs attention"),
+            ("danger", "Failing"),
+        ],
         compute="_compute_overview",
     )
+    maintenance_window_ids = fields.One2many(
+        "mfg.integration.maintenance.window", "system_id", string="Maintenance Windows"
+    )
+    maintenance_until = fields.Datetime(
+        string="In Maintenance Until",
+        compute="_compute_maintenance",
+        help="The end of the maintenance window in force: until then Odoo holds what the "
+        "system sent and what it should receive, without attempts or exceptions.",
+    )
+    maintenance_reason = fields.Char(compute="_compute_maintenance")
 
     _sql_constraints = [
         ("code_unique", "unique(code)", "Another system already uses this code."),
@@ -402,10 +449,83 @@ class MfgIntegrationSystem(models.Model):
             failed = system.failed_24h + system.delivery_failed_24h + system.dead_24h
             if system.circuit_state == "open" or (open_exceptions and failed):
                 system.health = "danger"
+            elif system.maintenance_until:
+                system.health = "maintenance"
             elif open_exceptions or system.sla_breaches_24h or system.circuit_state != "closed":
                 system.health = "warning"
             else:
                 system.health = "ok"
+
+    @api.model
+    def _database_environment(self):
+        """'production' or 'test': what this Odoo database is (a neutralized copy is 'test')."""
+        value = (
+            self.env["ir.config_parameter"]
+            .sudo()
+            .get_param("mfg_integration_base.environment", "production")
+        )
+        return value if value in ("production", "test") else "production"
+
+    @api.depends("environment")
+    def _compute_environment_mismatch(self):
+        database = self._database_environment()
+        for system in self:
+            system.environment_mismatch = system.environment != database
+
+    def _environment_refusal(self):
+        """A sentence saying why Odoo does not talk to this system here, or None."""
+        self.ensure_one()
+        database = self._database_environment()
+        if self.environment == database:
+            return None
+        labels = dict(self._fields["environment"]._description_selection(self.env))
+        return _(
+            "%(system)s is a %(system_env)s system and this Odoo database is a %(db_env)s one: "
+            "Odoo neither accepts its key nor delivers to it here.",
+            system=self.name,
+            system_env=labels[self.environment].lower(),
+            db_env=labels[database].lower(),
+        )
+
+    @api.constrains("environment", "outbound_url", "signing_secret")
+    def _check_environment_separation(self):
+        systems = self.sudo().search([("outbound_url", "!=", False)]) | self.sudo().search(
+            [("signing_secret", "!=", False)]
+        )
+        for system in self.sudo():
+            others = systems.filtered(lambda o, s=system: o.environment != s.environment)
+            url = _normalized_url(system.outbound_url)
+            for other in others:
+                if url and _normalized_url(other.outbound_url) == url:
+                    raise ValidationError(
+                        _(
+                            "%(other)s (%(other_env)s) already delivers to %(url)s: a "
+                            "production and a test system cannot share an endpoint.",
+                            other=other.name,
+                            other_env=other.environment,
+                            url=system.outbound_url,
+                        )
+                    )
+                if system.signing_secret and other.signing_secret == system.signing_secret:
+                    raise ValidationError(
+                        _(
+                            "%(other)s (%(other_env)s) uses the same signing secret: a "
+                            "production and a test system cannot share one. Generate a new "
+                            "secret for %(system)s.",
+                            other=other.name,
+                            other_env=other.environment,
+                            system=system.name,
+                        )
+                    )
+
+    def _compute_maintenance(self):
+        states = maintenance_windows.window_states(self.env, self.ids, fields.Datetime.now())
+        for system in self:
+            state = states.get(system.id)
+            system.maintenance_until = (
+                max(end for end in (state["inbound"], state["outbound"]) if end) if state else False
+            )
+            system.maintenance_reason = state["reason"] if state else ""
 
     @api.depends("signing_secret")
     def _compute_signing_secret_kind(self):
@@ -422,6 +542,10 @@ class MfgIntegrationSystem(models.Model):
             system.message_post(
                 body=_("A signing secret was entered by %(user)s.", user=self.env.user.name)
             )
+
+    @api.constrains("sor_kind_ids")
+    def _check_sor_kind_single_owner(self):
+        self.mapped("sor_kind_ids")._check_one_owner()
 
     @api.constrains("signing_secret")
     def _check_signing_secret(self):
@@ -578,7 +702,13 @@ class MfgIntegrationSystem(models.Model):
         if "api_key_expires_at" in vals:
             # a new expiry is reported in the chatter again when it passes
             vals = dict(vals, api_key_expiry_reported=False)
-        return super().write(vals)
+        result = super().write(vals)
+        if "environment" in vals:
+            # a system moved into this database's environment gets what waited for it
+            dispatcher.schedule_dispatch(
+                self.env, self.sudo().filtered(lambda s: s.outbound_adapter).ids
+            )
+        return result
 
     def _api_key_ids(self):
         """Ids of the technical user's keys of our scope (expired or not), oldest first."""

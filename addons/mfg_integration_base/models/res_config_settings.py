@@ -20,6 +20,14 @@ class ResConfigSettings(models.TransientModel):
         default_model="mfg.integration.contract",
         default=5,
     )
+    mfg_environment = fields.Selection(
+        [("production", "Production"), ("test", "Test")],
+        string="This Database Is",
+        config_parameter="mfg_integration_base.environment",
+        default="production",
+        help="Odoo talks only to external systems of the same environment. A neutralized "
+        "copy of a database (odoo neutralize) becomes a test database.",
+    )
     mfg_metrics_token_set = fields.Boolean(
         string="Metrics Token Set", compute="_compute_mfg_metrics_token_set"
     )

@@ -16,6 +16,7 @@ from odoo import SUPERUSER_ID, _, fields
 from odoo.addons.queue_job.exception import RetryableJobError
 from odoo.addons.queue_job.job import Job
 
+from ..services import maintenance_windows
 from ..services.adapters import Message
 from ..services.adapters import registry as adapter_registry
 from ..services.delivery_policy import Breaker, breaker_after_round, breaker_gate
@@ -102,10 +103,20 @@ def dispatch_system(env, system_id):
             seconds=LOCKED_RETRY_SECONDS,
             ignore_retry=True,
         )
+    refusal = system._environment_refusal()
+    if refusal:
+        # nothing is delivered across environments; the events wait (a change of the
+        # system's environment plans a dispatcher again)
+        return f"Not delivered: {refusal}"
     now = fields.Datetime.now()
     if system.outbound_resume_at and system.outbound_resume_at > now:
         schedule_dispatch(env, [system.id], eta=system.outbound_resume_at)
         return f"Paused until {system.outbound_resume_at} (Retry-After)"
+    maintenance_end = maintenance_windows.paused_until(env, system.ids, now, "outbound")
+    if maintenance_end:
+        until = maintenance_end[system.id]
+        schedule_dispatch(env, [system.id], eta=until)
+        return f"Paused until {until} (maintenance window)"
     breaker = Breaker(
         system.circuit_state, _aware(system.circuit_opened_at), system.consecutive_failures
     )

@@ -14,6 +14,7 @@ from psycopg2.extras import execute_values
 from odoo import _, fields
 
 from ..services.delivery_policy import retry_delay
+from ..services.error_classes import RETRYABLE_CLASSES, classify
 
 
 def record_outcomes(env, outcomes):
@@ -40,14 +41,22 @@ def record_outcomes(env, outcomes):
     retries, refused, dead = [], [], []
     for event in failed:
         outcome = outcomes[event.id]
-        if outcome.status == "business":
+        contract = event.contract_id
+        attempts = event.attempts + 1
+        retryable = (
+            classify(
+                category=outcome.status,
+                http_status=outcome.http_status,
+                explicit=outcome.error_class,
+            )
+            in RETRYABLE_CLASSES
+        )
+        if outcome.status == "business" and not (retryable and attempts < contract.max_attempts):
             fail_refused(event, outcome)
             refused.append(event.id)
             continue
-        contract = event.contract_id
-        attempts = event.attempts + 1
         if attempts >= contract.max_attempts:
-            fail_dead(event, outcome.summary, attempts)
+            fail_dead(event, outcome, attempts)
             dead.append(event.id)
             continue
         delay = retry_delay(
@@ -95,14 +104,17 @@ def fail_refused(event, outcome):
             "subject wait for it."
         ),
         key_fields={"http_status": outcome.http_status},
+        error_class=outcome.error_class,
+        http_status=outcome.http_status,
     )
     _mark_failed(event, "failed", exception, "delivery_refused", exception.name)
     return "failed"
 
 
-def fail_dead(event, summary, attempts):
+def fail_dead(event, outcome, attempts):
     """The last delivery attempt failed (technical): dead, with an exception to work."""
     event.ensure_one()
+    summary = outcome.summary
     exception = event.env["mfg.integration.exception"]._open_for_event(
         event,
         category="technical",
@@ -118,6 +130,8 @@ def fail_dead(event, summary, attempts):
             "receiving system), then replay the event."
         ),
         details=summary,
+        error_class=outcome.error_class,
+        http_status=outcome.http_status,
     )
     _mark_failed(event, "dead", exception, "retries_exhausted", summary)
     return "dead"

@@ -29,6 +29,8 @@ class Outcome:
     http_status: int | None = None
     summary: str = ""
     retry_after: float | None = None
+    # services/error_classes.py; None: derived from the HTTP status
+    error_class: str | None = None
 
     @property
     def reached(self):

@@ -17,12 +17,18 @@ class BusinessError(IntegrationError):
     :param key_fields: the business keys that identify the failure (used for grouping)
     """
 
-    def __init__(self, reason_code, message, suggested_action=None, key_fields=None):
+    def __init__(
+        self, reason_code, message, suggested_action=None, key_fields=None, error_class=None
+    ):
+        """:param error_class: one of services/error_classes.py's classes; a retryable one
+        (intermittent, connection, rate_limited) is retried within the contract's attempts
+        before a person sees it. Default: derived from the reason code."""
         super().__init__(message)
         self.reason_code = reason_code
         self.message = message
         self.suggested_action = suggested_action or ""
         self.key_fields = dict(key_fields or {})
+        self.error_class = error_class
 
 
 class MappingMissing(BusinessError):
@@ -45,7 +51,11 @@ class MappingMissing(BusinessError):
 class PrerequisiteMissing(IntegrationError):
     """The event refers to something that has not arrived yet; it waits (bounded) and retries."""
 
-    def __init__(self, message, key_fields=None):
+    def __init__(self, message, key_fields=None, reason_code=None, suggested_action=None):
+        """:param reason_code, suggested_action: the exception a person gets when the wait
+        ends without the prerequisite (default ``prerequisite_missing`` and a generic hint)."""
         super().__init__(message)
         self.message = message
         self.key_fields = dict(key_fields or {})
+        self.reason_code = reason_code
+        self.suggested_action = suggested_action

@@ -18,3 +18,8 @@ from . import test_exception_tour
 from . import test_planner_services
 from . import test_moot
 from . import test_packaging
+from . import test_system_of_record
+from . import test_maintenance_window
+from . import test_environment
+from . import test_contract_owner
+from . import test_error_classes

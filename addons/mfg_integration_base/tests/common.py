@@ -2,6 +2,7 @@ import json
 import uuid
 from datetime import UTC, datetime, timedelta
 
+from odoo.exceptions import UserError
 from odoo.tests.common import TransactionCase
 
 from odoo.addons.queue_job.job import Job
@@ -18,7 +19,18 @@ WIDGET_SCHEMA = {
         "widget": {"type": "string", "minLength": 1},
         "qty": {"type": "number", "exclusiveMinimum": 0},
         "behaviour": {
-            "enum": ["ok", "business", "technical", "prerequisite", "conflict", "out_of_range"]
+            "enum": [
+                "ok",
+                "business",
+                "technical",
+                "prerequisite",
+                "conflict",
+                "out_of_range",
+                "odoo_refuses",
+                "lot_on_hold",
+                "sor",
+                "locked",
+            ]
         },
     },
 }
@@ -41,6 +53,24 @@ def handle_widget_made(env, event):
         raise ConnectionError("the widget database is down")
     if behaviour == "prerequisite":
         raise PrerequisiteMissing(f"Order for widget {event.payload['widget']} has not arrived")
+    if behaviour == "odoo_refuses":
+        # a side effect first: the refusal must roll it back with the rest of the event
+        event.system_id.description = "half-applied"
+        raise UserError(env._("Widget '%s' is archived", event.payload["widget"]))
+    if behaviour == "lot_on_hold":
+        error = UserError(env._("Lot %s is on hold", event.payload["widget"]))
+        error.reason_code = "lot_on_hold"
+        raise error
+    if behaviour == "locked":
+        raise BusinessError(
+            "order_locked",
+            f"Order {event.payload['widget']} is locked by another user",
+            error_class="intermittent",
+        )
+    if behaviour == "sor":
+        env["mfg.integration.record.kind"]._check_inbound_update(
+            "bom", event.system_id, f"BoM {event.payload['widget']}"
+        )
     if behaviour == "out_of_range":
         env.cr.execute("SELECT %s::int4", [2**40])
     if behaviour == "conflict":

@@ -73,8 +73,9 @@ class TestOverview(IntegrationCase):
         other = self.env["mfg.integration.system"].create({"name": "Idle", "code": "idle_mes"})
         self._traffic_day()
         systems = self.system | other
-        # one query reads the systems, one computes every figure of every card
-        with self.assertQueryCount(2):
+        # one query reads the systems, one computes every figure of every card, one reads
+        # the maintenance windows in force
+        with self.assertQueryCount(3):
             systems.mapped("received_24h")
         self.assertEqual(other.received_24h, 0)
         self.assertEqual(other.health, "ok")

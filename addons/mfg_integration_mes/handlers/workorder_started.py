@@ -1,6 +1,6 @@
 from odoo import fields
 
-from odoo.addons.mfg_integration_base.services.errors import BusinessError
+from odoo.addons.mfg_integration_base.services.errors import PrerequisiteMissing
 from odoo.addons.mfg_integration_base.services.handler_registry import moot_checks, registry
 
 
@@ -10,8 +10,8 @@ def handle_workorder_started(env, event):
 
     The MES runs the operation, so the machine runs: a stop Odoo still has open on its work
     center (a machine status or a stop whose end has not arrived) ends when the work order
-    started. A stop that began after that start (its message came first) is a planner's
-    exception, never a start that Odoo refuses again and again.
+    started. A stop that began after that start (its message came first) keeps the start
+    waiting until the stop ends; only a stop that never ends makes it a planner's exception.
     """
     data = event.payload
     production = env["mrp.production"]._mes_open_order(data["production_ref"])
@@ -32,21 +32,26 @@ def handle_workorder_started(env, event):
             ),
         )
         if workcenter.working_state == "blocked":
-            raise BusinessError(
-                "workcenter_blocked",
+            # The stop began after the MES's start: the machine ran, then stopped. Odoo cannot
+            # start a work order on a blocked work center, so the start waits (bounded) for
+            # the stop's end, which the MES or the machine reports; a stop that never ends
+            # becomes a planner's exception after the wait.
+            raise PrerequisiteMissing(
                 env._(
-                    "%(workcenter)s has a stop in Odoo that began after the MES started "
-                    "order %(ref)s (%(operation)s) on it at %(time)s UTC",
+                    "%(workcenter)s has a stop in Odoo that began after the MES started order "
+                    "%(ref)s (%(operation)s) on it at %(time)s UTC: the start waits for the "
+                    "stop's end",
                     workcenter=workcenter.display_name,
                     ref=data["production_ref"],
                     operation=workorder.name,
                     time=started_at,
                 ),
+                key_fields={"order": data["production_ref"], "machine": workcenter.name},
+                reason_code="workcenter_blocked",
                 suggested_action=env._(
                     "Check the machine's stops on the work center: end the stop if the machine "
                     "ran, then retry; or discard the start if the operation never ran."
                 ),
-                key_fields={"order": data["production_ref"], "machine": workcenter.name},
             )
     # the start moves the order's dates: the MES knows, it is not told back
     workorder.with_context(mes_no_change_event=True).button_start()

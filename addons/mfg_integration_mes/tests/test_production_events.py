@@ -229,16 +229,34 @@ class TestWorkOrderAndProgress(MesCase):
         self.assertIn(production.mes_order_ref, stop.description)
         self.assertIn("fault reported by the PLC", stop.description)
 
-    def test_a_stop_that_began_after_the_start_is_a_planners_exception(self):
+    def test_a_stop_that_began_after_the_start_holds_the_start_until_it_ends(self):
         stop = self._stop(fields.Datetime.now() + timedelta(minutes=5))
         production = self.order(qty=3)
         event = self.report(
             "mes.workorder.started", production, product_code="PLT", qty_planned=3, machine="M1"
         )
-        self.assertBusinessError(event, "workcenter_blocked")
-        self.assertIn("Press 1", event.exception_id.name)
+        self.assertEqual((event.state, event.wait_reason), ("waiting", "prerequisite"))
+        self.assertIn("Press 1", event.error)
         self.assertFalse(stop.date_end, "a stop that began later is left to its own end")
         self.assertEqual(production.workorder_ids.state, "ready")
+        # the stop's end arrives: the start applies on the next try
+        stop.date_end = fields.Datetime.now() + timedelta(minutes=20)
+        self.assertNotEqual(self.press.working_state, "blocked")
+        event._process_chunk()
+        self.assertEqual(event.state, "done", event.error)
+        self.assertEqual(production.workorder_ids.state, "progress")
+
+    def test_a_stop_that_never_ends_makes_the_start_a_planners_exception(self):
+        self._stop(fields.Datetime.now() + timedelta(minutes=5))
+        production = self.order(qty=3)
+        event = self.report(
+            "mes.workorder.started", production, product_code="PLT", qty_planned=3, machine="M1"
+        )
+        event.wait_until = fields.Datetime.now() - timedelta(seconds=1)
+        event._process_chunk()
+        self.assertBusinessError(event, "workcenter_blocked")
+        self.assertIn("Press 1", event.exception_id.name)
+        self.assertIn("end the stop", event.exception_id.suggested_action)
 
     def test_an_operation_the_order_does_not_have_is_refused(self):
         production = self.order(qty=3)
