@@ -149,6 +149,50 @@ def ingest(server, key, count, stop=None):
     return sent, time.perf_counter() - started, latencies
 
 
+def cpu_seconds(pid):
+    """User + system CPU seconds of process ``pid`` (0 once it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class CpuMeter:
+    """CPU seconds of a server's worker processes and of the PostgreSQL backends of the
+    scratch database (only this benchmark uses it), whatever else runs on the machine."""
+
+    def __init__(self, server, database):
+        self.server = server
+        self.database = database
+
+    def _pids(self):
+        backends = [
+            pid
+            for (pid,) in sql(
+                self.database,
+                "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
+                " AND pid <> pg_backend_pid()",
+                fetch=True,
+            )
+        ]
+        return self.server.worker_pids(), backends
+
+    def __enter__(self):
+        self.workers, self.backends = self._pids()
+        self.start = {pid: cpu_seconds(pid) for pid in self.workers + self.backends}
+        return self
+
+    def stop(self):
+        """(Odoo seconds, PostgreSQL seconds) since the start, of the processes seen then."""
+        odoo = sum(cpu_seconds(pid) - self.start[pid] for pid in self.workers)
+        postgres = sum(cpu_seconds(pid) - self.start[pid] for pid in self.backends)
+        return max(odoo, 0.0), max(postgres, 0.0)
+
+    def __exit__(self, *_exc):
+        return False
+
+
 def quantile(values, q):
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
@@ -184,14 +228,19 @@ def process(args, port, key, system_id, count):
         while (first := done()) == 0 and time.perf_counter() < deadline:
             time.sleep(0.2)
         started = time.perf_counter()
+        meter = CpuMeter(runner, args.db).__enter__()
         while (last := done()) < count and time.perf_counter() < deadline:
             time.sleep(0.2)
         if last < count:
             raise SystemExit("processing did not finish in 30 minutes")
         elapsed = time.perf_counter() - started
+        odoo_cpu, postgres_cpu = meter.stop()
     finally:
         runner.stop()
-    return (count - first) / elapsed
+    processed = count - first
+    if processed < count / 2:
+        raise SystemExit("raise --process-events: most were done before the first sample")
+    return processed / elapsed, odoo_cpu / processed * 1000, postgres_cpu / processed * 1000
 
 
 def purge_during_ingest(args, port, key, system_id, contract_id, have):
@@ -205,6 +254,7 @@ def purge_during_ingest(args, port, key, system_id, contract_id, have):
            days_ago=(3 * retention, 2 * retention + 1))  # fmt: skip
     server = server_for(args.db, args.conf, args.venv, port, runner=False).start()
     try:
+        ingest(server, key, 1000)  # warm-up: registry, caches, connections
         _n, _s, before = ingest(server, key, args.events)
         stop = threading.Event()
         outcome = {}
@@ -261,12 +311,16 @@ def main():
             have = size
             server = server_for(args.db, args.conf, args.venv, args.port, runner=False).start()
             try:
-                ingest(server, key, 1000)  # warm-up: registry, caches
-                count, seconds, latencies = ingest(server, key, args.events)
+                ingest(server, key, 1000)  # warm-up: registry, caches, connections
+                with CpuMeter(server, args.db) as meter:
+                    count, seconds, latencies = ingest(server, key, args.events)
+                    odoo_cpu, postgres_cpu = meter.stop()
             finally:
                 server.stop()
             have += count + 1000
-            processing_rate = process(args, args.port, key, system_id, args.process_events)
+            processing_rate, process_odoo_1k, process_postgres_1k = process(
+                args, args.port, key, system_id, args.process_events
+            )
             have += args.process_events
             stored = sql(args.db, "SELECT count(*) FROM mfg_integration_event", fetch=True)[0][0]
             size_mb, payload_mb = sql(
@@ -286,7 +340,11 @@ def main():
                     "ingest": count / seconds,
                     "p50": statistics.median(latencies),
                     "p99": quantile(latencies, 0.99),
+                    "odoo_cpu_per_1k": odoo_cpu / count * 1000,
+                    "postgres_cpu_per_1k": postgres_cpu / count * 1000,
                     "processing": processing_rate,
+                    "process_odoo_cpu_per_1k": process_odoo_1k,
+                    "process_postgres_cpu_per_1k": process_postgres_1k,
                 }
             )
             print(f"  size {size}: {rows[-1]}", flush=True)
@@ -319,6 +377,23 @@ def main():
             f"   {row['p99'] * 1000:6.0f}   {row['processing']:>10.0f}"
             f" ({row['processing'] / empty['processing']:4.2f})"
         )
+    print(
+        "  CPU seconds per 1,000 events ingested (the Odoo worker / its PostgreSQL backends): "
+        + ", ".join(
+            f"{row['stored']:,} stored {row['odoo_cpu_per_1k']:.2f}"
+            f" / {row['postgres_cpu_per_1k']:.2f}"
+            for row in rows
+        )
+    )
+    print(
+        "  CPU seconds per 1,000 events processed (the Odoo workers / their PostgreSQL"
+        " backends): "
+        + ", ".join(
+            f"{row['stored']:,} stored {row['process_odoo_cpu_per_1k']:.2f}"
+            f" / {row['process_postgres_cpu_per_1k']:.2f}"
+            for row in rows
+        )
+    )
     if purge:
         before, during, outcome = purge
         print(
