@@ -60,10 +60,14 @@ class Agent:
         odoo = config.odoo
         verify: bool | str = odoo.get("ca_bundle") or odoo["verify_tls"]
         if verify is False:
-            _logger.warning("TLS verification is OFF for %s: use only on a test bench", odoo["url"])
+            _logger.warning(
+                "TLS verification is OFF for %s: use only on a test bench",
+                ", ".join(config.odoo_urls),
+            )
         self.sender = Sender(
             store=self.store,
-            url=odoo["url"],
+            url=config.odoo_urls,
+            failback_s=odoo["failback_s"],
             api_key=self.api_key,
             source=config.source,
             metrics=self.metrics,

@@ -66,6 +66,13 @@ def cmd_check_config(args) -> int:
         kinds[rule["source"]] = kinds.get(rule["source"], 0) + 1
     summary = ", ".join(f"{n} {kind}" for kind, n in sorted(kinds.items())) or "none"
     _out(f"{args.config}: OK (source {config.source}; {len(config.rules)} local rules: {summary})")
+    urls = config.odoo_urls
+    if len(urls) > 1:
+        _out(
+            f"Odoo nodes: {', '.join(urls)}: the first is preferred; the next is used when the"
+            f" one in use does not answer; the first is tried again every"
+            f" {config.odoo['failback_s']:g} s"
+        )
     if config.odoo["pull_rules"]:
         _out("rules are pulled from Odoo; the local rules are the fallback")
     _report_store_sizing(config, args.rate, args.event_bytes)

@@ -98,6 +98,12 @@ class Config:
         return self.raw["odoo"]
 
     @property
+    def odoo_urls(self) -> list[str]:
+        """odoo.url as a list (one node or several), the preferred first."""
+        url = self.odoo["url"]
+        return [url] if isinstance(url, str) else list(url)
+
+    @property
     def store(self) -> dict[str, Any]:
         return self.raw["store"]
 
@@ -171,9 +177,11 @@ def semantic_errors(document: dict[str, Any]) -> list[str]:
         topics = sorted({r["topic"] for r in document.get("rules", []) if r["source"] == "mqtt"})
         _, problems = assign_shards([shard["topics"] for shard in mqtt["shards"]], topics)
         errors.extend(f"/mqtt/shards: {problem}" for problem in problems)
-    odoo = document.get("odoo", {})
-    if odoo.get("url", "").startswith("http://") and not _is_loopback(odoo["url"]):
-        errors.append("/odoo/url: plain http is only allowed to 127.0.0.1/localhost; use https")
+    urls = document.get("odoo", {}).get("url", [])
+    for index, url in enumerate([urls] if isinstance(urls, str) else urls):
+        if url.startswith("http://") and not _is_loopback(url):
+            where = "/odoo/url" if isinstance(urls, str) else f"/odoo/url/{index}"
+            errors.append(f"{where}: plain http is only allowed to 127.0.0.1/localhost; use https")
     return errors
 
 

@@ -67,6 +67,10 @@ COUNTERS: dict[str, tuple[str, tuple[str, ...]]] = {
     "mfg_edge_send_errors_total": ("Failed POSTs by reason", ("reason",)),
     "mfg_edge_auth_failures_total": ("POSTs answered 401/403", ()),
     "mfg_edge_heartbeats_sent_total": ("Heartbeats delivered", ()),
+    "mfg_edge_failovers_total": (
+        "Moves to the next Odoo node of odoo.url after the node in use did not answer",
+        (),
+    ),
 }
 
 GAUGES: dict[str, tuple[str, tuple[str, ...]]] = {
@@ -75,6 +79,10 @@ GAUGES: dict[str, tuple[str, tuple[str, ...]]] = {
     "mfg_edge_dead_letters": ("Rows in the dead-letter table", ()),
     "mfg_edge_sender_blocked": (
         "1 while the sender is stopped by an authentication failure",
+        (),
+    ),
+    "mfg_edge_sender_node": (
+        "Position in odoo.url of the Odoo node the sender posts to (0: the first, preferred)",
         (),
     ),
     "mfg_edge_source_connected": ("1 when the source is connected", ("source",)),

@@ -57,20 +57,27 @@ def _check_rules(config: Config, rules: Any) -> list[str]:
 def pull_rules(
     config: Config, api_key: str, session: requests.Session | None = None
 ) -> dict | None:
-    """Ask Odoo for the rules; returns the answer document, or None when it cannot be used."""
+    """Ask Odoo for the rules (each node of odoo.url in turn until one answers); returns the
+    answer document, or None when it cannot be used."""
     session = session or requests.Session()
-    url = config.odoo["url"].rstrip("/") + "/mfg/v1/edge/config"
     cached = read_cache(config.rules_cache_path)
     headers = {"Authorization": f"Bearer {api_key}", "Accept": "application/json"}
     if cached and cached.get("etag"):
         headers["If-None-Match"] = cached["etag"]
     verify: bool | str = config.odoo.get("ca_bundle") or config.odoo.get("verify_tls", True)
-    try:
-        response = session.get(
-            url, headers=headers, timeout=config.odoo["timeout_s"], verify=verify
-        )
-    except requests.RequestException as exc:
-        _logger.warning("cannot reach %s for rules (%s)", url, type(exc).__name__)
+    response = None
+    for base in config.odoo_urls:
+        url = base.rstrip("/") + "/mfg/v1/edge/config"
+        try:
+            response = session.get(
+                url, headers=headers, timeout=config.odoo["timeout_s"], verify=verify
+            )
+        except requests.RequestException as exc:
+            _logger.warning("cannot reach %s for rules (%s)", url, type(exc).__name__)
+            continue
+        if response.status_code not in (502, 503, 504):
+            break
+    if response is None:
         return None
     if response.status_code == 304 and cached:
         return cached

@@ -1,5 +1,9 @@
 """The sender: drains the store to Odoo's POST /mfg/v1/events in batches, in sequence order.
 
+It posts to one Odoo node at a time and moves to the next configured node when that one does
+not answer (see endpoints.py); nodes share one database, so a batch resent to another node is
+stored once and answered duplicate where the first node had stored it.
+
 One batch is in flight at a time and a failed batch is retried before anything newer, so a
 subject's later events never overtake an earlier one. Events leave the store only when the
 receiver answered them accepted/duplicate (or rejected: then they move to the dead-letter table).
@@ -27,6 +31,7 @@ import requests
 
 from .backoff import Backoff
 from .codec import dumps_compact, loads, utc_day
+from .endpoints import Endpoints
 from .reports import heartbeat_envelope, summary_event
 from .retry_after import DEFAULT_MAX_S as DEFAULT_RETRY_AFTER_MAX_S
 from .retry_after import retry_after_seconds
@@ -42,6 +47,8 @@ class Outcome:
     kind: str  # "ok" | "retry" | "auth" | "misconfigured"
     reason: str = ""
     retry_after_s: float | None = None
+    # the node did not answer (connection error, timeout, 502/503/504): another node may
+    failover: bool = False
 
 
 OK = Outcome("ok")
@@ -52,7 +59,7 @@ class Sender:
         self,
         *,
         store: Store,
-        url: str,
+        url: str | list[str],
         api_key: str,
         source: str,
         metrics,
@@ -69,9 +76,10 @@ class Sender:
         summary_check_interval_s: float = 60.0,
         started_at: float | None = None,
         wall=time.time,
+        failback_s: float = 60.0,
     ):
         self.store = store
-        self.events_url = url.rstrip("/") + "/mfg/v1/events"
+        self.endpoints = Endpoints(url, failback_s)
         self.source = source
         self.metrics = metrics
         self.clock = clock
@@ -110,6 +118,12 @@ class Sender:
             self._not_before = time.monotonic() + (float(blocked) - time.time())
             self.state = "auth_failed"
         self.metrics.set("mfg_edge_sender_blocked", lambda: 1 if self.state == "auth_failed" else 0)
+        self.metrics.set("mfg_edge_sender_node", lambda: self.endpoints.active)
+
+    @property
+    def events_url(self) -> str:
+        """POST /mfg/v1/events of the Odoo node in use."""
+        return self.endpoints.url + "/mfg/v1/events"
 
     # ------------------------------------------------------------------------ lifecycle
     def start(self) -> None:
@@ -168,7 +182,22 @@ class Sender:
         batch = self.store.next_batch(self.batch_limit)
         if not batch:
             return 0.5
+        if self.endpoints.fail_back_due():
+            _logger.info("trying the first Odoo node %s again", self.endpoints.url)
         outcome = self._deliver(batch)
+        if outcome.failover:
+            left = self.endpoints.url
+            if self.endpoints.failed():
+                self.metrics.inc("mfg_edge_failovers_total")
+                _logger.warning(
+                    "Odoo node %s did not answer (%s): sending to %s",
+                    left,
+                    outcome.reason,
+                    self.endpoints.url,
+                )
+                return 0.0
+        else:
+            self.endpoints.answered()
         if outcome.kind == "ok":
             if self.state != "ok":
                 _logger.info("sending to %s works (state was %s)", self.events_url, self.state)
@@ -248,7 +277,7 @@ class Sender:
             self.metrics.observe("mfg_edge_send_duration_seconds", time.monotonic() - started)
             self._unanswered.update(e.seq for e in events)
             self.metrics.inc("mfg_edge_send_errors_total", reason="connection")
-            return Outcome("retry", f"connection error: {type(exc).__name__}")
+            return Outcome("retry", f"connection error: {type(exc).__name__}", failover=True)
         self.metrics.observe("mfg_edge_send_duration_seconds", time.monotonic() - started)
         status = response.status_code
         if status in (200, 202, 207, 422):
@@ -265,7 +294,13 @@ class Sender:
             # A proxy's 502/504 can come after the receiver committed.
             self._unanswered.update(e.seq for e in events)
             self.metrics.inc("mfg_edge_send_errors_total", reason="5xx")
-            return Outcome("retry", f"HTTP {status}", self._retry_after(response))
+            return Outcome(
+                "retry",
+                f"HTTP {status}",
+                self._retry_after(response),
+                # a proxy's answer for a node that is down or does not answer
+                failover=status in (502, 503, 504),
+            )
         # 404/405/415/...: the URL or the agent is wrong; nothing per event can fix that.
         self.metrics.inc("mfg_edge_send_errors_total", reason=str(status))
         return Outcome("misconfigured", f"HTTP {status} {response.text[:200]}")

@@ -3,7 +3,7 @@
 It deduplicates on (source, id), records the order in which events of each subject were applied,
 and can be told to misbehave: down (connection refused), 500, 429 + Retry-After, 413 above N
 events, slow answers, 401, reject chosen events with 422, or apply a batch and lose the
-answer (504).
+answer (504). ``node()`` adds a second HTTP front on the same state (a second Odoo node).
 """
 
 from __future__ import annotations
@@ -57,6 +57,129 @@ class _QuietServer(ThreadingHTTPServer):
         return
 
 
+def _handler_class(front, receiver):
+    """The HTTP handler of ``front`` (a Receiver or a Node) on ``receiver``'s state."""
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def setup(self):
+            super().setup()
+            # Headers and body go out as two writes: without NODELAY, Nagle + delayed ACK
+            # add 40 ms to every small answer and would fake a slow receiver.
+            self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            with front.lock:
+                front._connections.add(self.connection)
+
+        def finish(self):
+            with front.lock:
+                front._connections.discard(self.connection)
+            super().finish()
+
+        def do_POST(self):
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length)
+            code, answer, headers = front.handle_post(
+                self.path,
+                self.headers.get("Authorization"),
+                self.headers.get("Content-Type"),
+                body,
+            )
+            if code is None:  # the node died after applying: no answer at all
+                self.close_connection = True
+                with contextlib.suppress(OSError):
+                    self.connection.shutdown(socket.SHUT_RDWR)
+                return
+            self._send(code, answer, headers)
+
+        def do_GET(self):
+            if self.path == "/_test/stats":
+                with receiver.lock:
+                    stats = {
+                        "applied": len(receiver.applied),
+                        "duplicates": receiver.duplicates,
+                    }
+                self._send(200, stats, {})
+            elif self.path != "/mfg/v1/edge/config":
+                self._send(404, {"error": {"code": "not_found", "message": self.path}}, {})
+            elif self.headers.get("Authorization") != f"Bearer {receiver.api_key}":
+                self._send(401, {"error": {"code": "unauthorized", "message": "bad key"}}, {})
+            elif receiver.rules_document is None:
+                self._send(404, {"error": {"code": "no_rules", "message": "none"}}, {})
+            elif self.headers.get("If-None-Match") == receiver.rules_document.get("etag"):
+                self._send(304, None, {})
+            else:
+                self._send(200, receiver.rules_document, {})
+
+        def _send(self, code, answer, headers):
+            data = b"" if answer is None else _dumps(answer)
+            self.send_response(code)
+            for key, value in headers.items():
+                self.send_header(key, value)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, format, *args):
+            return
+
+    return Handler
+
+
+def _close(front) -> None:
+    """Close ``front``'s listening socket and its keep-alive connections (which would otherwise
+    keep "Odoo" reachable after it went down)."""
+    if front._server:
+        front._server.shutdown()
+        front._server.server_close()
+        front._server = None
+    with front.lock:
+        connections, front._connections = list(front._connections), set()
+    for connection in connections:
+        with contextlib.suppress(OSError):
+            connection.shutdown(socket.SHUT_RDWR)
+
+
+class Node:
+    """A second HTTP front on a Receiver's state, as a second Odoo node on one database: the
+    idempotency keys, the applied events and their order are shared; each node counts the
+    requests it answered, can be stopped and started again alone, and can be told to die
+    right after applying a batch, before answering (``die_after_apply``)."""
+
+    def __init__(self, receiver: Receiver, port: int = 0):
+        self.receiver = receiver
+        self.port = port
+        self.lock = threading.Lock()
+        self.requests = 0
+        self.die_after_apply = False
+        self._server: ThreadingHTTPServer | None = None
+        self._connections: set = set()
+
+    def start(self) -> Node:
+        self._server = _QuietServer(("127.0.0.1", self.port), _handler_class(self, self.receiver))
+        self.port = self._server.server_address[1]
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        _close(self)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def handle_post(self, path, authorization, content_type, body):
+        with self.lock:
+            self.requests += 1
+        answer = self.receiver.handle_post(path, authorization, content_type, body)
+        if self.die_after_apply and path == "/mfg/v1/events":
+            self.die_after_apply = False
+            threading.Thread(target=self.stop, daemon=True).start()
+            return None, None, None
+        return answer
+
+
 class Receiver:
     def __init__(self, api_key: str = "test-key", port: int = 0):
         self.api_key = api_key
@@ -89,68 +212,7 @@ class Receiver:
 
     # ------------------------------------------------------------------ process control
     def start(self) -> Receiver:
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def setup(self):
-                super().setup()
-                # Headers and body go out as two writes: without NODELAY, Nagle + delayed ACK
-                # add 40 ms to every small answer and would fake a slow receiver.
-                self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-                with receiver.lock:
-                    receiver._connections.add(self.connection)
-
-            def finish(self):
-                with receiver.lock:
-                    receiver._connections.discard(self.connection)
-                super().finish()
-
-            def do_POST(self):
-                length = int(self.headers.get("Content-Length") or 0)
-                body = self.rfile.read(length)
-                code, answer, headers = receiver.handle_post(
-                    self.path,
-                    self.headers.get("Authorization"),
-                    self.headers.get("Content-Type"),
-                    body,
-                )
-                self._send(code, answer, headers)
-
-            def do_GET(self):
-                if self.path == "/_test/stats":
-                    with receiver.lock:
-                        stats = {
-                            "applied": len(receiver.applied),
-                            "duplicates": receiver.duplicates,
-                        }
-                    self._send(200, stats, {})
-                elif self.path != "/mfg/v1/edge/config":
-                    self._send(404, {"error": {"code": "not_found", "message": self.path}}, {})
-                elif self.headers.get("Authorization") != f"Bearer {receiver.api_key}":
-                    self._send(401, {"error": {"code": "unauthorized", "message": "bad key"}}, {})
-                elif receiver.rules_document is None:
-                    self._send(404, {"error": {"code": "no_rules", "message": "none"}}, {})
-                elif self.headers.get("If-None-Match") == receiver.rules_document.get("etag"):
-                    self._send(304, None, {})
-                else:
-                    self._send(200, receiver.rules_document, {})
-
-            def _send(self, code, answer, headers):
-                data = b"" if answer is None else _dumps(answer)
-                self.send_response(code)
-                for key, value in headers.items():
-                    self.send_header(key, value)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, format, *args):
-                return
-
-        self._server = _QuietServer(("127.0.0.1", self.port), Handler)
+        self._server = _QuietServer(("127.0.0.1", self.port), _handler_class(self, self))
         self.port = self._server.server_address[1]
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()
@@ -158,16 +220,11 @@ class Receiver:
 
     def stop(self) -> None:
         """Close the listening socket: the agent sees 'connection refused', as when Odoo is down."""
-        if self._server:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-        # Keep-alive connections would otherwise keep "Odoo" reachable after it went down.
-        with self.lock:
-            connections, self._connections = list(self._connections), set()
-        for connection in connections:
-            with contextlib.suppress(OSError):
-                connection.shutdown(socket.SHUT_RDWR)
+        _close(self)
+
+    def node(self, port: int = 0) -> Node:
+        """Another HTTP front on this receiver's state: a second Odoo node of one database."""
+        return Node(self, port)
 
     @property
     def url(self) -> str:

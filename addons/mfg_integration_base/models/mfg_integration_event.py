@@ -144,6 +144,17 @@ class MfgIntegrationEvent(models.Model):
              WHERE state IN ('received', 'queued', 'processing', 'waiting', 'failed', 'dead')
             """
         )
+        # Vacuum the event log after 2 % of its rows changed or arrived, not PostgreSQL's
+        # default 20 % (200,000 rows at a million events): the pending events' pages must be
+        # all-visible for the backlog figures to stay an index-only scan (bench_metrics.py).
+        self.env.cr.execute(
+            """
+            ALTER TABLE mfg_integration_event SET (
+                autovacuum_vacuum_scale_factor = 0.02,
+                autovacuum_vacuum_insert_scale_factor = 0.02,
+                autovacuum_analyze_scale_factor = 0.02)
+            """
+        )
         # the dispatcher's claim: ready events of one system, by subject
         self.env.cr.execute(
             """
@@ -374,8 +385,16 @@ class MfgIntegrationEvent(models.Model):
 
     @api.model
     def _cron_purge_payloads(self, batch_size=5000, max_batches=20):
-        """Retention: see inbox/retention.py."""
-        return retention.purge_payloads(self.env, batch_size, max_batches)
+        """Retention: see inbox/retention.py. A call stops after ``max_batches`` batches; it
+        then tells the cron that work remains (Odoo's cron progress), so the cron runs it again
+        at once, each call in its own transaction, up to 10 times a run: a million old events
+        an hour instead of 100,000, and never one long transaction."""
+        purged, deleted = retention.purge_payloads(self.env, batch_size, max_batches)
+        bound = batch_size * max_batches
+        self.env["ir.cron"]._notify_progress(
+            done=purged + deleted, remaining=1 if bound in (purged, deleted) else 0
+        )
+        return purged, deleted
 
 
 def _pretty_json(value):

@@ -30,6 +30,20 @@ OVERVIEW_FIGURES = (
     "last_delivery_age_s",
 )
 OVERVIEW_LATENCIES = ("latency_p95_s", "delivery_latency_p95_s")
+# Pending events per direction, system and contract (parameters: now, PENDING): aggregated
+# from an index-only scan of their partial index, then joined to the few names.
+BACKLOG_QUERY = """
+    SELECT p.direction, s.code AS system, c.code AS contract, c.version, p.count,
+           GREATEST(0, EXTRACT(EPOCH FROM %s - p.oldest)) AS age
+      FROM (SELECT direction, system_id, contract_id, COUNT(*) AS count,
+                   MIN(received_at) AS oldest
+              FROM mfg_integration_event
+             WHERE state IN %s
+             GROUP BY direction, system_id, contract_id) p
+      JOIN mfg_integration_system s ON s.id = p.system_id
+      JOIN mfg_integration_contract c ON c.id = p.contract_id
+     ORDER BY s.code, c.code, c.version
+"""
 # (metric, column of the hourly traffic counters) per direction of the contract
 INBOUND_COUNTERS = (
     ("mfg_integration_events_received_total", "received"),
@@ -77,6 +91,7 @@ class MfgIntegrationMetrics(models.AbstractModel):
                  WHERE system_id = ANY(%(ids)s) AND hour >= date_trunc('hour', %(since)s)
                  GROUP BY system_id
             ), pending AS (
+                -- an index-only scan of the pending events' partial index (by direction)
                 SELECT e.system_id, COUNT(*) AS backlog, MIN(e.received_at) AS oldest,
                        COUNT(*) FILTER (
                            WHERE e.received_at < %(now)s
@@ -87,25 +102,23 @@ class MfgIntegrationMetrics(models.AbstractModel):
                  WHERE e.state IN %(pending)s AND e.system_id = ANY(%(ids)s)
                    AND e.direction = 'inbound'
                  GROUP BY e.system_id
-            ), latency AS (
+            ), done AS (
+                -- one pass over the day's events (BRIN) for both directions' latencies
                 SELECT e.system_id,
-                       percentile_cont(0.95) WITHIN GROUP (ORDER BY e.latency_s) AS p95,
-                       COUNT(*) FILTER (WHERE e.latency_s > c.sla_latency_seconds) AS late
+                       percentile_cont(0.95) WITHIN GROUP (ORDER BY e.latency_s)
+                           FILTER (WHERE e.direction = 'inbound') AS p95,
+                       COUNT(*) FILTER (
+                           WHERE e.direction = 'inbound' AND e.latency_s > c.sla_latency_seconds
+                       ) AS late,
+                       percentile_cont(0.95) WITHIN GROUP (ORDER BY e.latency_s)
+                           FILTER (WHERE e.direction = 'outbound') AS delivery_p95,
+                       MAX(e.processed_at) FILTER (WHERE e.direction = 'outbound')
+                           AS last_delivery
                   FROM mfg_integration_event e
-                  JOIN mfg_integration_contract c ON c.id = e.contract_id
+                  LEFT JOIN mfg_integration_contract c ON c.id = e.contract_id
                  WHERE e.received_at >= %(since)s AND e.state = 'done'
                    AND e.latency_s IS NOT NULL AND e.system_id = ANY(%(ids)s)
-                   AND e.direction = 'inbound'
                  GROUP BY e.system_id
-            ), delivery AS (
-                SELECT system_id,
-                       percentile_cont(0.95) WITHIN GROUP (ORDER BY latency_s) AS p95,
-                       MAX(processed_at) AS last_delivery
-                  FROM mfg_integration_event
-                 WHERE received_at >= %(since)s AND state = 'done'
-                   AND latency_s IS NOT NULL AND system_id = ANY(%(ids)s)
-                   AND direction = 'outbound'
-                 GROUP BY system_id
             ), exceptions AS (
                 SELECT system_id, COUNT(*) AS open
                   FROM mfg_integration_exception
@@ -113,15 +126,14 @@ class MfgIntegrationMetrics(models.AbstractModel):
                  GROUP BY system_id
             )
             SELECT s.id, t.received, t.done, t.failed, t.duplicates, p.backlog,
-                   EXTRACT(EPOCH FROM %(now)s - p.oldest), l.p95,
-                   COALESCE(l.late, 0) + COALESCE(p.late, 0), x.open,
-                   t.delivered, t.delivery_failed, t.dead, t.retries, d.p95,
+                   EXTRACT(EPOCH FROM %(now)s - p.oldest), d.p95,
+                   COALESCE(d.late, 0) + COALESCE(p.late, 0), x.open,
+                   t.delivered, t.delivery_failed, t.dead, t.retries, d.delivery_p95,
                    EXTRACT(EPOCH FROM %(now)s - d.last_delivery)
               FROM unnest(%(ids)s::int[]) AS s(id)
               LEFT JOIN traffic t ON t.system_id = s.id
               LEFT JOIN pending p ON p.system_id = s.id
-              LEFT JOIN latency l ON l.system_id = s.id
-              LEFT JOIN delivery d ON d.system_id = s.id
+              LEFT JOIN done d ON d.system_id = s.id
               LEFT JOIN exceptions x ON x.system_id = s.id
             """,
             {
@@ -169,6 +181,18 @@ class MfgIntegrationMetrics(models.AbstractModel):
         out = []
         cr.execute(
             """
+            WITH t AS (
+                SELECT system_id, contract_id,
+                       SUM(received) AS received, SUM(done) AS done, SUM(failed) AS failed,
+                       SUM(duplicates) AS duplicates, SUM(rejected) AS rejected,
+                       SUM(latency_sum) AS latency_sum, SUM(delivered) AS delivered,
+                       SUM(delivery_failed) AS delivery_failed,
+                       SUM(delivery_dead) AS delivery_dead,
+                       SUM(delivery_retries) AS delivery_retries,
+                       SUM(delivery_latency_sum) AS delivery_latency_sum
+                  FROM mfg_integration_traffic
+                 GROUP BY system_id, contract_id
+            )
             SELECT s.code AS system, COALESCE(c.code, '') AS contract,
                    COALESCE(c.version, '') AS version, c.direction,
                    SUM(t.received) AS received, SUM(t.done) AS done, SUM(t.failed) AS failed,
@@ -178,7 +202,7 @@ class MfgIntegrationMetrics(models.AbstractModel):
                    SUM(t.delivery_dead) AS delivery_dead,
                    SUM(t.delivery_retries) AS delivery_retries,
                    SUM(t.delivery_latency_sum) AS delivery_latency_sum
-              FROM mfg_integration_traffic t
+              FROM t
               JOIN mfg_integration_system s ON s.id = t.system_id
               LEFT JOIN mfg_integration_contract c ON c.id = t.contract_id
              GROUP BY s.code, c.code, c.version, c.direction
@@ -201,7 +225,8 @@ class MfgIntegrationMetrics(models.AbstractModel):
             out.append(_sample(metric, {"system": system}, count))
 
         now = fields.Datetime.now()
-        pending = self._pending_by_contract("inbound", now)
+        pending_by_direction = self._pending_by_contract(now)
+        pending = pending_by_direction["inbound"]
         _family(out, "mfg_integration_backlog_events")
         for row in pending:
             out.append(_sample("mfg_integration_backlog_events", _labels(row), row["count"]))
@@ -229,7 +254,7 @@ class MfgIntegrationMetrics(models.AbstractModel):
             self._last_hour_quantiles("outbound"),
             ("delivery_latency_sum", "delivered"),
         )
-        queued = self._pending_by_contract("outbound", now)
+        queued = pending_by_direction["outbound"]
         _family(out, "mfg_integration_outbound_backlog_events")
         for row in queued:
             out.append(
@@ -310,24 +335,23 @@ class MfgIntegrationMetrics(models.AbstractModel):
                 )
         return "\n".join(out) + "\n"
 
-    def _pending_by_contract(self, direction, now):
-        """Events of ``direction`` not yet applied (inbound) or delivered (outbound): count
-        and age of the oldest, per system and contract (partial index of pending events)."""
+    def _pending_by_contract(self, now):
+        """{direction: rows} of the events not yet applied (inbound) or delivered (outbound):
+        count and age of the oldest, per system and contract.
+
+        One index-only pass over the partial index of pending events (direction, system,
+        contract, received_at), aggregated before the few groups are joined to their names:
+        a backlog of 40,000 events is read once from the index, not twice through the state
+        index and the table (see tests/bench/bench_metrics.py)."""
         self.env.cr.execute(
-            """
-            SELECT s.code AS system, c.code AS contract, c.version, COUNT(*) AS count,
-                   GREATEST(0, EXTRACT(EPOCH FROM %s - MIN(e.received_at))) AS age
-              FROM mfg_integration_event e
-              JOIN mfg_integration_system s ON s.id = e.system_id
-              JOIN mfg_integration_contract c ON c.id = e.contract_id
-             WHERE e.state IN %s AND e.direction = %s
-             GROUP BY s.code, c.code, c.version
-             ORDER BY s.code, c.code, c.version
-            """,
+            BACKLOG_QUERY,
             # the clock that stamped received_at: PostgreSQL's now() is the transaction's start
-            [now, PENDING, direction],
+            [now, PENDING],
         )
-        return self.env.cr.dictfetchall()
+        by_direction = {"inbound": [], "outbound": []}
+        for row in self.env.cr.dictfetchall():
+            by_direction[row.pop("direction")].append(row)
+        return by_direction
 
     def _last_hour_quantiles(self, direction):
         """{(system, contract, version): quantiles of the latency} of the events of

@@ -71,12 +71,15 @@ class MfgIntegrationTraffic(models.Model):
                 ON mfg_integration_traffic (hour, system_id, contract_id)
             """
         )
-        # Pending events by system and contract: the overview's and the metrics' backlog and
-        # oldest age read this small partial index instead of the whole event table.
+        # Pending events by direction, system and contract: the overview's and the metrics'
+        # backlog and oldest age are an index-only scan of this small partial index (the
+        # direction leads: without it in the index, the planner walked the state index and
+        # the table, twice per scrape). It replaces the index without the direction.
+        self.env.cr.execute("DROP INDEX IF EXISTS mfg_integration_event_pending_by_system")
         self.env.cr.execute(
             """
-            CREATE INDEX IF NOT EXISTS mfg_integration_event_pending_by_system
-                ON mfg_integration_event (system_id, contract_id, received_at)
+            CREATE INDEX IF NOT EXISTS mfg_integration_event_pending_by_direction
+                ON mfg_integration_event (direction, system_id, contract_id, received_at)
              WHERE state IN ('received', 'queued', 'processing', 'waiting')
             """
         )

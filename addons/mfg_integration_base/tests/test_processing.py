@@ -279,6 +279,21 @@ class TestProcessing(IntegrationCase):
         result = self.Event.sudo()._ingest(self.system, [self.envelope(event_id="old-1")])
         self.assertEqual(result[0]["status"], "duplicate")
 
+    def test_retention_cron_runs_again_at_once_while_old_payloads_remain(self):
+        events = self._receive(*(self.envelope(event_id=f"old-p{n}") for n in range(3)))
+        self.env.cr.execute(
+            "UPDATE mfg_integration_event SET received_at = received_at - interval '91 days' "
+            "WHERE id = ANY(%s)",
+            [events.ids],
+        )
+        _cron, progress = self.env.ref("mfg_integration_base.cron_purge_payloads")._add_progress()
+        Event = self.Event.with_context(ir_cron_progress_id=progress.id)
+        self.assertEqual(Event._cron_purge_payloads(batch_size=2, max_batches=1), (2, 0))
+        self.assertEqual((progress.done, progress.remaining), (2, 1), "more to do: run again")
+        self.assertEqual(Event._cron_purge_payloads(batch_size=2, max_batches=1), (1, 0))
+        self.assertEqual((progress.done, progress.remaining), (1, 0), "all purged: done")
+        self.assertTrue(all(events.mapped("payload_purged")))
+
     def test_event_without_sequence_applies_first_like_the_earlier_event_rule_says(self):
         with_sequence = self.envelope(widget="B", subject="WO-S", sequence=1)
         without_sequence = self.envelope(widget="A", subject="WO-S")
