@@ -11,8 +11,10 @@ from .common import APPLIED, IntegrationCase, JobQueue
 from .test_outbound import OutboundCase
 
 
-def _window(system, start_min, end_min, **values):
-    now = fields.Datetime.now()
+def _window(system, start_min, end_min, now=None, **values):
+    # one instant for windows that must touch: datetimes are stored to the second, and two
+    # calls of now() can fall on both sides of a second
+    now = now or fields.Datetime.now()
     return system.env["mfg.integration.maintenance.window"].create(
         dict(
             {
@@ -67,10 +69,10 @@ class TestInboundWindow(IntegrationCase):
         self.assertEqual(event.state, "done")
 
     def test_chained_windows_make_one_pause_until_the_last_ends(self):
-        first = _window(self.system, -10, 20)
-        second = _window(self.system, 20, 50)  # begins where the first ends
-        _window(self.system, 120, 180)  # a later, separate window
         now = fields.Datetime.now()
+        first = _window(self.system, -10, 20, now=now)
+        second = _window(self.system, 20, 50, now=now)  # begins where the first ends
+        _window(self.system, 120, 180, now=now)  # a later, separate window
         ends = paused_until(self.env, self.system.ids, now, "inbound")
         self.assertEqual(ends, {self.system.id: second.date_to})
         self.assertGreater(second.date_to, first.date_to)
