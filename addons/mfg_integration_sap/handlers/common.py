@@ -2,13 +2,35 @@
 
 from decimal import Decimal
 
-from odoo.addons.mfg_integration_base.services.errors import BusinessError, MappingMissing
+from odoo.addons.mfg_integration_base.services.errors import (
+    BusinessError,
+    MappingMissing,
+    PrerequisiteMissing,
+)
 
 from ..services.sap_values import DEFAULT_UNIT_CODES
 
 
 def resolve_product(env, system, material):
-    return env["mfg.integration.mapping"]._resolve(system, "product", material)
+    """The product of SAP's ``material``. While SAP is the system of record for products, a
+    material not mapped yet is one whose own pull has not been applied yet (a pull brings
+    materials, BoMs and orders together, and they are applied in subject order): the event
+    waits for it (bounded) instead of opening a missing-mapping exception at once."""
+    try:
+        return env["mfg.integration.mapping"]._resolve(system, "product", material)
+    except MappingMissing as missing:
+        if env["mfg.integration.record.kind"]._owner("product") != system:
+            raise
+        raise PrerequisiteMissing(
+            env._(
+                "Material %(code)s has not come from %(system)s yet: waiting for its pull",
+                code=material,
+                system=system.name,
+            ),
+            key_fields=missing.key_fields,
+            reason_code="mapping_missing",
+            suggested_action=missing.suggested_action,
+        ) from missing
 
 
 def resolve_unit(env, system, code, fallback=None):

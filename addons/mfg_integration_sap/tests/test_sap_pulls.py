@@ -110,6 +110,19 @@ class TestSapPulls(RealTimeouts, SapCase):
         self.assertEqual(set(events.mapped("state")), {"failed"})
         self.assertEqual(set(events.exception_id.mapped("reason_code")), {"mapping_missing"})
 
+    def test_a_bom_pulled_before_its_materials_waits_for_them_while_sap_owns_products(self):
+        self.own("bom", "product")
+        queue = JobQueue(self.env)
+        self.assertEqual(pull.pull_boms(self.system), 5)
+        queue.perform_all(immediate_only=True)
+        events = self.sap_events("sap.bom.changed")
+        self.assertEqual(set(events.mapped("state")), {"waiting"})
+        self.assertFalse(events.exception_id, "no exception while the materials may come")
+        pull.pull_materials(self.system)
+        queue.perform_all(immediate_only=True)
+        events._process_chunk()
+        self.assertEqual(set(events.mapped("state")), {"done"}, events.mapped("error"))
+
     def test_a_person_cannot_change_the_quantity_of_an_order_sap_owns(self):
         self.own("manufacturing_order")
         production = self.sap_order(number="1000003", qty=5)
