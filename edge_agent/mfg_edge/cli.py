@@ -321,6 +321,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     simulate.add_argument("--lines", type=int, default=2, help="MES lines running orders")
     simulate.add_argument(
+        "--mes-settle",
+        type=float,
+        default=3.0,
+        help="seconds a released order waits before a line starts it (a cancel or close "
+        "Odoo sends right after the release stops it first, as in a real MES's planning)",
+    )
+    simulate.add_argument(
         "--wait-for", help="URL the lines wait for before publishing (the edge agent's health)"
     )
     simulate.add_argument("--wait-timeout", type=float, default=120.0)

@@ -171,10 +171,13 @@ def plan_order(release: dict, rng: random.Random) -> list[dict]:
 class OrderBook:
     """The MES's orders by reference, persisted to ``path`` (JSON, atomically replaced)."""
 
-    def __init__(self, path: str | None, seed: int | None = None):
+    def __init__(self, path: str | None, seed: int | None = None, settle_s: float = 0.0):
         self.path = path
         self.lock = threading.Condition()
         self.seed = seed
+        # a released order waits this long before a line takes it, so a close or cancel
+        # delivered right after the release (an order completed in Odoo at once) wins
+        self.settle_s = settle_s
         self.orders: dict[str, dict] = {}
         self.seen: list[str] = []  # CloudEvents ids applied (bounded)
         if path and os.path.exists(path):
@@ -238,9 +241,14 @@ class OrderBook:
     def take(self, timeout: float) -> tuple[str, dict] | None:
         """The oldest queued order, now running (its plan made once, with message ids)."""
         with self.lock:
-            queued = [(o["received"], r) for r, o in self.orders.items() if o["status"] == "queued"]
+            ready_before = time.time() - self.settle_s
+            queued = [
+                (o["received"], r)
+                for r, o in self.orders.items()
+                if o["status"] == "queued" and (o["step"] or o["received"] <= ready_before)
+            ]
             if not queued:
-                self.lock.wait(timeout)
+                self.lock.wait(min(timeout, self.settle_s) if self.settle_s else timeout)
                 return None
             reference = min(queued)[1]
             order = self.orders[reference]

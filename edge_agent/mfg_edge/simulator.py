@@ -142,7 +142,7 @@ def run_simulator(args) -> int:
             return 2
         if args.mes_state:
             os.makedirs(os.path.dirname(os.path.abspath(args.mes_state)), exist_ok=True)
-        book = OrderBook(args.mes_state, seed=args.seed)
+        book = OrderBook(args.mes_state, seed=args.seed, settle_s=args.mes_settle)
         receiver = MesWebhookReceiver(book, "127.0.0.1", args.mes_port, secret)
         receiver.start()
         client = _mqtt_client(args.mqtt_host, args.mqtt_port)

@@ -202,3 +202,14 @@ def test_the_webhook_takes_signed_batches_and_refuses_the_rest(tmp_path):
         )
     finally:
         receiver.close()
+
+
+def test_a_close_delivered_right_after_the_release_stops_the_order_before_a_line_takes_it():
+    book = OrderBook(None, settle_s=30.0)
+    release = {"production_ref": "WH/MO/9", "product_code": "P", "qty": 1, "operations": []}
+    book.apply({"type": "mes.order.released", "id": "e1", "data": release})
+    assert book.take(timeout=0) is None, "the order settles before a line takes it"
+    book.apply({"type": "mes.order.closed", "id": "e2", "data": {"production_ref": "WH/MO/9"}})
+    book.orders["WH/MO/9"]["received"] -= 60  # the settling time has passed
+    assert book.take(timeout=0) is None
+    assert book.counts() == {"closed": 1}
