@@ -15,6 +15,10 @@ def handle_workorder_started(env, event):
     """
     data = event.payload
     production = env["mrp.production"]._mes_open_order(data["production_ref"])
+    if not production.workorder_ids and not data.get("machine") and not data.get("operation"):
+        # an order without a routing (e.g. one SAP created without operations): the MES's
+        # start is a fact Odoo keeps on the event; there is no work order to start
+        return production
     workorder = event._mes_workorder(production, data.get("machine"), data.get("operation"))
     if workorder.state == "progress":
         return workorder

@@ -258,6 +258,15 @@ class TestWorkOrderAndProgress(MesCase):
         self.assertIn("Press 1", event.exception_id.name)
         self.assertIn("end the stop", event.exception_id.suggested_action)
 
+    def test_a_start_of_an_order_without_routing_is_recorded_without_effect(self):
+        production = self.order(qty=3)
+        production.workorder_ids.unlink()
+        event = self.report("mes.workorder.started", production, product_code="PLT", qty_planned=3)
+        self.assertEqual(event.state, "done", event.error)
+        self.assertEqual(
+            (event.result_model, event.result_res_id), (production._name, production.id)
+        )
+
     def test_an_operation_the_order_does_not_have_is_refused(self):
         production = self.order(qty=3)
         event = self.report(

@@ -74,7 +74,7 @@ def pull_orders(system):
         decimal_fields=("TotalQuantity",),
         **options,
     ):
-        envelopes = [_order_envelope(system, entity.values) for entity in page]
+        envelopes = _initial_load_now(since, [_order_envelope(system, e.values) for e in page])
         total += _ingest_page(system, envelopes)
         stamps = [entity.values.get("LastChangeDateTime") or "" for entity in page]
         newest = max(stamps, default="")
@@ -86,11 +86,14 @@ def pull_orders(system):
 def pull_materials(system):
     client = system._sap_settings().client(PRODUCT_SERVICE)
     options = {"orderby": "LastChangeDateTime,Product", "expand": "to_Description,to_Plant"}
-    if system.sap_material_watermark:
-        options["filter"] = f"LastChangeDateTime ge datetimeoffset'{system.sap_material_watermark}'"
+    since = system.sap_material_watermark
+    if since:
+        options["filter"] = f"LastChangeDateTime ge datetimeoffset'{since}'"
     total = 0
     for page in client.iter_pages("A_Product", **options):
-        envelopes = [_material_envelope(system, entity.values) for entity in page]
+        envelopes = _initial_load_now(
+            since, [_material_envelope(system, entity.values) for entity in page]
+        )
         total += _ingest_page(system, envelopes)
         _advance(system, "sap_material_watermark", page)
     return total
@@ -106,13 +109,16 @@ def pull_boms(system):
     conditions = []
     if system.sap_plant:
         conditions.append(f"Plant eq '{system.sap_plant}'")
-    if system.sap_bom_watermark:
-        conditions.append(f"LastChangeDateTime ge datetimeoffset'{system.sap_bom_watermark}'")
+    since = system.sap_bom_watermark
+    if since:
+        conditions.append(f"LastChangeDateTime ge datetimeoffset'{since}'")
     if conditions:
         options["filter"] = " and ".join(conditions)
     total = 0
     for page in client.iter_pages("MaterialBOM", **options):
-        envelopes = [_bom_envelope(system, entity.values) for entity in page]
+        envelopes = _initial_load_now(
+            since, [_bom_envelope(system, entity.values) for entity in page]
+        )
         total += _ingest_page(system, envelopes)
         _advance(system, "sap_bom_watermark", page)
     return total
@@ -243,6 +249,17 @@ def _iso(stamp):
     if isinstance(stamp, datetime):
         return stamp.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     return stamp or None
+
+
+def _initial_load_now(since, envelopes):
+    """The first pull (no watermark yet) loads what SAP holds, however old its last change:
+    its events occur now, so the initial load is not counted as weeks of latency and SLA
+    breaches. A delta pull keeps SAP's change time."""
+    if not since:
+        now = _now_iso()
+        for envelope in envelopes:
+            envelope["time"] = now
+    return envelopes
 
 
 def _stamp_time(stamp):

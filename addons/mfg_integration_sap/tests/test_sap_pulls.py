@@ -1,6 +1,9 @@
 """Pulls from the SAP emulator into Odoo through the inbox, the system of record rules, and
 SAP's refusals landing in the exception queue."""
 
+from datetime import timedelta
+
+from odoo import fields
 from odoo.exceptions import UserError
 from odoo.tests import tagged
 
@@ -118,6 +121,9 @@ class TestSapPulls(RealTimeouts, SapCase):
         events = self.sap_events("sap.bom.changed")
         self.assertEqual(set(events.mapped("state")), {"waiting"})
         self.assertFalse(events.exception_id, "no exception while the materials may come")
+        # the initial load occurs now, however old SAP's last change: no weeks of "latency"
+        recent = fields.Datetime.now() - timedelta(minutes=5)
+        self.assertTrue(all(at >= recent for at in events.mapped("occurred_at")))
         pull.pull_materials(self.system)
         queue.perform_all(immediate_only=True)
         events._process_chunk()
