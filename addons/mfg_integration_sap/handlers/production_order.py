@@ -64,6 +64,11 @@ def handle_production_order(env, event):
         )
     production = chain.filtered(lambda p: p.state in ("draft", *OPEN_STATES))[-1:]
     if not production:
+        made = sum(p.product_uom_id._compute_quantity(p.qty_produced, unit) for p in chain)
+        if quantity <= made + unit.rounding:
+            # SAP's own follow-up of an order Odoo completed (the confirmations posted, its
+            # status moved): nothing to change in Odoo
+            return chain[-1]
         raise BusinessError(
             "order_closed",
             env._(

@@ -117,6 +117,8 @@ class MrpProduction(models.Model):
         values = super()._get_backorder_mo_vals()
         values["sap_order_number"] = self.sap_order_number
         values["sap_system_id"] = self.sap_system_id.id
+        # the backorder's completion is confirmed on the same SAP operation
+        values["sap_operation"] = self.sap_operation
         return values
 
     def _split_productions(self, amounts=False, cancel_remaining_qty=False, set_consumed_qty=False):

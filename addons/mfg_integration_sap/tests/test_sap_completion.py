@@ -60,6 +60,7 @@ class TestSapCompletion(SapCase):
         )
         self.assertEqual(backorder.state, "confirmed")
         self.assertEqual(backorder.sap_system_id, self.system)
+        self.assertEqual(backorder.sap_operation, "0020", "confirmed on the same SAP operation")
         first = self.outbound("1000123").filtered(
             lambda e: e.event_type == sap_messages.CONFIRMATION_CONTRACT
         )
@@ -75,6 +76,7 @@ class TestSapCompletion(SapCase):
              for c in confirmations],
             [("4", ""), ("6", "X")],
         )  # fmt: skip
+        self.assertEqual({c.payload["OrderOperation"] for c in confirmations}, {"0020"})
 
     def test_an_order_odoo_owns_sends_nothing_to_sap(self):
         production = self.Production.create({"product_id": self.bracket.id, "product_qty": 2})
