@@ -78,7 +78,8 @@ class MfgIntegrationContract(models.Model):
     sla_latency_seconds = fields.Integer(
         string="SLA Latency (s)",
         default=300,
-        help="Events should be processed within this time after they occurred.",
+        help="Events should be processed within this time after they occurred (0: no SLA, "
+        "nothing is counted late).",
     )
     max_attempts = fields.Integer(
         default=5, help="Technical attempts before the event is declared dead."

@@ -94,8 +94,9 @@ class MfgIntegrationMetrics(models.AbstractModel):
                 -- an index-only scan of the pending events' partial index (by direction)
                 SELECT e.system_id, COUNT(*) AS backlog, MIN(e.received_at) AS oldest,
                        COUNT(*) FILTER (
-                           WHERE e.received_at < %(now)s
-                                 - make_interval(secs => COALESCE(c.sla_latency_seconds, 0))
+                           WHERE c.sla_latency_seconds > 0
+                             AND e.received_at < %(now)s
+                                 - make_interval(secs => c.sla_latency_seconds)
                        ) AS late
                   FROM mfg_integration_event e
                   LEFT JOIN mfg_integration_contract c ON c.id = e.contract_id
@@ -108,7 +109,8 @@ class MfgIntegrationMetrics(models.AbstractModel):
                        percentile_cont(0.95) WITHIN GROUP (ORDER BY e.latency_s)
                            FILTER (WHERE e.direction = 'inbound') AS p95,
                        COUNT(*) FILTER (
-                           WHERE e.direction = 'inbound' AND e.latency_s > c.sla_latency_seconds
+                           WHERE e.direction = 'inbound' AND c.sla_latency_seconds > 0
+                             AND e.latency_s > c.sla_latency_seconds
                        ) AS late,
                        percentile_cont(0.95) WITHIN GROUP (ORDER BY e.latency_s)
                            FILTER (WHERE e.direction = 'outbound') AS delivery_p95,
@@ -306,15 +308,18 @@ class MfgIntegrationMetrics(models.AbstractModel):
 
         cr.execute(
             """
-            SELECT code, circuit_state, EXTRACT(EPOCH FROM last_seen_at), kind
-              FROM mfg_integration_system WHERE active ORDER BY code
+            SELECT s.code, s.circuit_state, EXTRACT(EPOCH FROM s.last_seen_at), s.kind,
+                   p.name, s.environment
+              FROM mfg_integration_system s
+              JOIN res_company p ON p.id = s.company_id
+             WHERE s.active ORDER BY s.code
             """
         )
         systems = cr.fetchall()
         circuit_field = self.env["mfg.integration.system"]._fields["circuit_state"]
         states = [key for key, _label in circuit_field.selection]
         _family(out, "mfg_integration_circuit_state")
-        for code, current, _seen, _kind in systems:
+        for code, current, _seen, _kind, _company, _environment in systems:
             for state in states:
                 out.append(
                     _sample(
@@ -324,7 +329,7 @@ class MfgIntegrationMetrics(models.AbstractModel):
                     )
                 )
         _family(out, "mfg_integration_last_seen_timestamp_seconds")
-        for code, _current, seen, kind in systems:
+        for code, _current, seen, kind, _company, _environment in systems:
             if seen is not None:
                 out.append(
                     _sample(
@@ -333,6 +338,13 @@ class MfgIntegrationMetrics(models.AbstractModel):
                         seen,
                     )
                 )
+        # the company of each system apart (Prometheus' info-metric idiom), so that
+        # `... * on (system) group_left (company) mfg_integration_system_info` splits any
+        # family by plant without a label on every sample
+        _family(out, "mfg_integration_system_info")
+        for code, _current, _seen, kind, company, environment in systems:
+            labels = {"system": code, "company": company, "environment": environment}
+            out.append(_sample("mfg_integration_system_info", dict(labels, kind=kind), 1))
         return "\n".join(out) + "\n"
 
     def _pending_by_contract(self, now):
@@ -356,16 +368,22 @@ class MfgIntegrationMetrics(models.AbstractModel):
     def _last_hour_quantiles(self, direction):
         """{(system, contract, version): quantiles of the latency} of the events of
         ``direction`` received (inbound) or emitted (outbound) in the last hour and done."""
+        # Aggregated before the few groups are joined to their names: joined first, the
+        # planner merge-joined the events to the handful of systems through the system
+        # index and walked the whole table (0.55 s at a million events, instead of 8 ms
+        # through the BRIN index of received_at).
         self.env.cr.execute(
             """
-            SELECT s.code, c.code, c.version,
-                   percentile_cont(%s::float8[]) WITHIN GROUP (ORDER BY e.latency_s)
-              FROM mfg_integration_event e
-              JOIN mfg_integration_system s ON s.id = e.system_id
-              JOIN mfg_integration_contract c ON c.id = e.contract_id
-             WHERE e.received_at >= now() at time zone 'utc' - interval '1 hour'
-               AND e.state = 'done' AND e.latency_s IS NOT NULL AND e.direction = %s
-             GROUP BY s.code, c.code, c.version
+            SELECT s.code, c.code, c.version, q.quantiles
+              FROM (SELECT system_id, contract_id,
+                           percentile_cont(%s::float8[]) WITHIN GROUP (ORDER BY latency_s)
+                               AS quantiles
+                      FROM mfg_integration_event
+                     WHERE received_at >= now() at time zone 'utc' - interval '1 hour'
+                       AND state = 'done' AND latency_s IS NOT NULL AND direction = %s
+                     GROUP BY system_id, contract_id) q
+              JOIN mfg_integration_system s ON s.id = q.system_id
+              JOIN mfg_integration_contract c ON c.id = q.contract_id
             """,
             [list(QUANTILES), direction],
         )

@@ -93,6 +93,12 @@ FAMILIES = (
         "When the system last called the API (Unix time), with the system's kind (edge, "
         "mes, ...).",
     ),
+    (
+        "mfg_integration_system_info",
+        "gauge",
+        "1 per active system, with its company (plant), environment and kind: join it on "
+        "the system label to group any family by company.",
+    ),
 )
 HELP = {name: help_text for name, _kind, help_text in FAMILIES}
 KIND = {name: kind for name, kind, _help in FAMILIES}

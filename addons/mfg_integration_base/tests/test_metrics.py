@@ -104,3 +104,30 @@ class TestMetrics(HttpCase):
             r'mfg_integration_last_seen_timestamp_seconds\{system="metrics_mes",kind="edge"\} '
             r"1767225600\n",
         )
+
+    def test_system_info_names_each_systems_company(self):
+        """One scrape covers every plant; the info family tells which company (plant) and
+        environment each system belongs to, for grouping any family by company."""
+        plant2 = self.env["res.company"].create({"name": "Plant Two"})
+        self.env["mfg.integration.system"].create(
+            {
+                "name": "Plant 2 MES",
+                "code": "plant2_metrics_mes",
+                "company_id": plant2.id,
+                "environment": "test",
+                "kind": "mes",
+            }
+        )
+        text = self._scrape(self.token).text
+        info = dict(
+            re.findall(r'^mfg_integration_system_info\{system="([^"]+)",(.*)\} 1$', text, re.M)
+        )
+        self.assertEqual(
+            info["plant2_metrics_mes"],
+            'company="Plant Two",environment="test",kind="mes"',
+        )
+        self.assertEqual(
+            info["metrics_mes"],
+            f'company="{self.env.company.name}",environment="{self.system.environment}",'
+            f'kind="{self.system.kind}"',
+        )

@@ -69,6 +69,14 @@ class TestOverview(IntegrationCase):
         self.assertEqual(system.sla_breaches_24h, 1)
         self.assertEqual(system.health, "danger")
 
+    def test_a_contract_without_sla_counts_nothing_late(self):
+        """SLA 0 means no SLA (the metrics export no SLA for it either): neither the applied
+        events nor the one waiting for 10 minutes count as breaches."""
+        self.contract.sla_latency_seconds = 0
+        self._traffic_day()
+        self.assertEqual(self.system.backlog, 1)
+        self.assertEqual(self.system.sla_breaches_24h, 0)
+
     def test_cards_of_several_systems_in_one_query(self):
         other = self.env["mfg.integration.system"].create({"name": "Idle", "code": "idle_mes"})
         self._traffic_day()
