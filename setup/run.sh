@@ -139,6 +139,34 @@ wait_for_health() {
     die "Odoo did not answer on $url within ${MFG_HEALTH_TIMEOUT} s; see run/logs/odoo.log (its last lines are above)."
 }
 
+# The plant side's state (the edge agent's buffer, the simulated MES's orders) belongs to one
+# database. When the demo database was dropped and created again, the state of the previous
+# one is set aside (kept under run/edge/previous-<its uuid>/, not deleted), so that messages
+# still buffered for the old database do not reach the new one as orders it never had.
+retire_stale_plant_state() {
+    local edge_dir="$RUN_DIR/edge" uuid recorded aside item
+    uuid="$(psql -d "$MFG_DB" -tAc \
+        "select value from ir_config_parameter where key = 'database.uuid'" 2>/dev/null)" || return 0
+    [[ -n "$uuid" ]] || return 0
+    mkdir -p "$edge_dir"
+    chmod 700 "$edge_dir"
+    recorded="$(cat "$edge_dir/database.uuid" 2>/dev/null || true)"
+    if [[ -n "$recorded" && "$recorded" != "$uuid" ]]; then
+        aside="$edge_dir/previous-${recorded:0:8}"
+        info "$MFG_DB is a new database: the edge agent's buffer and the simulated MES's orders of the previous one are set aside in ${aside#"$REPO_ROOT"/}"
+        stop_background edge-agent
+        stop_background simulator
+        mkdir -p "$aside"
+        for item in data mes_orders.json; do
+            if [[ -e "$edge_dir/$item" ]]; then
+                rm -rf "${aside:?}/$item"
+                mv "$edge_dir/$item" "$aside/"
+            fi
+        done
+    fi
+    printf '%s\n' "$uuid" >"$edge_dir/database.uuid"
+}
+
 # One call per background service; the edge agent and the plant simulator are added the same way.
 start_odoo() {
     start_background odoo "$VENV/bin/odoo" -c "$ODOO_CONF" --pidfile="$PID_DIR/odoo.pid" ||
@@ -266,6 +294,7 @@ cmd_start() {
     if ((!odoo_was_running)); then
         prepare_database
     fi
+    retire_stale_plant_state
     start_simulator
     start_sap_emulator
     if ((!odoo_was_running)); then
