@@ -1,5 +1,10 @@
+from types import SimpleNamespace
+
 from odoo.tests import tagged
 
+from odoo.addons.mfg_integration_base.services.errors import BusinessError
+
+from ..handlers.production_order import handle_production_order
 from ..services import sap_messages
 from .common import SapCase
 
@@ -77,6 +82,32 @@ class TestSapCompletion(SapCase):
             [("4", ""), ("6", "X")],
         )  # fmt: skip
         self.assertEqual({c.payload["OrderOperation"] for c in confirmations}, {"0020"})
+
+    def test_sap_follow_up_of_a_completed_order_changes_nothing(self):
+        """After Odoo completed an SAP order and confirmed it, SAP's own change of the order
+        (its status moved) comes back with the next pull: nothing to change in Odoo. Asking
+        for more than Odoo made is still an order_closed exception for a planner."""
+        kind = self.env["mfg.integration.record.kind"]._by_code("manufacturing_order")
+        self.system.sor_kind_ids = [(6, 0, kind.ids)]
+        production = self.sap_order(qty=10)
+        self.produce(production, 10, "L-0005")
+        payload = {
+            "ManufacturingOrder": "1000123",
+            "Material": "FG-100",
+            "ProductionUnit": "PC",
+            "TotalQuantity": "10",
+            "ManufacturingOrderOperation": "0020",
+            "OrderIsReleased": True,
+        }
+        follow_up = SimpleNamespace(payload=payload, system_id=self.system)
+        self.assertEqual(handle_production_order(self.env, follow_up), production)
+        self.assertEqual(production.state, "done")
+        self.assertEqual(production.product_qty, 10)
+        self.assertEqual(self.Production.search_count([("sap_order_number", "=", "1000123")]), 1)
+        more = SimpleNamespace(payload=dict(payload, TotalQuantity="12"), system_id=self.system)
+        with self.assertRaises(BusinessError) as raised:
+            handle_production_order(self.env, more)
+        self.assertEqual(raised.exception.reason_code, "order_closed")
 
     def test_an_order_odoo_owns_sends_nothing_to_sap(self):
         production = self.Production.create({"product_id": self.bracket.id, "product_qty": 2})
