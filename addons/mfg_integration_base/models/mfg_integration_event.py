@@ -155,6 +155,8 @@ class MfgIntegrationEvent(models.Model):
                 autovacuum_analyze_scale_factor = 0.02)
             """
         )
+        # the retention purge's oldest unpurged finished events of each system
+        self.env.cr.execute(retention.TO_PURGE_INDEX)
         # the dispatcher's claim: ready events of one system, by subject
         self.env.cr.execute(
             """

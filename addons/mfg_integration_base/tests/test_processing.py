@@ -4,7 +4,8 @@ from freezegun import freeze_time
 
 from odoo import fields, sql_db
 
-from ..inbox import processing
+from ..inbox import processing, retention
+from ..services.event_states import FINAL_STATES
 from .common import APPLIED, IntegrationCase, JobQueue, utc_stamp
 
 
@@ -278,6 +279,27 @@ class TestProcessing(IntegrationCase):
         self.assertFalse(event.payload)
         result = self.Event.sudo()._ingest(self.system, [self.envelope(event_id="old-1")])
         self.assertEqual(result[0]["status"], "duplicate")
+
+    def test_retention_purges_the_oldest_first_from_its_index_and_skips_purged_rows(self):
+        events = self._receive(*(self.envelope(event_id=f"old-o{n}") for n in range(4)))
+        self.env.cr.execute(
+            "UPDATE mfg_integration_event SET received_at = received_at - make_interval("
+            "days => 91 + (ARRAY[3, 1, 4, 2])[id - %s + 1]) WHERE id = ANY(%s)",
+            [min(events.ids), events.ids],
+        )
+        self.assertEqual(self.Event._cron_purge_payloads(batch_size=2, max_batches=1), (2, 0))
+        oldest_two = events.sorted("received_at")[:2]
+        self.assertEqual(events.filtered("payload_purged"), oldest_two)
+        self.assertEqual(self.Event._cron_purge_payloads(batch_size=2, max_batches=1), (2, 0))
+        self.assertEqual(self.Event._cron_purge_payloads(batch_size=2, max_batches=1), (0, 0))
+        # the plan a large table gets (a table of a few rows gets a sequential scan): the
+        # index of what is left to purge, not a scan of the rows purged before
+        self.env.cr.execute("SET LOCAL enable_seqscan = off")
+        self.env.cr.execute(
+            f"EXPLAIN {retention.PURGE_QUERY}", {"final": FINAL_STATES, "limit": 5000}
+        )
+        plan = "\n".join(row[0] for row in self.env.cr.fetchall())
+        self.assertIn("Index Scan using mfg_integration_event_to_purge", plan)
 
     def test_retention_cron_runs_again_at_once_while_old_payloads_remain(self):
         events = self._receive(*(self.envelope(event_id=f"old-p{n}") for n in range(3)))
