@@ -18,6 +18,7 @@ from . import mfg_integration_reconciliation_run
 from . import mfg_integration_reconciliation_line
 from . import mfg_integration_outbound_sequence
 from . import mfg_integration_traffic
+from . import mfg_integration_latency
 from . import mfg_integration_problem
 from . import mfg_integration_metrics
 from . import res_config_settings

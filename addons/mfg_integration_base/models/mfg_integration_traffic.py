@@ -4,8 +4,10 @@ from psycopg2.extras import execute_values
 
 from odoo import api, fields, models
 
+from ..services.latency_histogram import SQL_BOUNDS, bucket_of
+
 # the columns the ingest path adds to (processing outcomes: _add_outcomes)
-ADDED = ("received", "duplicates", "rejected", "done", "latency_sum")
+ADDED = ("received", "duplicates", "rejected", "done", "latency_sum", "late")
 # the columns of outbound deliveries (added by _add_deliveries), apart from inbound ones
 DELIVERY_COUNTERS = (
     "delivered",
@@ -14,8 +16,11 @@ DELIVERY_COUNTERS = (
     "delivery_retries",
     "delivery_latency_sum",
 )
-COUNTERS = ("received", "duplicates", "rejected", "done", "failed", "latency_sum",
+COUNTERS = ("received", "duplicates", "rejected", "done", "failed", "latency_sum", "late",
             *DELIVERY_COUNTERS)  # fmt: skip
+# the hours the latency histograms and the SLA counter are filled back for on their first
+# install (the overview reads the last 24 h)
+BACKFILL_HOURS = 48
 
 
 class MfgIntegrationTraffic(models.Model):
@@ -48,6 +53,9 @@ class MfgIntegrationTraffic(models.Model):
     latency_sum = fields.Float(
         readonly=True, help="Sum of the latencies of the events applied (seconds)."
     )
+    late = fields.Integer(
+        readonly=True, help="Events applied later than their contract's SLA (SLA set)."
+    )
     delivered = fields.Integer(readonly=True, help="Outbound events the receiver accepted.")
     delivery_failed = fields.Integer(
         readonly=True, help="Outbound events the receiver refused (business exception)."
@@ -62,6 +70,9 @@ class MfgIntegrationTraffic(models.Model):
         readonly=True,
         help="Sum of the delivery latencies (emitted to accepted) of the events delivered "
         "(seconds).",
+    )
+    last_delivered_at = fields.Datetime(
+        readonly=True, help="When the last of these deliveries was accepted."
     )
 
     def init(self):
@@ -126,6 +137,40 @@ class MfgIntegrationTraffic(models.Model):
             """
         )
 
+    def _backfill_latencies(self):
+        """The latency histograms, the SLA breaches and the last delivery of the recent
+        events stored before they were counted (the overview's day; older hours keep no
+        histogram): added as delta rows beside the existing counters."""
+        params = {"bounds": SQL_BOUNDS, "hours": BACKFILL_HOURS}
+        self.env.cr.execute(
+            """
+            INSERT INTO mfg_integration_latency (system_id, contract_id, hour, bucket, count)
+            SELECT system_id, contract_id, date_trunc('hour', received_at),
+                   width_bucket(latency_s, %(bounds)s::float8[]), COUNT(*)
+              FROM mfg_integration_event
+             WHERE received_at >= now() at time zone 'utc' - make_interval(hours => %(hours)s)
+               AND state = 'done' AND latency_s IS NOT NULL AND contract_id IS NOT NULL
+             GROUP BY 1, 2, 3, 4
+            """,
+            params,
+        )
+        self.env.cr.execute(
+            """
+            INSERT INTO mfg_integration_traffic (system_id, contract_id, hour, late,
+                                                 last_delivered_at)
+            SELECT e.system_id, e.contract_id, date_trunc('hour', e.received_at),
+                   COUNT(*) FILTER (WHERE e.direction = 'inbound' AND c.sla_latency_seconds > 0
+                                    AND e.latency_s > c.sla_latency_seconds),
+                   MAX(e.processed_at) FILTER (WHERE e.direction = 'outbound')
+              FROM mfg_integration_event e
+              JOIN mfg_integration_contract c ON c.id = e.contract_id
+             WHERE e.received_at >= now() at time zone 'utc' - make_interval(hours => %(hours)s)
+               AND e.state = 'done' AND e.latency_s IS NOT NULL
+             GROUP BY 1, 2, 3
+            """,
+            params,
+        )
+
     @api.model
     def _add(self, counts):
         """Add ``counts`` {(system_id, contract_id): {column: n}} to the current hour, in one
@@ -158,6 +203,8 @@ class MfgIntegrationTraffic(models.Model):
         ``candidates`` are (index, row) of the batch's new keys, ``inserted`` the keys
         really inserted, ``duplicate_rows`` the rows of resends."""
         counts = defaultdict(Counter)
+        buckets = Counter()
+        Contract = self.env["mfg.integration.contract"]
         for _index, row in candidates:
             if (row["source"], row["event_uid"]) in inserted:
                 # counted under the version sent (a converted event under its old version)
@@ -167,10 +214,15 @@ class MfgIntegrationTraffic(models.Model):
                 if row["mode"] == "record":
                     counts[key]["done"] += 1
                     counts[key]["latency_sum"] += row["latency_s"]
+                    sla = Contract.browse(row["contract_id"]).sla_latency_seconds
+                    if sla and row["latency_s"] > sla:
+                        counts[key]["late"] += 1
+                    buckets[(*key, bucket_of(row["latency_s"]))] += 1
         for row in duplicate_rows:
             counts[system.id, row.get("sent_contract_id") or row["contract_id"]]["duplicates"] += 1
         counts[system.id, None]["rejected"] += refused_count
         self._add(counts)
+        self.env["mfg.integration.latency"]._add(buckets)
 
     @api.model
     def _add_outcomes(self, event_ids):
@@ -184,17 +236,21 @@ class MfgIntegrationTraffic(models.Model):
         self.env.cr.execute(
             """
             INSERT INTO mfg_integration_traffic
-                   (system_id, contract_id, hour, done, failed, latency_sum)
-            SELECT system_id, contract_id, date_trunc('hour', now() at time zone 'utc'),
-                   COUNT(*) FILTER (WHERE state = 'done'),
-                   COUNT(*) FILTER (WHERE state IN ('failed', 'dead')),
-                   COALESCE(SUM(latency_s) FILTER (WHERE state = 'done'), 0)
-              FROM mfg_integration_event
-             WHERE id = ANY(%s) AND state IN ('done', 'failed', 'dead')
-             GROUP BY system_id, contract_id
+                   (system_id, contract_id, hour, done, failed, latency_sum, late)
+            SELECT e.system_id, e.contract_id, date_trunc('hour', now() at time zone 'utc'),
+                   COUNT(*) FILTER (WHERE e.state = 'done'),
+                   COUNT(*) FILTER (WHERE e.state IN ('failed', 'dead')),
+                   COALESCE(SUM(e.latency_s) FILTER (WHERE e.state = 'done'), 0),
+                   COUNT(*) FILTER (WHERE e.state = 'done' AND c.sla_latency_seconds > 0
+                                    AND e.latency_s > c.sla_latency_seconds)
+              FROM mfg_integration_event e
+              LEFT JOIN mfg_integration_contract c ON c.id = e.contract_id
+             WHERE e.id = ANY(%s) AND e.state IN ('done', 'failed', 'dead')
+             GROUP BY e.system_id, e.contract_id
             """,
             [list(event_ids)],
         )
+        self.env["mfg.integration.latency"]._add_events(event_ids)
 
     @api.model
     def _add_deliveries(self, delivered_ids, retried_ids, refused_ids, dead_ids):
@@ -211,13 +267,14 @@ class MfgIntegrationTraffic(models.Model):
             """
             INSERT INTO mfg_integration_traffic
                    (system_id, contract_id, hour, delivered, delivery_failed, delivery_dead,
-                    delivery_retries, delivery_latency_sum)
+                    delivery_retries, delivery_latency_sum, last_delivered_at)
             SELECT system_id, contract_id, date_trunc('hour', now() at time zone 'utc'),
                    COUNT(*) FILTER (WHERE id = ANY(%(delivered)s)),
                    COUNT(*) FILTER (WHERE id = ANY(%(refused)s)),
                    COUNT(*) FILTER (WHERE id = ANY(%(dead)s)),
                    COUNT(*) FILTER (WHERE id = ANY(%(retried)s)),
-                   COALESCE(SUM(latency_s) FILTER (WHERE id = ANY(%(delivered)s)), 0)
+                   COALESCE(SUM(latency_s) FILTER (WHERE id = ANY(%(delivered)s)), 0),
+                   MAX(processed_at) FILTER (WHERE id = ANY(%(delivered)s))
               FROM mfg_integration_event
              WHERE id = ANY(%(ids)s)
              GROUP BY system_id, contract_id
@@ -230,14 +287,18 @@ class MfgIntegrationTraffic(models.Model):
                 "dead": list(dead_ids),
             },
         )
+        self.env["mfg.integration.latency"]._add_events(delivered_ids)
 
     @api.model
     def _cron_compact(self):
-        """Fold the delta rows of past hours into one row per system, contract and hour."""
+        """Fold the delta rows of past hours into one row per system, contract and hour (and
+        the latency histograms' into one per bucket)."""
         self.env.flush_all()
-        columns = ", ".join(COUNTERS)
+        columns = ", ".join((*COUNTERS, "last_delivered_at"))
         # rows written before a column existed hold NULL there
-        sums = ", ".join(f"COALESCE(SUM({column}), 0)" for column in COUNTERS)
+        sums = ", ".join(
+            (*(f"COALESCE(SUM({column}), 0)" for column in COUNTERS), "MAX(last_delivered_at)")
+        )
         # pylint: disable-next=sql-injection  # column names from the constant COUNTERS
         self.env.cr.execute(
             f"""
@@ -257,4 +318,6 @@ class MfgIntegrationTraffic(models.Model):
              GROUP BY system_id, contract_id, hour
             """
         )
-        return self.env.cr.rowcount
+        folded = self.env.cr.rowcount
+        self.env["mfg.integration.latency"]._compact()
+        return folded

@@ -33,7 +33,8 @@ FAMILIES = (
         "mfg_integration_event_latency_seconds",
         "summary",
         "From occurrence at the source to applied in Odoo; quantiles over the events "
-        "received in the last hour, sum and count since the start.",
+        "applied in the current and the previous clock hour (estimated from hourly "
+        "histograms), sum and count since the start.",
     ),
     (
         "mfg_integration_outbound_events_delivered_total",
@@ -58,8 +59,9 @@ FAMILIES = (
     (
         "mfg_integration_outbound_delivery_latency_seconds",
         "summary",
-        "From emitted in Odoo to accepted by the receiver; quantiles over the events emitted "
-        "in the last hour, sum and count since the start.",
+        "From emitted in Odoo to accepted by the receiver; quantiles over the events "
+        "delivered in the current and the previous clock hour (estimated from hourly "
+        "histograms), sum and count since the start.",
     ),
     (
         "mfg_integration_outbound_backlog_events",

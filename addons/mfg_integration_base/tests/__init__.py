@@ -26,3 +26,4 @@ from . import test_error_classes
 from . import test_upcasting
 from . import test_file_exchange
 from . import test_multi_company
+from . import test_latency_histogram

@@ -108,19 +108,8 @@ class TestDeliveryCounters(OutboundCase):
         self.assertEqual(self.env.cr.fetchone(), (1, 10, 4, 5.0))
 
     def test_card_of_a_system_that_only_receives(self):
-        delivered = self.rounds()
+        self.rounds()
         waiting = self.emit("W-5", subject="SO-5")
-        self.env.flush_all()
-        # known delivery latencies 2 and 4 s: percentile_cont(0.95) = 3.9
-        self.env.cr.execute(
-            "UPDATE mfg_integration_event SET latency_s = %s WHERE id = %s",
-            [2, delivered[0].id],
-        )
-        self.env.cr.execute(
-            "UPDATE mfg_integration_event SET latency_s = %s WHERE id = %s",
-            [4, delivered[1].id],
-        )
-        self.env.invalidate_all()
         system = self.system
         self.assertFalse(system.sends_to_odoo)
         self.assertEqual(
@@ -128,7 +117,9 @@ class TestDeliveryCounters(OutboundCase):
              system.retries_24h),
             (2, 1, 1, 2),
         )  # fmt: skip
-        self.assertAlmostEqual(system.delivery_latency_p95_s, 3.9, places=2)
+        # deliveries of about 100 s and 40 s: the p95, estimated from the hourly histogram,
+        # lies in the bucket of the slower one (90 to 120 s; percentile_cont: 97 s)
+        self.assertTrue(90 <= system.delivery_latency_p95_s <= 120, system.delivery_latency_p95_s)
         self.assertRegex(system.last_delivery, r"^\d+ s ago$")
         # nothing was sent to Odoo: the queued outbound event is no inbound backlog
         self.assertEqual((system.received_24h, system.done_24h, system.backlog), (0, 0, 0))
@@ -170,13 +161,14 @@ class TestDeliveryCounters(OutboundCase):
             text,
         )
         self.assertAlmostEqual(float(latency_sum.group(1)), 390, delta=10)
-        # last hour's quantiles: two deliveries of about 100 s and 40 s
+        # last hour's quantiles: two deliveries of about 100 s and 40 s; the median,
+        # estimated from the hourly histogram, lies in the faster one's bucket (30 to 45 s)
         median = re.search(
             rf'mfg_integration_outbound_delivery_latency_seconds\{{{labels},quantile="0.5"\}} '
             r"([0-9.]+)\n",
             text,
         )
-        self.assertAlmostEqual(float(median.group(1)), 70, delta=10)
+        self.assertTrue(30 <= float(median.group(1)) <= 45, median.group(1))
         age = re.search(
             rf"mfg_integration_outbound_oldest_queued_age_seconds\{{{labels}\}} ([0-9.]+)\n",
             text,
