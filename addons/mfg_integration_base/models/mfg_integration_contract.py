@@ -530,12 +530,14 @@ class MfgIntegrationContract(models.Model):
             domain.append(("version", "=", version))
         candidates = self.sudo().search(domain).filtered(lambda c: c._accepts_events())
         if not candidates:
+            # the expression outside _(): babel's extraction of this file stops at it
+            version_text = f" {version}" if version else ""
             raise UserError(
                 _(
                     "No active outbound contract %(code)s%(version)s: ask the integration "
                     "admin to activate it.",
                     code=code,
-                    version=f" {version}" if version else "",
+                    version=version_text,
                 )
             )
         # an active version before a deprecated one, then the newest

@@ -44,7 +44,10 @@ class TestPackaging(TransactionCase):
                 with open(path, encoding="utf-8") as committed_file:
                     committed = committed_file.read()
                 buffer = io.BytesIO()
-                trans_export(None, [addon], buffer, "po", self.env.cr)
+                # a file whose terms babel cannot extract (an expression it cannot evaluate
+                # among a _() call's arguments) is only logged, and its terms go missing
+                with self.assertNoLogs("odoo.tools.translate", level="ERROR"):
+                    trans_export(None, [addon], buffer, "po", self.env.cr)
                 generated = buffer.getvalue().decode("utf-8")
                 self.assertIn("msgid", generated)
                 self.assertEqual(

@@ -61,13 +61,17 @@ class MaintenanceEquipment(models.Model):
 
     def _open_counter_request(self, counter, value, since_request):
         self.ensure_one()
+        # numbers formatted outside _(): babel's extraction of this file stops at an f-string
+        value_text = f"{value:g}"
+        since_text = f"{since_request:g}"
+        interval_text = f"{self.counter_interval:g}"
         return self.env["maintenance.request"].create(
             {
                 "name": _(
                     "Preventive maintenance of %(equipment)s: %(counter)s reached %(value)s",
                     equipment=self.name,
                     counter=counter,
-                    value=f"{value:g}",
+                    value=value_text,
                 ),
                 "equipment_id": self.id,
                 "company_id": self.company_id.id or self.env.company.id,
@@ -76,8 +80,8 @@ class MaintenanceEquipment(models.Model):
                     "The counter %(counter)s counted %(since)s since the last request "
                     "(interval: %(interval)s).",
                     counter=counter,
-                    since=f"{since_request:g}",
-                    interval=f"{self.counter_interval:g}",
+                    since=since_text,
+                    interval=interval_text,
                 ),
             }
         )
