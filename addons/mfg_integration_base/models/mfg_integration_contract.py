@@ -522,6 +522,16 @@ class MfgIntegrationContract(models.Model):
         return watched
 
     @api.model
+    def _active_outbound(self, code):
+        """The active outbound contract ``code`` (sudo), or an empty recordset: for a flow
+        that tells other systems only while an admin keeps the contract active, and builds
+        no message otherwise."""
+        return self.sudo().search(
+            [("code", "=", code), ("direction", "=", "outbound"), ("state", "=", "active")],
+            limit=1,
+        )
+
+    @api.model
     def _outbound_version(self, code, version=None):
         """The outbound contract version events of ``code`` are emitted with: ``version``
         if given, else the newest active one (a deprecated one only when none is active)."""

@@ -86,18 +86,7 @@ class MfgIntegrationEvent(models.Model):
     def _logistics_contract(self, contract_code):
         """The active outbound version of ``contract_code`` (empty when an admin retired it:
         then nothing is sent, and stock operations go on)."""
-        return (
-            self.env["mfg.integration.contract"]
-            .sudo()
-            .search(
-                [
-                    ("code", "=", contract_code),
-                    ("direction", "=", "outbound"),
-                    ("state", "=", "active"),
-                ],
-                limit=1,
-            )
-        )
+        return self.env["mfg.integration.contract"]._active_outbound(contract_code)
 
     @api.model
     def _logistics_destinations(self, contract_code):

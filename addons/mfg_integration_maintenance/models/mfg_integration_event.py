@@ -94,18 +94,7 @@ class MfgIntegrationEvent(models.Model):
         ``echo``, not to the system whose inbound event made the change (it knows already)."""
         if not items:
             return self.browse()
-        contract = (
-            self.env["mfg.integration.contract"]
-            .sudo()
-            .search(
-                [
-                    ("code", "=", contract_code),
-                    ("direction", "=", "outbound"),
-                    ("state", "=", "active"),
-                ],
-                limit=1,
-            )
-        )
+        contract = self.env["mfg.integration.contract"]._active_outbound(contract_code)
         if not contract:
             return self.browse()
         systems = outbound_destinations(self.env, contract, None)

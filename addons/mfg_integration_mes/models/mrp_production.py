@@ -198,18 +198,7 @@ class MrpProduction(models.Model):
     def _mes_emit(self, contract_code):
         """Tell the subscribed systems about these orders, in order per order reference."""
         Event = self.env["mfg.integration.event"].sudo()
-        contract = (
-            self.env["mfg.integration.contract"]
-            .sudo()
-            .search(
-                [
-                    ("code", "=", contract_code),
-                    ("direction", "=", "outbound"),
-                    ("state", "=", "active"),
-                ],
-                limit=1,
-            )
-        )
+        contract = self.env["mfg.integration.contract"]._active_outbound(contract_code)
         if not self or not contract:
             return Event.browse()
         builder = order_messages.BUILDERS[contract_code]

@@ -105,18 +105,7 @@ class MfgProcurementShortage(models.Model):
         )
 
     def _emit(self, contract_code):
-        contract = (
-            self.env["mfg.integration.contract"]
-            .sudo()
-            .search(
-                [
-                    ("code", "=", contract_code),
-                    ("direction", "=", "outbound"),
-                    ("state", "=", "active"),
-                ],
-                limit=1,
-            )
-        )
+        contract = self.env["mfg.integration.contract"]._active_outbound(contract_code)
         if not contract:
             return self.env["mfg.integration.event"]
         items = [

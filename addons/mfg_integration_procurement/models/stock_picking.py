@@ -199,18 +199,7 @@ class StockPicking(models.Model):
     def _procurement_emit_received(self):
         """Goods received, to every system subscribed to the contract (a supplier portal,
         and the financial system of record that books its goods movement)."""
-        contract = (
-            self.env["mfg.integration.contract"]
-            .sudo()
-            .search(
-                [
-                    ("code", "=", GOODS_RECEIVED),
-                    ("direction", "=", "outbound"),
-                    ("state", "=", "active"),
-                ],
-                limit=1,
-            )
-        )
+        contract = self.env["mfg.integration.contract"]._active_outbound(GOODS_RECEIVED)
         if not contract:
             return self.env["mfg.integration.event"]
         items = [

@@ -418,18 +418,7 @@ class MfgQualityHold(models.Model):
         """One outbound event to every system subscribed to ``contract_code`` (the MES: do
         not consume; SAP: blocked stock by movement type 344 / 343; any other)."""
         self.ensure_one()
-        contract = (
-            self.env["mfg.integration.contract"]
-            .sudo()
-            .search(
-                [
-                    ("code", "=", contract_code),
-                    ("direction", "=", "outbound"),
-                    ("state", "=", "active"),
-                ],
-                limit=1,
-            )
-        )
+        contract = self.env["mfg.integration.contract"]._active_outbound(contract_code)
         if not contract:
             return self.env["mfg.integration.event"]
         facts = self._message_facts(disposition)

@@ -196,18 +196,7 @@ class MfgQualityNcr(models.Model):
 
     def _emit_created(self):
         self.ensure_one()
-        contract = (
-            self.env["mfg.integration.contract"]
-            .sudo()
-            .search(
-                [
-                    ("code", "=", OUTBOUND_NCR_CREATED),
-                    ("direction", "=", "outbound"),
-                    ("state", "=", "active"),
-                ],
-                limit=1,
-            )
-        )
+        contract = self.env["mfg.integration.contract"]._active_outbound(OUTBOUND_NCR_CREATED)
         if not contract:
             return
         product = self.product_id or self.lot_ids.product_id[:1]
