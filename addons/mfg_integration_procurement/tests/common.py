@@ -4,8 +4,13 @@ from datetime import timedelta
 from odoo import fields
 from odoo.tests.common import TransactionCase
 
+from odoo.addons.mfg_integration_base.services.error_classes import (
+    REASON_CLASSES as FRAMEWORK_REASON_CLASSES,
+)
 from odoo.addons.mfg_integration_base.tests.common import JobQueue, utc_stamp
 from odoo.addons.mfg_integration_base.tests.receiver import RealTimeouts, Receiver
+
+from ..services.error_classes import REASON_CLASSES
 
 INBOUND_CONTRACTS = ("supplier.po.confirmed", "supplier.shipment.notified", "supplier.po.rejected")
 OUTBOUND_CONTRACTS = (
@@ -215,3 +220,7 @@ class ProcurementCase(RealTimeouts, TransactionCase):
         self.assertEqual(event.state, "failed", event.error)
         self.assertEqual(event.exception_id.reason_code, reason_code)
         self.assertEqual(event.exception_id.category, "business")
+        # every reason code the addon raises has its class (services/error_classes.py)
+        classes = {**FRAMEWORK_REASON_CLASSES, **REASON_CLASSES}
+        self.assertIn(reason_code, classes, "register its error class")
+        self.assertEqual(event.exception_id.error_class, classes[reason_code])
