@@ -2,10 +2,7 @@ import uuid
 
 from odoo.tests.common import TransactionCase
 
-from odoo.addons.mfg_integration_base.services.error_classes import (
-    REASON_CLASSES as FRAMEWORK_REASON_CLASSES,
-)
-from odoo.addons.mfg_integration_base.tests.common import JobQueue, utc_stamp
+from odoo.addons.mfg_integration_base.tests.common import JobQueue, assert_business_error, utc_stamp
 from odoo.addons.mfg_integration_base.tests.receiver import RealTimeouts, Receiver
 
 from ..services.error_classes import REASON_CLASSES
@@ -176,13 +173,7 @@ class LogisticsCase(RealTimeouts, TransactionCase):
         self.assertTrue(lot.mfg_on_hold)
 
     def assertBusinessError(self, event, reason_code):
-        self.assertEqual(event.state, "failed", event.error)
-        self.assertEqual(event.exception_id.reason_code, reason_code)
-        self.assertEqual(event.exception_id.category, "business")
-        # every reason code the addon raises has its class (services/error_classes.py)
-        classes = {**FRAMEWORK_REASON_CLASSES, **REASON_CLASSES}
-        self.assertIn(reason_code, classes, "register its error class")
-        self.assertEqual(event.exception_id.error_class, classes[reason_code])
+        assert_business_error(self, event, reason_code, REASON_CLASSES)
 
     def assertDone(self, event):
         self.assertEqual(event.state, "done", event.error or event.exception_id.display_name)

@@ -2,10 +2,7 @@ import uuid
 
 from odoo.tests.common import TransactionCase
 
-from odoo.addons.mfg_integration_base.services.error_classes import (
-    REASON_CLASSES as FRAMEWORK_REASON_CLASSES,
-)
-from odoo.addons.mfg_integration_base.tests.common import JobQueue, utc_stamp
+from odoo.addons.mfg_integration_base.tests.common import JobQueue, assert_business_error, utc_stamp
 
 from ..services.error_classes import REASON_CLASSES
 
@@ -117,12 +114,6 @@ class MesCase(TransactionCase):
         return sum(self.env["stock.quant"].search(domain).mapped("quantity"))
 
     def assertBusinessError(self, event, reason_code, error_class=None):
-        self.assertEqual(event.state, "failed", event.error)
-        self.assertEqual(event.exception_id.reason_code, reason_code)
-        self.assertEqual(event.exception_id.category, "business")
-        # every reason code the addon raises has its class (services/error_classes.py)
-        classes = {**FRAMEWORK_REASON_CLASSES, **REASON_CLASSES}
-        self.assertIn(reason_code, classes, "register its error class")
-        self.assertEqual(event.exception_id.error_class, classes[reason_code])
+        assert_business_error(self, event, reason_code, REASON_CLASSES)
         if error_class:
             self.assertEqual(event.exception_id.error_class, error_class)

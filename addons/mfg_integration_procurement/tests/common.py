@@ -4,10 +4,7 @@ from datetime import timedelta
 from odoo import fields
 from odoo.tests.common import TransactionCase
 
-from odoo.addons.mfg_integration_base.services.error_classes import (
-    REASON_CLASSES as FRAMEWORK_REASON_CLASSES,
-)
-from odoo.addons.mfg_integration_base.tests.common import JobQueue, utc_stamp
+from odoo.addons.mfg_integration_base.tests.common import JobQueue, assert_business_error, utc_stamp
 from odoo.addons.mfg_integration_base.tests.receiver import RealTimeouts, Receiver
 
 from ..services.error_classes import REASON_CLASSES
@@ -217,10 +214,4 @@ class ProcurementCase(RealTimeouts, TransactionCase):
         return self.Event.search(domain, order="id")
 
     def assertBusinessError(self, event, reason_code):
-        self.assertEqual(event.state, "failed", event.error)
-        self.assertEqual(event.exception_id.reason_code, reason_code)
-        self.assertEqual(event.exception_id.category, "business")
-        # every reason code the addon raises has its class (services/error_classes.py)
-        classes = {**FRAMEWORK_REASON_CLASSES, **REASON_CLASSES}
-        self.assertIn(reason_code, classes, "register its error class")
-        self.assertEqual(event.exception_id.error_class, classes[reason_code])
+        assert_business_error(self, event, reason_code, REASON_CLASSES)
