@@ -1,3 +1,4 @@
 from . import models
 from . import handlers
+from .services import error_classes
 from . import reconciliations

@@ -6,6 +6,14 @@ status of a delivery, or the technical error's text); a handler or an adapter ca
 Failures of the retryable classes are retried within the contract's attempts before a
 person sees them, even when a handler raised them as business errors (an order locked in
 SAP by a user is a business answer that is gone a minute later).
+
+Each addon names the class of the reason codes it raises, in one place, at import::
+
+    register_reason_classes({"lot_unknown": "missing_reference", "lot_on_hold": "business_rule"})
+
+A reason code nobody registered is a business rule. There is no guess from the code's
+name: ``lot_missing`` of a WMS message that names no lot is a wrong value, not a missing
+reference.
 """
 
 import re
@@ -26,6 +34,7 @@ CLASS_CODES = frozenset(code for code, _label in ERROR_CLASSES)
 # Retried by themselves within the contract's attempts before an exception opens.
 RETRYABLE_CLASSES = frozenset({"connection", "intermittent", "rate_limited"})
 
+# The framework's own reason codes; the addons' are added by register_reason_classes().
 REASON_CLASSES = {
     "mapping_missing": "missing_reference",
     "prerequisite_missing": "missing_reference",
@@ -38,6 +47,29 @@ REASON_CLASSES = {
     "odoo_refused": "business_rule",
     "no_handler": "program",
 }
+
+_registered_classes = dict(REASON_CLASSES)
+
+
+def register_reason_classes(classes):
+    """Name the error class of reason codes an addon raises: {reason code: class code}.
+
+    A reason code means one kind of failure whichever addon raises it: registering it again
+    with the same class is fine, with another class is refused (as is an unknown class).
+    """
+    for reason_code, error_class in classes.items():
+        if error_class not in CLASS_CODES:
+            raise ValueError(
+                f"Reason code '{reason_code}': '{error_class}' is not an error class "
+                f"(one of {', '.join(sorted(CLASS_CODES))})"
+            )
+        known = _registered_classes.get(reason_code, error_class)
+        if known != error_class:
+            raise ValueError(
+                f"Reason code '{reason_code}' is already of class '{known}', not '{error_class}'"
+            )
+    _registered_classes.update(classes)
+
 
 _CONNECTION = re.compile(
     r"ConnectionError|Connection refused|ConnectTimeout|ReadTimeout|timed out|Timeout|"
@@ -54,7 +86,9 @@ _PARSE = re.compile(r"JSONDecodeError|Expecting value|UnicodeDecodeError|malform
 
 
 def classify(reason_code=None, category=None, details="", http_status=None, explicit=None):
-    """The error class of a failure (one of ERROR_CLASSES' codes)."""
+    """The error class of a failure (one of ERROR_CLASSES' codes): the class its raiser
+    named, else the HTTP status's, else the reason code's (registered), else read from a
+    technical error's text, else a business rule."""
     if explicit in CLASS_CODES:
         return explicit
     if http_status:
@@ -70,8 +104,8 @@ def classify(reason_code=None, category=None, details="", http_status=None, expl
             return "value"
         if http_status in (401, 403, 404, 405):
             return "connection" if http_status != 404 else "missing_reference"
-    if reason_code in REASON_CLASSES:
-        return REASON_CLASSES[reason_code]
+    if reason_code in _registered_classes:
+        return _registered_classes[reason_code]
     if category == "technical":
         text = details or ""
         if _CONNECTION.search(text):

@@ -7,6 +7,7 @@ from odoo.tests.common import TransactionCase
 
 from odoo.addons.queue_job.job import Job
 
+from ..services.error_classes import REASON_CLASSES
 from ..services.errors import BusinessError, PrerequisiteMissing
 from ..services.handler_registry import registry
 
@@ -85,6 +86,17 @@ def handle_widget_made(env, event):
 # Events are stamped relative to the clock, never with a fixed date: at the test run's start,
 # one instant for all (so events built a second apart keep the order the test gives them).
 RUN_STARTED = datetime.now(UTC).replace(microsecond=0)
+
+
+def assert_business_error(case, event, reason_code, reason_classes):
+    """``event`` failed with a business exception of ``reason_code`` whose error class is the
+    one registered for it (``reason_classes``: the table of the addon that raises it)."""
+    case.assertEqual(event.state, "failed", event.error)
+    exception = event.exception_id
+    case.assertEqual((exception.reason_code, exception.category), (reason_code, "business"))
+    classes = {**REASON_CLASSES, **reason_classes}
+    case.assertIn(reason_code, classes, "register its error class (services/error_classes.py)")
+    case.assertEqual(exception.error_class, classes[reason_code])
 
 
 def utc_stamp(seconds_ago=0.0):

@@ -1,12 +1,13 @@
 """Error classes: set on every exception, used to retry the passing failures by themselves."""
 
+import uuid
 from unittest.mock import patch
 
 from odoo.tests.common import TransactionCase
 
 from ..services import adapters
 from ..services.delivery_policy import Outcome
-from ..services.error_classes import classify
+from ..services.error_classes import REASON_CLASSES, classify, register_reason_classes
 from .common import IntegrationCase, JobQueue
 from .test_outbound import OutboundCase
 
@@ -32,6 +33,25 @@ class TestClassify(TransactionCase):
         for kwargs, expected in cases:
             with self.subTest(**kwargs):
                 self.assertEqual(classify(**kwargs), expected)
+
+    def test_an_addon_names_the_class_of_its_reason_codes(self):
+        # unique per run: the table is process-wide
+        unknown, typo = (f"test_{uuid.uuid4().hex[:8]}_{word}" for word in ("unknown", "typo"))
+        self.assertEqual(classify(unknown, "business"), "business_rule")
+        register_reason_classes({unknown: "missing_reference"})
+        self.assertEqual(classify(unknown, "business"), "missing_reference")
+        # the class the raiser names and the HTTP status of a delivery still come first
+        self.assertEqual(classify(unknown, "business", explicit="intermittent"), "intermittent")
+        self.assertEqual(classify(unknown, "business", http_status=429), "rate_limited")
+        register_reason_classes({unknown: "missing_reference"})  # again, the same meaning
+        with self.assertRaisesRegex(ValueError, "'wrong' is not an error class"):
+            register_reason_classes({typo: "value", f"{typo}_2": "wrong"})
+        self.assertEqual(classify(typo, "business"), "business_rule", "nothing half-registered")
+        with self.assertRaisesRegex(ValueError, "already of class 'missing_reference'"):
+            register_reason_classes({"order_unknown": "value"})
+        self.assertEqual(classify("order_unknown", "business"), "missing_reference")
+        self.assertNotIn(unknown, REASON_CLASSES, "the framework's own table stays as shipped")
+        self.assertEqual(REASON_CLASSES["mapping_missing"], "missing_reference")
 
 
 class TestInboundClasses(IntegrationCase):

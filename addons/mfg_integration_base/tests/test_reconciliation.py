@@ -8,9 +8,10 @@ from odoo.tests.common import new_test_user
 from odoo.tools import mute_logger
 from odoo.tools.convert import convert_file
 
+from ..reconciliations.snapshots import latest_snapshot, naive_utc
 from ..services import reconciliation
 from ..services.reconciliation import Row
-from .common import IntegrationCase, JobQueue
+from .common import IntegrationCase, JobQueue, utc_stamp
 
 # What the test kind returns on its next run: the external snapshot of a test.
 FIXED_ROWS = []
@@ -61,6 +62,31 @@ class TestReconciliation(IntegrationCase):
         )
 
     # -- the framework -----------------------------------------------------------------
+
+    def test_a_snapshot_kind_reads_the_newest_usable_snapshot_of_its_window(self):
+        rule = self._rule()
+        envelopes = [self.envelope(widget=f"S-{n}") for n in range(3)]
+        for envelope, seconds_ago in zip(envelopes, (300, 200, 100), strict=True):
+            envelope["time"] = utc_stamp(seconds_ago)
+        older, newer, newest = self._receive(*envelopes)
+        self.assertEqual(set((older + newer + newest).mapped("state")), {"done"})
+        newest.shadow = True  # a shadow run changed nothing in Odoo: not a snapshot to compare
+        now = naive_utc(utc_stamp())
+        found = latest_snapshot(
+            rule, "test.widget.made", "widget snapshot", now - timedelta(hours=1), now
+        )
+        self.assertEqual(found, newer)
+        with self.assertRaises(UserError) as refused:
+            latest_snapshot(
+                rule,
+                "test.widget.made",
+                "widget snapshot",
+                now - timedelta(days=2),
+                older.occurred_at,
+            )
+        self.assertIn(
+            "Test MES sent no widget snapshot (test.widget.made) between", str(refused.exception)
+        )
 
     def test_run_classifies_lines_with_tolerances(self):
         rule = self._rule(tolerance_absolute=0.5, tolerance_percent=5.0)

@@ -16,39 +16,11 @@ from collections import defaultdict
 from odoo import _
 from odoo.exceptions import UserError
 
+from odoo.addons.mfg_integration_base.reconciliations.snapshots import latest_snapshot
 from odoo.addons.mfg_integration_base.services.errors import MappingMissing
 from odoo.addons.mfg_integration_base.services.reconciliation import Row, registry
 
 SNAPSHOT_TYPE = "wms.inventory.snapshot"
-
-
-def latest_snapshot(rule, start, end):
-    event = rule.env["mfg.integration.event"].search(
-        [
-            ("system_id", "=", rule.system_id.id),
-            ("direction", "=", "inbound"),
-            ("event_type", "=", SNAPSHOT_TYPE),
-            ("state", "=", "done"),
-            ("shadow", "=", False),
-            ("payload_purged", "=", False),
-            ("occurred_at", ">=", start),
-            ("occurred_at", "<", end),
-        ],
-        order="occurred_at desc, id desc",
-        limit=1,
-    )
-    if not event:
-        raise UserError(
-            _(
-                "%(system)s sent no inventory snapshot (%(type)s) between %(start)s and "
-                "%(end)s: nothing to compare.",
-                system=rule.system_id.name,
-                type=SNAPSHOT_TYPE,
-                start=start,
-                end=end,
-            )
-        )
-    return event
 
 
 def mapped_locations(env, system):
@@ -106,7 +78,7 @@ def compare_wms_inventory(rule, start, end):
     """Per location, product and lot of the latest snapshot and of Odoo's quants at the
     mapped locations: Odoo's quantity against the WMS's."""
     env = rule.env
-    event = latest_snapshot(rule, start, end)
+    event = latest_snapshot(rule, SNAPSHOT_TYPE, _("inventory snapshot"), start, end)
     locations = mapped_locations(env, rule.system_id)
     external = wms_quantities(event, locations)
     odoo = odoo_quantities(env, locations)

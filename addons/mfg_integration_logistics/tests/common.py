@@ -2,8 +2,10 @@ import uuid
 
 from odoo.tests.common import TransactionCase
 
-from odoo.addons.mfg_integration_base.tests.common import JobQueue, utc_stamp
+from odoo.addons.mfg_integration_base.tests.common import JobQueue, assert_business_error, utc_stamp
 from odoo.addons.mfg_integration_base.tests.receiver import RealTimeouts, Receiver
+
+from ..services.error_classes import REASON_CLASSES
 
 WMS_CONTRACTS = (
     "wms.stock.moved",
@@ -171,9 +173,7 @@ class LogisticsCase(RealTimeouts, TransactionCase):
         self.assertTrue(lot.mfg_on_hold)
 
     def assertBusinessError(self, event, reason_code):
-        self.assertEqual(event.state, "failed", event.error)
-        self.assertEqual(event.exception_id.reason_code, reason_code)
-        self.assertEqual(event.exception_id.category, "business")
+        assert_business_error(self, event, reason_code, REASON_CLASSES)
 
     def assertDone(self, event):
         self.assertEqual(event.state, "done", event.error or event.exception_id.display_name)

@@ -15,42 +15,11 @@ the CMMS. Requests still open and absent from the snapshot are not compared (no 
 """
 
 from odoo import _
-from odoo.exceptions import UserError
 
+from odoo.addons.mfg_integration_base.reconciliations.snapshots import latest_snapshot, naive_utc
 from odoo.addons.mfg_integration_base.services.reconciliation import Row, registry
-from odoo.addons.mfg_integration_mes.reconciliations.mes_wip import naive_utc
 
 SNAPSHOT_TYPE = "cmms.cost.snapshot"
-
-
-def latest_snapshot(rule, start, end):
-    """The newest usable snapshot event of the rule's system in [start, end), or an error."""
-    event = rule.env["mfg.integration.event"].search(
-        [
-            ("system_id", "=", rule.system_id.id),
-            ("direction", "=", "inbound"),
-            ("event_type", "=", SNAPSHOT_TYPE),
-            ("state", "=", "done"),
-            ("shadow", "=", False),
-            ("payload_purged", "=", False),
-            ("occurred_at", ">=", start),
-            ("occurred_at", "<", end),
-        ],
-        order="occurred_at desc, id desc",
-        limit=1,
-    )
-    if not event:
-        raise UserError(
-            _(
-                "%(system)s sent no cost snapshot (%(type)s) between %(start)s and %(end)s: "
-                "nothing to compare.",
-                system=rule.system_id.name,
-                type=SNAPSHOT_TYPE,
-                start=start,
-                end=end,
-            )
-        )
-    return event
 
 
 def odoo_requests(env, system, references, taken_at):
@@ -73,7 +42,7 @@ def odoo_requests(env, system, references, taken_at):
 def compare_cmms_cost(rule, start, end):
     """Per work order of the latest cost snapshot (and each completed request it lacks): the
     labour cost and the parts cost, CMMS against Odoo."""
-    event = latest_snapshot(rule, start, end)
+    event = latest_snapshot(rule, SNAPSHOT_TYPE, _("cost snapshot"), start, end)
     snapshot = {line["workorder_ref"]: line for line in event.payload["workorders"]}
     taken_at = naive_utc(event.payload["taken_at"])
     by_reference = odoo_requests(rule.env, rule.system_id, set(snapshot), taken_at)

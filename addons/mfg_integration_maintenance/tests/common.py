@@ -2,7 +2,9 @@ import uuid
 
 from odoo.tests.common import TransactionCase
 
-from odoo.addons.mfg_integration_base.tests.common import JobQueue, utc_stamp
+from odoo.addons.mfg_integration_base.tests.common import JobQueue, assert_business_error, utc_stamp
+
+from ..services.error_classes import REASON_CLASSES
 
 INBOUND_CONTRACTS = (
     "cmms.workorder.created",
@@ -180,6 +182,4 @@ class CmmsCase(TransactionCase):
         return sum(quants.mapped("quantity"))
 
     def assertBusinessError(self, event, reason_code):
-        self.assertEqual(event.state, "failed", event.error)
-        self.assertEqual(event.exception_id.reason_code, reason_code)
-        self.assertEqual(event.exception_id.category, "business")
+        assert_business_error(self, event, reason_code, REASON_CLASSES)

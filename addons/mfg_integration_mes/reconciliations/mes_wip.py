@@ -21,11 +21,10 @@ Orders closed in Odoo and gone from the snapshot are not compared (the MES forgo
 """
 
 from collections import defaultdict
-from datetime import UTC, datetime
 
 from odoo import _
-from odoo.exceptions import UserError
 
+from odoo.addons.mfg_integration_base.reconciliations.snapshots import latest_snapshot, naive_utc
 from odoo.addons.mfg_integration_base.services.reconciliation import Row, registry
 
 from ..models.mrp_production import OPEN_STATES
@@ -33,44 +32,6 @@ from ..models.mrp_production import OPEN_STATES
 SNAPSHOT_TYPE = "mes.wip.snapshot"
 # states as numbers, for the exact state row: equal codes are the same state
 STATE_CODES = {"released": 1, "running": 2, "completed": 3, "cancelled": 4, "not released": 5}
-
-
-def naive_utc(stamp):
-    """An RFC 3339 stamp as the naive UTC datetime Odoo stores (no offset: UTC)."""
-    moment = datetime.fromisoformat(stamp)
-    if moment.tzinfo:
-        moment = moment.astimezone(UTC).replace(tzinfo=None)
-    return moment
-
-
-def latest_snapshot(rule, start, end):
-    """The newest usable snapshot event of the rule's system in [start, end), or an error."""
-    event = rule.env["mfg.integration.event"].search(
-        [
-            ("system_id", "=", rule.system_id.id),
-            ("direction", "=", "inbound"),
-            ("event_type", "=", SNAPSHOT_TYPE),
-            ("state", "=", "done"),
-            ("shadow", "=", False),
-            ("payload_purged", "=", False),
-            ("occurred_at", ">=", start),
-            ("occurred_at", "<", end),
-        ],
-        order="occurred_at desc, id desc",
-        limit=1,
-    )
-    if not event:
-        raise UserError(
-            _(
-                "%(system)s sent no WIP snapshot (%(type)s) between %(start)s and %(end)s: "
-                "nothing to compare.",
-                system=rule.system_id.name,
-                type=SNAPSHOT_TYPE,
-                start=start,
-                end=end,
-            )
-        )
-    return event
 
 
 def chain_state(chain):
@@ -156,7 +117,7 @@ def chain_quantities(env, chains):
 def compare_mes_wip(rule, start, end):
     """Per order of the latest WIP snapshot (and each open order the snapshot lacks): the
     state, the quantity produced and the quantity scrapped, MES against Odoo."""
-    event = latest_snapshot(rule, start, end)
+    event = latest_snapshot(rule, SNAPSHOT_TYPE, _("WIP snapshot"), start, end)
     snapshot = {order["production_ref"]: order for order in event.payload["orders"]}
     taken_at = naive_utc(event.payload["taken_at"])
     env = rule.env

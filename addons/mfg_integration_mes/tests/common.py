@@ -2,7 +2,9 @@ import uuid
 
 from odoo.tests.common import TransactionCase
 
-from odoo.addons.mfg_integration_base.tests.common import JobQueue, utc_stamp
+from odoo.addons.mfg_integration_base.tests.common import JobQueue, assert_business_error, utc_stamp
+
+from ..services.error_classes import REASON_CLASSES
 
 INBOUND_CONTRACTS = (
     "mes.workorder.started",
@@ -111,7 +113,7 @@ class MesCase(TransactionCase):
             domain.append(("lot_id", "=", lot.id))
         return sum(self.env["stock.quant"].search(domain).mapped("quantity"))
 
-    def assertBusinessError(self, event, reason_code):
-        self.assertEqual(event.state, "failed", event.error)
-        self.assertEqual(event.exception_id.reason_code, reason_code)
-        self.assertEqual(event.exception_id.category, "business")
+    def assertBusinessError(self, event, reason_code, error_class=None):
+        assert_business_error(self, event, reason_code, REASON_CLASSES)
+        if error_class:
+            self.assertEqual(event.exception_id.error_class, error_class)

@@ -38,14 +38,14 @@ class TestOrderReference(MesCase):
 
     def test_unknown_and_closed_orders_are_planners_exceptions(self):
         unknown = self.send("mes.production.completed", {"production_ref": "NOPE/1", "qty": 1})
-        self.assertBusinessError(unknown, "order_unknown")
+        self.assertBusinessError(unknown, "order_unknown", "missing_reference")
         self.assertIn("NOPE/1", unknown.exception_id.name)
         production = self.order(qty=2)
         production.action_cancel()
         closed = self.send(
             "mes.production.completed", {"production_ref": production.mes_order_ref, "qty": 1}
         )
-        self.assertBusinessError(closed, "order_closed")
+        self.assertBusinessError(closed, "order_closed", "business_rule")
 
 
 @tagged("post_install", "-at_install")
@@ -129,14 +129,14 @@ class TestProductionCompleted(MesCase):
         event = self.send(
             "mes.production.completed", {"production_ref": production.mes_order_ref, "qty": 5}
         )
-        self.assertBusinessError(event, "lot_required")
+        self.assertBusinessError(event, "lot_required", "value")
         self.assertEqual(production.state, "confirmed")
 
     def test_overproduction_beyond_the_tolerance_is_refused(self):
         production = self.order(qty=10)
         reference = production.mes_order_ref
         event = self.send("mes.production.completed", {"production_ref": reference, "qty": 12})
-        self.assertBusinessError(event, "over_production")
+        self.assertBusinessError(event, "over_production", "value")
         self.assertIn("12", event.exception_id.name)
         self.assertEqual((production.state, production.qty_produced), ("confirmed", 0))
         self.env["ir.config_parameter"].set_param(OVERPRODUCTION_TOLERANCE_PARAM, "25")
@@ -272,7 +272,7 @@ class TestWorkOrderAndProgress(MesCase):
         event = self.report(
             "mes.workorder.started", production, product_code="PLT", qty_planned=3, operation="X"
         )
-        self.assertBusinessError(event, "operation_unknown")
+        self.assertBusinessError(event, "operation_unknown", "missing_reference")
         self.assertIn("operation 'X'", event.exception_id.name)
         self.assertEqual(production.workorder_ids.state, "ready")
 

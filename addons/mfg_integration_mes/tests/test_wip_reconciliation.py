@@ -6,9 +6,10 @@ from odoo import fields
 from odoo.tests import tagged
 from odoo.tools import mute_logger
 
+from odoo.addons.mfg_integration_base.reconciliations.snapshots import naive_utc
 from odoo.addons.mfg_integration_base.tests.common import JobQueue, utc_stamp
 
-from ..reconciliations.mes_wip import chain_state, naive_utc
+from ..reconciliations.mes_wip import chain_state
 from .common import MesCase
 
 

@@ -4,8 +4,10 @@ from datetime import timedelta
 from odoo import fields
 from odoo.tests.common import TransactionCase
 
-from odoo.addons.mfg_integration_base.tests.common import JobQueue, utc_stamp
+from odoo.addons.mfg_integration_base.tests.common import JobQueue, assert_business_error, utc_stamp
 from odoo.addons.mfg_integration_base.tests.receiver import RealTimeouts, Receiver
+
+from ..services.error_classes import REASON_CLASSES
 
 INBOUND_CONTRACTS = ("supplier.po.confirmed", "supplier.shipment.notified", "supplier.po.rejected")
 OUTBOUND_CONTRACTS = (
@@ -212,6 +214,4 @@ class ProcurementCase(RealTimeouts, TransactionCase):
         return self.Event.search(domain, order="id")
 
     def assertBusinessError(self, event, reason_code):
-        self.assertEqual(event.state, "failed", event.error)
-        self.assertEqual(event.exception_id.reason_code, reason_code)
-        self.assertEqual(event.exception_id.category, "business")
+        assert_business_error(self, event, reason_code, REASON_CLASSES)

@@ -71,7 +71,10 @@ class TestShipments(ProcurementCase):
         # the bolts are within the 2% tolerance; the steel is not
         self.assertEqual(len(exceptions), 1)
         exception = exceptions
-        self.assertEqual((exception.category, exception.state), ("business", "open"))
+        self.assertEqual(
+            (exception.category, exception.state, exception.error_class),
+            ("business", "open", "value"),
+        )
         self.assertEqual((exception.event_id, exception.system_id), (notice, self.portal))
         self.assertIn("60", exception.name)
         self.assertIn("announced 100", exception.name)

@@ -9,50 +9,12 @@ One row per lot, ``<system>/<product>/<lot>``, 1 where held, compared exactly: a
 one side only is missing on the other.
 """
 
-from datetime import UTC, datetime
-
 from odoo import _
-from odoo.exceptions import UserError
 
+from odoo.addons.mfg_integration_base.reconciliations.snapshots import latest_snapshot, naive_utc
 from odoo.addons.mfg_integration_base.services.reconciliation import Row, registry
 
 SNAPSHOT_TYPE = "quality.hold.snapshot"
-
-
-def naive_utc(stamp):
-    moment = datetime.fromisoformat(stamp)
-    if moment.tzinfo:
-        moment = moment.astimezone(UTC).replace(tzinfo=None)
-    return moment
-
-
-def latest_snapshot(rule, start, end):
-    event = rule.env["mfg.integration.event"].search(
-        [
-            ("system_id", "=", rule.system_id.id),
-            ("direction", "=", "inbound"),
-            ("event_type", "=", SNAPSHOT_TYPE),
-            ("state", "=", "done"),
-            ("shadow", "=", False),
-            ("payload_purged", "=", False),
-            ("occurred_at", ">=", start),
-            ("occurred_at", "<", end),
-        ],
-        order="occurred_at desc, id desc",
-        limit=1,
-    )
-    if not event:
-        raise UserError(
-            _(
-                "%(system)s sent no hold snapshot (%(type)s) between %(start)s and %(end)s: "
-                "nothing to compare.",
-                system=rule.system_id.name,
-                type=SNAPSHOT_TYPE,
-                start=start,
-                end=end,
-            )
-        )
-    return event
 
 
 def held_at(env, moment):
@@ -73,7 +35,7 @@ def held_at(env, moment):
 
 @registry.kind("quality_holds", "Quality holds: quality system vs Odoo")
 def compare_quality_holds(rule, start, end):
-    snapshot = latest_snapshot(rule, start, end)
+    snapshot = latest_snapshot(rule, SNAPSHOT_TYPE, _("hold snapshot"), start, end)
     taken_at = naive_utc(snapshot.payload["taken_at"])
     external = {(line["product_code"], line["lot"]) for line in snapshot.payload["holds"]}
     odoo = held_at(rule.env, taken_at)

@@ -23,6 +23,7 @@ from odoo.addons.mfg_integration_base.services.adapters import Adapter, registry
 from odoo.addons.mfg_integration_base.services.delivery_policy import Outcome
 
 from ..services import sap_messages
+from ..services.error_classes import error_class_of
 from ..services.odata.batch import ChangeSet, Operation
 from ..services.odata.client import encode_query
 from ..services.odata.errors import ODataError, SapBusinessError, SapTechnicalError
@@ -102,7 +103,10 @@ class SapODataAdapter(Adapter):
                 plans.append(Plan(index, message))
             except (KeyError, TypeError, ValueError) as error:
                 outcomes[index] = Outcome(
-                    "business", None, f"The event's data cannot become an SAP request: {error}"
+                    "business",
+                    None,
+                    f"The event's data cannot become an SAP request: {error}",
+                    error_class="value",
                 )
         failed_subjects = {
             batch[i].subject for i, o in enumerate(outcomes) if o and batch[i].subject
@@ -233,17 +237,24 @@ class SapODataAdapter(Adapter):
     def _failure(self, plan, error):
         if not isinstance(error, ODataError):
             # an answer that is not a $batch answer (a proxy's page): retried, as a 5xx is
-            return Outcome("technical", None, f"SAP's $batch answer could not be read: {error}")
+            return Outcome(
+                "technical",
+                None,
+                f"SAP's $batch answer could not be read: {error}",
+                error_class="parse",
+            )
         if isinstance(error, SapBusinessError):
             what = (
                 "confirmation"
                 if plan.service == sap_messages.CONFIRMATION_SERVICE
                 else ("goods movement")
             )
+            # an order locked by a user is retried before a person sees it (intermittent)
             return Outcome(
                 "business",
                 error.status,
                 f"SAP refused the {what}: {sap_messages.plain_sap_error(error)}",
+                error_class=error_class_of(error),
             )
         retry_after = getattr(error, "retry_after", None)
         if getattr(error, "maybe_applied", False):
@@ -252,7 +263,9 @@ class SapODataAdapter(Adapter):
         summary = f"{type(error).__name__}: {error}"
         if isinstance(error, SapTechnicalError) and error.sap.message:
             summary = f"{summary} [SAP {error.sap.code}]"
-        return Outcome("technical", error.status, summary, retry_after)
+        return Outcome(
+            "technical", error.status, summary, retry_after, error_class=error_class_of(error)
+        )
 
 
 def _runs(plans):

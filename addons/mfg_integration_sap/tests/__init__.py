@@ -5,3 +5,4 @@ from . import test_sap_completion
 from . import test_sap_exactly_once
 from . import test_sap_pulls
 from . import test_sap_reconciliation
+from . import test_sap_error_classes

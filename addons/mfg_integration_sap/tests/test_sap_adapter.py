@@ -169,6 +169,7 @@ class TestSapAdapter(unittest.TestCase):
             ]
         )
         self.assertEqual([o.status for o in outcomes], ["business", "delivered", "skipped"])
+        self.assertEqual(outcomes[0].error_class, "intermittent", "a user's lock: retried first")
         self.assertEqual(
             outcomes[0].summary,
             "SAP refused the confirmation: Order 1000002 is locked by user PLANNER1 "
@@ -184,6 +185,7 @@ class TestSapAdapter(unittest.TestCase):
         self.assertEqual([o.status for o in outcomes], ["technical", "skipped"])
         self.assertEqual(outcomes[0].retry_after, 7.0)
         self.assertEqual(outcomes[0].http_status, 429)
+        self.assertEqual(outcomes[0].error_class, "rate_limited")
         self.assertEqual(self.sap.confirmations, [])
 
     def test_event_data_sap_cannot_take_is_a_business_outcome(self):

@@ -139,7 +139,7 @@ class TestSapPulls(RealTimeouts, SapCase):
         production.product_qty = 8
         self.assertEqual(production.product_qty, 8)
 
-    def test_sap_refusal_lands_in_the_exception_queue_in_plain_words(self):
+    def test_an_order_locked_in_sap_is_retried_then_lands_in_the_queue_in_plain_words(self):
         self.emulator.set_faults(business_errors=[{"kind": "order_locked", "order": "1000004"}])
         self.addCleanup(self.emulator.clear_faults)
         production = self.sap_order(number="1000004", qty=2)
@@ -148,11 +148,20 @@ class TestSapPulls(RealTimeouts, SapCase):
         confirmation = self.outbound("1000004").filtered(
             lambda e: e.event_type == sap_messages.CONFIRMATION_CONTRACT
         )
+        attempts = confirmation.contract_id.max_attempts
         self.Event.sudo()._dispatch_system(self.system.id)
-        self.assertEqual(confirmation.state, "failed")
+        # a user's lock is gone a minute later: retried within the contract's attempts first
+        self.assertEqual((confirmation.state, confirmation.attempts), ("queued", 1))
+        self.assertFalse(confirmation.exception_id)
+        for _attempt in range(attempts - 1):
+            confirmation.sudo().next_attempt_at = fields.Datetime.now() - timedelta(seconds=1)
+            self.system.sudo().outbound_resume_at = False
+            self.Event.sudo()._dispatch_system(self.system.id)
+        self.assertEqual((confirmation.state, confirmation.attempts), ("failed", attempts))
         exception = confirmation.exception_id
         self.assertEqual(
-            (exception.category, exception.reason_code), ("business", "delivery_refused")
+            (exception.category, exception.reason_code, exception.error_class),
+            ("business", "delivery_refused", "intermittent"),
         )
         self.assertIn("SAP refused the confirmation: ", exception.name)
         self.assertIn("Order 1000004 is currently being processed by user", exception.name)

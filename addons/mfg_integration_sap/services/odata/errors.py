@@ -46,8 +46,9 @@ class ODataError(Exception):
 
 
 class SapBusinessError(ODataError):
-    """SAP refused the request for a reason a retry will not cure (order locked, period closed,
-    unknown material, no authorization): a person or the data must change."""
+    """SAP refused the request (period closed, unknown material, no authorization): a person
+    or the data must change. An enqueue lock (an order a user is changing) is one too, but a
+    retry a minute later cures it: services/error_classes.py classes it intermittent."""
 
 
 class StaleETag(SapBusinessError):
