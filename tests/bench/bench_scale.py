@@ -18,6 +18,11 @@ first:
    row) are stored with the job runner off; a server with its job runner (2 workers, channel
    root:2) then applies them: events/s from the first one done to the last.
 
+Then, side by side under the same load (what else runs on the machine moves wall-clock rates
+between the sizes' measurements above): ``--rounds`` rounds that each time the ingest of
+``--round-events`` events on an empty copy and on the largest log, one after the other;
+the median of the rounds' ratios is the fair comparison of the rates.
+
 Then the retention purge: ``--purge`` events older than twice the retention are added, ingest
 runs alone (p99 before), then beside the purge cron's function called in a loop, each call in
 its own transaction, until nothing is left (p99 and the longest request during the purge, and
@@ -136,6 +141,33 @@ def top_up(database, system_id, contract_id, have, want, days_ago=(60, 0)):
         ["vacuumdb", "--analyze", "--quiet", "--table=mfg_integration_event", database],
         check=True,
     )
+
+
+def interleaved(args, big_key, sizes):
+    """(ratios largest/empty per round, rates) of ingest on an empty copy and on the
+    largest log, one after the other in each round."""
+    empty_db = f"{args.db}_empty"
+    scratch_copy(args.source_db, empty_db)
+    try:
+        _system_id, _contract_id, empty_key = prepare(empty_db, args.conf)
+        ratios, rates = [], []
+        for _round in range(args.rounds):
+            measured = {}
+            for label, database, key in (("empty", empty_db, empty_key),
+                                         ("largest", args.db, big_key)):  # fmt: skip
+                server = server_for(database, args.conf, args.venv, args.port, False).start()
+                try:
+                    ingest(server, key, 500)  # warm-up
+                    count, seconds, _latencies = ingest(server, key, args.round_events)
+                finally:
+                    server.stop()
+                measured[label] = count / seconds
+            ratios.append(measured["largest"] / measured["empty"])
+            rates.append(measured)
+            print(f"  round {_round + 1}: {measured} ratio {ratios[-1]:.2f}", flush=True)
+        return ratios, rates
+    finally:
+        drop(empty_db)
 
 
 def server_for(database, conf, venv, port, runner):
@@ -313,6 +345,8 @@ def main():
     parser.add_argument("--events", type=int, default=20000)
     parser.add_argument("--process-events", type=int, default=3000)
     parser.add_argument("--purge", type=int, default=1_000_000)
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved ingest rounds")
+    parser.add_argument("--round-events", type=int, default=10_000)
     parser.add_argument("--keep", action="store_true")
     args = parser.parse_args()
     sizes = sorted(int(size) for size in args.sizes.split(","))
@@ -366,6 +400,9 @@ def main():
                 }
             )
             print(f"  size {size}: {rows[-1]}", flush=True)
+        side_by_side = None
+        if args.rounds and len(sizes) > 1:
+            side_by_side = interleaved(args, key, sizes)
         purge = None
         if args.purge:
             purge = purge_during_ingest(args, args.port, key, system_id, contract_id, have)
@@ -412,6 +449,17 @@ def main():
             for row in rows
         )
     )
+    if side_by_side:
+        ratios, rates = side_by_side
+        print(
+            f"  side by side, {args.rounds} rounds of {args.round_events:,} events: ingest on"
+            f" {rows[-1]['stored']:,} stored / on an empty inbox = "
+            + ", ".join(f"{ratio:.2f}" for ratio in ratios)
+            + f" (median {statistics.median(ratios):.2f}); events/s empty "
+            + ", ".join(f"{r['empty']:.0f}" for r in rates)
+            + ", largest "
+            + ", ".join(f"{r['largest']:.0f}" for r in rates)
+        )
     if purge:
         before, during, outcome = purge
         print(
