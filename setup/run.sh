@@ -239,6 +239,7 @@ start_partners() {
     local base="http://127.0.0.1:$MFG_PARTNERS_PORT" odoo_url="http://127.0.0.1:$MFG_HTTP_PORT"
     if [[ "${MFG_PARTNERS:-1}" == 0 ]]; then
         info "MFG_PARTNERS=0: no partner emulator (supplier portal, CMMS, WMS, CRM)"
+        stop_background partners
         "$VENV/bin/python" "$REPO_ROOT/setup/partners_demo_setup.py" "$odoo_url" "$MFG_DB" \
             "$PARTNERS_DIR" "$base" --off >/dev/null || true
         return 0

@@ -188,6 +188,10 @@ def test_the_wms_ships_each_released_delivery_once():
     assert wms.apply(event) == "to pick"
     assert run_steps(wms, 3) == [("wms.shipment.confirmed", "WH/OUT/00012")]
     assert wms.apply(dict(event, id="r2")) == "ignored", "a delivery shipped is not picked again"
+    other = {"delivery_ref": "WH/OUT/00013", "lines": [{"product_code": "FURN_6667", "qty": 1}]}
+    outcome = wms.apply({"type": "wms.delivery.released", "id": "r3", "data": other})
+    assert outcome == "ignored: FURN_6667 not stocked here"
+    assert run_steps(wms, 3) == [], "Odoo's other demo goods are not the WMS's to ship"
 
 
 def test_the_crm_places_a_bounded_number_of_orders():

@@ -31,7 +31,10 @@ MAX_CRM_ORDERS = 12
 # Idle steps of the CMMS between two preventive work orders, and of the CRM between orders.
 PREVENTIVE_EVERY = (3, 6)
 CRM_ORDER_EVERY = (3, 6)
+# The demo's finished products, mapped for the CRM and the WMS (mfg_integration_logistics's
+# demo): the CRM sells them, the WMS stocks and ships them (and nothing else).
 CRM_PRODUCTS = ["BRK-100", "CBX-200"]
+WMS_PRODUCTS = CRM_PRODUCTS
 
 
 def now() -> datetime:
@@ -99,16 +102,28 @@ class PartnerSystem:
     code = ""
     name = ""
 
-    def __init__(self, state: PartnerState, rng: random.Random):
+    def __init__(self, state: PartnerState, rng: random.Random, reader=None):
         self.state = state
         self.rng = rng
+        self.reader = reader  # odoo.DemoReader, for the systems that look at Odoo's data
         self.source = f"{self.code}/demo-emulator"
 
     def event(self, kind: str, subject: str, data: dict, step: str) -> dict:
         return messages.envelope(self.source, self.state.run, kind, subject, data, step, now())
 
     def apply(self, event: dict) -> str:
+        """Odoo's event ``event``: what the system did with it (for the log)."""
         return "ignored"
+
+    def remember(self, event: dict, change, outcome: str) -> str:
+        """Apply ``change(data)`` to the memory once per event id and save it; ``outcome``,
+        or 'duplicate' for an event applied before (Odoo delivers at least once)."""
+        with self.state.lock:
+            if not self.state.first_time(event.get("id")):
+                return "duplicate"
+            change(self.state.data)
+            self.state.save()
+        return outcome
 
     def step(self) -> tuple[dict, object] | None:
         """The next message and what ``sent`` records once Odoo took it; None: nothing to do."""
@@ -125,19 +140,14 @@ class SupplierPortal(PartnerSystem):
     code = "supplier_portal"
     name = "Supplier portal"
 
-    def __init__(self, state, rng, reader):
-        super().__init__(state, rng)
-        self.reader = reader
-
     def apply(self, event):
         if event.get("type") != "procurement.goods.received":
             return "ignored"
-        with self.state.lock:
-            if not self.state.first_time(event.get("id")):
-                return "duplicate"
-            self.state.data["supplier"]["received"] += 1
-            self.state.save()
-        return "shipment closed"
+
+        def count(data):
+            data["supplier"]["received"] += 1
+
+        return self.remember(event, count, "shipment closed")
 
     def step(self):
         memory = self.state.data["supplier"]
@@ -176,19 +186,14 @@ class Cmms(PartnerSystem):
     code = "plant1_cmms"
     name = "CMMS"
 
-    def __init__(self, state, rng, reader):
-        super().__init__(state, rng)
-        self.reader = reader
-
     def apply(self, event):
         if event.get("type") != "maintenance.request.created":
             return "ignored"
-        with self.state.lock:
-            if not self.state.first_time(event.get("id")):
-                return "duplicate"
-            self.state.data["cmms"]["requests"].append(event.get("data") or {})
-            self.state.save()
-        return "queued for planning"
+
+        def plan(data):
+            data["cmms"]["requests"].append(event.get("data") or {})
+
+        return self.remember(event, plan, "queued for planning")
 
     def _reference(self) -> str:
         return f"WO-{self.state.next_number('workorder')}"
@@ -258,7 +263,8 @@ class Cmms(PartnerSystem):
 
 class Wms(PartnerSystem):
     """The distribution center's WMS: takes the deliveries Odoo releases (the webhook's 200
-    is its acknowledgment), picks them and confirms the shipment, oldest first."""
+    is its acknowledgment), picks those of the goods it stocks and confirms the shipment,
+    oldest first."""
 
     code = "dc_wms"
     name = "WMS"
@@ -266,17 +272,20 @@ class Wms(PartnerSystem):
     def apply(self, event):
         if event.get("type") != "wms.delivery.released":
             return "ignored"
-        data = event.get("data") or {}
-        with self.state.lock:
-            if not self.state.first_time(event.get("id")):
-                return "duplicate"
-            releases = self.state.data["wms"]["releases"]
-            reference = data.get("delivery_ref")
-            if not reference or reference in self.state.data["wms"]["shipped"]:
-                return "ignored"
-            releases[reference] = data
-            self.state.save()
-        return "to pick"
+        release = event.get("data") or {}
+        reference = release.get("delivery_ref")
+        if not reference or reference in self.state.data["wms"]["shipped"]:
+            return "ignored"
+        unknown = {line.get("product_code") for line in release.get("lines") or []} - set(
+            WMS_PRODUCTS
+        )
+        if unknown:  # Odoo's own demo goods are not stocked in the distribution center
+            return f"ignored: {', '.join(sorted(map(str, unknown)))} not stocked here"
+
+        def pick(data):
+            data["wms"]["releases"][reference] = release
+
+        return self.remember(event, pick, "to pick")
 
     def step(self):
         releases = self.state.data["wms"]["releases"]
@@ -309,12 +318,11 @@ class Crm(PartnerSystem):
         }
         if kind not in counter:
             return "ignored"
-        with self.state.lock:
-            if not self.state.first_time(event.get("id")):
-                return "duplicate"
-            self.state.data["crm"][counter[kind]] += 1
-            self.state.save()
-        return "recorded on the CRM order"
+
+        def count(data):
+            data["crm"][counter[kind]] += 1
+
+        return self.remember(event, count, "recorded on the CRM order")
 
     def step(self):
         memory = self.state.data["crm"]
