@@ -59,7 +59,7 @@ def test_cmms_messages_follow_the_contracts():
     created = messages.workorder_for_request("WO-1001", request, NOW)
     assert_valid("cmms.workorder.created", created)
     assert request["request_ref"] in created["description"]
-    assert messages.workorder_for_request("WO-1002", {**request, "equipment": None}, NOW) is None
+    assert messages.request_equipment({**request, "equipment": None}) is None
     assert_valid(
         "cmms.workorder.created", messages.preventive_workorder("WO-1", random.Random(2), NOW)
     )
@@ -169,6 +169,33 @@ def test_the_cmms_answers_a_request_and_books_only_free_parts(tmp_path, free, co
     expected += ["cmms.workorder.completed"]
     assert kinds == expected
     assert state.data["cmms"]["done"] == 1 and not state.data["cmms"]["workorders"]
+
+
+def test_the_cmms_takes_repeated_breakdowns_of_one_machine_along_and_waits_for_a_free_crew():
+    state = PartnerState(None, "demo", "42")
+    cmms = Cmms(state, random.Random(6), FakeReader())
+    example = contract("maintenance.request.created")["example"]
+
+    def request(number, equipment):
+        data = dict(example, request_ref=f"maintenance.request/{number}", equipment=equipment)
+        return {"type": "maintenance.request.created", "id": f"e{number}", "data": data}
+
+    assert cmms.apply(request(1, "Machine M1")) == "queued for planning"
+    assert cmms.apply(request(2, "Machine M1")) == "covered by a work order being planned"
+    assert cmms.apply(request(3, None)) == "ignored: no equipment named"
+    assert run_steps(cmms, 1) == [("cmms.workorder.created", "WO-1001")]
+    assert cmms.apply(request(4, "Machine M1")) == "covered by WO-1001"
+    assert cmms.apply(request(5, "Robot A1")) == "queued for planning"
+    assert cmms.apply(request(6, "Press P2")) == "queued for planning"
+    assert run_steps(cmms, 2) == [
+        ("cmms.workorder.created", "WO-1002"),
+        ("cmms.technician.assigned", "WO-1001"),
+    ], "two crews busy: the press's request waits"
+    assert [r["equipment"] for r in state.data["cmms"]["requests"]] == ["Press P2"]
+    assert run_steps(cmms, 2) == [
+        ("cmms.workorder.completed", "WO-1001"),
+        ("cmms.workorder.created", "WO-1003"),
+    ]
 
 
 def test_the_cmms_plans_preventive_work_when_idle():

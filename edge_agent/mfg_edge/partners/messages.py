@@ -94,17 +94,20 @@ def shipment_notice(order: dict, rng: random.Random, now: datetime) -> dict:
 # -- CMMS ------------------------------------------------------------------------------------
 
 
-def workorder_for_request(reference: str, request: dict, now: datetime) -> dict | None:
-    """cmms.workorder.created answering Odoo's maintenance.request.created (corrective work
-    on the request's equipment); None when the request names no equipment to work on."""
-    equipment = request.get("equipment_serial") or request.get("equipment")
-    if not equipment:
-        return None
+def request_equipment(request: dict) -> str | None:
+    """The equipment code of Odoo's maintenance.request.created data: its serial number,
+    else its name (the CMMS's equipment lookup in Odoo takes either); None: none named."""
+    return request.get("equipment_serial") or request.get("equipment") or None
+
+
+def workorder_for_request(reference: str, request: dict, now: datetime) -> dict:
+    """cmms.workorder.created answering Odoo's maintenance.request.created (the work on the
+    request's equipment, which ``request_equipment`` must name)."""
     return {
         "workorder_ref": reference,
         "title": request["title"][:256],
         "maintenance_type": request.get("maintenance_type") or "corrective",
-        "equipment": equipment,
+        "equipment": request_equipment(request),
         "planned_start": stamp(now),
         "planned_hours": 2,
         "priority": request.get("priority") or "normal",

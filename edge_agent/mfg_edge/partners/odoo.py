@@ -75,6 +75,11 @@ class DemoReader:
             self.database, self.uid, self.password, model, method, list(args), kwargs
         )
 
+    def database_uuid(self) -> str:
+        """The database's own id: a database dropped and made again under the same name is
+        another one (the partners' memory of the old one must not apply)."""
+        return self._call("ir.config_parameter", "get_param", "database.uuid")
+
     def supplier_orders(self) -> list[dict]:
         """The demo suppliers' confirmed purchase orders, oldest first, each with its lines
         (the supplier's product code, quantity, date, price, whether lot-tracked, whether

@@ -15,6 +15,7 @@ import signal
 import threading
 import time
 import urllib.error
+import xmlrpc.client
 
 from ..webhooks import Route, WebhookReceiver
 from .odoo import DemoReader, OdooRefused, post_events
@@ -80,13 +81,20 @@ def run_partners(args) -> int:
     run = str(seed) if seed is not None else str(int(time.time()))
     if args.state:
         os.makedirs(os.path.dirname(os.path.abspath(args.state)), exist_ok=True)
-    state = PartnerState(args.state, args.database, run)
     reader = DemoReader(
         args.odoo_url,
         args.database,
         args.odoo_login,
         os.environ.get("MFG_PARTNERS_ODOO_PASSWORD", "admin"),
     )
+    try:
+        database = f"{args.database}:{reader.database_uuid()}"
+    except (OSError, OdooRefused, xmlrpc.client.Error) as error:
+        _logger.error(
+            "partner systems: cannot read %s at %s: %s", args.database, args.odoo_url, error
+        )
+        return 2
+    state = PartnerState(args.state, database, run)
     rng = random.Random(seed)
     systems = [
         SupplierPortal(state, random.Random(rng.random()), reader),

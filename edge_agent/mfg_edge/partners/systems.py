@@ -24,7 +24,7 @@ from . import messages
 
 _logger = logging.getLogger(__name__)
 
-# Work orders the CMMS keeps open at once (it opens a preventive one only below this).
+# Work orders the CMMS keeps open at once: Odoo's requests wait for a free crew.
 MAX_OPEN_WORKORDERS = 2
 # CRM orders one emulator run places at the most (the quotations wait for sales).
 MAX_CRM_ORDERS = 12
@@ -189,9 +189,24 @@ class Cmms(PartnerSystem):
     def apply(self, event):
         if event.get("type") != "maintenance.request.created":
             return "ignored"
+        request = event.get("data") or {}
+        equipment = messages.request_equipment(request)
+        if not equipment:  # nothing to work on: the CMMS leaves it to a planner
+            return "ignored: no equipment named"
+        memory = self.state.data["cmms"]
+        with self.state.lock:
+            open_orders = [
+                reference
+                for reference, workorder in memory["workorders"].items()
+                if workorder["equipment"] == equipment
+            ]
+            queued = any(messages.request_equipment(r) == equipment for r in memory["requests"])
+        if open_orders or queued:  # the crew on that machine takes it along
+            covered = open_orders[0] if open_orders else "a work order being planned"
+            return self.remember(event, lambda data: None, f"covered by {covered}")
 
         def plan(data):
-            data["cmms"]["requests"].append(event.get("data") or {})
+            data["cmms"]["requests"].append(request)
 
         return self.remember(event, plan, "queued for planning")
 
@@ -200,15 +215,12 @@ class Cmms(PartnerSystem):
 
     def step(self):
         memory = self.state.data["cmms"]
-        while memory["requests"]:
+        if memory["requests"] and len(memory["workorders"]) < MAX_OPEN_WORKORDERS:
             request = memory["requests"][0]
             reference = self._reference()
             data = messages.workorder_for_request(reference, request, now())
-            if data is None:  # nothing to work on: the CMMS leaves it to a planner
-                memory["requests"].pop(0)
-                continue
             event = self.event("cmms.workorder.created", reference, data, "created")
-            return event, ("request", reference)
+            return event, ("created", reference, data["equipment"])
         if memory["workorders"]:
             reference = min(memory["workorders"], key=lambda r: int(r.split("-")[1]))
             return self._advance(reference, memory["workorders"][reference])
@@ -217,7 +229,7 @@ class Cmms(PartnerSystem):
             reference = self._reference()
             data = messages.preventive_workorder(reference, self.rng, now())
             event = self.event("cmms.workorder.created", reference, data, "created")
-            return event, ("preventive", reference)
+            return event, ("preventive", reference, data["equipment"])
         return None
 
     def _advance(self, reference, workorder):
@@ -245,13 +257,13 @@ class Cmms(PartnerSystem):
         )
 
     def sent(self, memo):
-        what, reference = memo
+        what, reference, *equipment = memo
         memory = self.state.data["cmms"]
         with self.state.lock:
-            if what == "request":
+            if what == "created":
                 memory["requests"].pop(0)
-            if what in ("request", "preventive"):
-                memory["workorders"][reference] = {"stage": "created"}
+            if what in ("created", "preventive"):
+                memory["workorders"][reference] = {"stage": "created", "equipment": equipment[0]}
                 memory["idle"] = 0
             elif what == "completed":
                 memory["workorders"].pop(reference, None)
