@@ -78,7 +78,9 @@ class Pacer(threading.Thread):
 def run_partners(args) -> int:
     stop = threading.Event()
     seed = args.seed
-    run = str(seed) if seed is not None else str(int(time.time()))
+    # names this memory's events (kept in the state): a memory started afresh never reuses the
+    # ids of an earlier one, whose data Odoo would refuse under the same id
+    run = f"{seed}-{int(time.time())}"
     if args.state:
         os.makedirs(os.path.dirname(os.path.abspath(args.state)), exist_ok=True)
     reader = DemoReader(
