@@ -73,6 +73,9 @@ prepare_database() {
         fi
     else
         to_install=("${wanted_all[@]}")
+        # a new database: the simulator's MES must not resume the orders of a dropped one (it
+        # reported on them as orders Odoo never released)
+        rm -f "$RUN_DIR/edge/mes_orders.json"
     fi
     local args=() t0
     t0="$(now_s)"
