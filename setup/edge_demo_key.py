@@ -28,7 +28,8 @@ def key_works(url, key):
         return False
 
 
-def generate_key(url, database):
+def admin_call(url, database):
+    """A function calling Odoo's ORM over XML-RPC as the demo admin (admin / admin)."""
     common = xmlrpc.client.ServerProxy(f"{url}/xmlrpc/2/common")
     uid = common.authenticate(database, "admin", "admin", {})
     if not uid:
@@ -40,10 +41,15 @@ def generate_key(url, database):
     def call(model, method, *args, **kwargs):
         return models.execute_kw(database, uid, "admin", model, method, list(args), kwargs)
 
-    systems = call("mfg.integration.system", "search", [("code", "=", SYSTEM_CODE)])
+    return call
+
+
+def generate_key(url, database, system_code=SYSTEM_CODE):
+    call = admin_call(url, database)
+    systems = call("mfg.integration.system", "search", [("code", "=", system_code)])
     if not systems:
         raise SystemExit(
-            f"The demo system '{SYSTEM_CODE}' is missing: was the database created with demo data?"
+            f"The demo system '{system_code}' is missing: was the database created with demo data?"
         )
     action = call("mfg.integration.system", "action_generate_api_key", systems)
     key = call(action["res_model"], "read", [action["res_id"]], fields=["api_key"])[0]["api_key"]
@@ -53,6 +59,30 @@ def generate_key(url, database):
     return key
 
 
+def write_secret_file(path, text):
+    """Write ``text`` to ``path`` with mode 0600 (created so, never readable by others)."""
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as stream:
+        stream.write(text + "\n")
+    os.chmod(path, 0o600)
+
+
+def ensure_key(url, database, key_file, system_code=SYSTEM_CODE):
+    """Reuse the key in ``key_file`` when Odoo still accepts it, else make a new one there.
+    Returns a sentence for the log (nothing secret)."""
+    try:
+        with open(key_file, encoding="utf-8") as stream:
+            current = stream.read().strip()
+    except OSError:
+        current = ""
+    if current and key_works(url, current):
+        return f"{system_code} key: reusing {key_file}"
+    key = generate_key(url, database, system_code)
+    write_secret_file(key_file, key)
+    return f"{system_code} key: new key written to {key_file} (mode 0600)"
+
+
 def main():
     if len(sys.argv) != 4:
         raise SystemExit(__doc__)
@@ -60,24 +90,10 @@ def main():
     if not url.startswith(("http://", "https://")):
         raise SystemExit(f"{url} is not an http(s) address.")
     try:
-        with open(key_file, encoding="utf-8") as stream:
-            current = stream.read().strip()
-    except OSError:
-        current = ""
-    if current and key_works(url, current):
-        print(f"edge agent key: reusing {key_file}")
-        return
-    try:
-        key = generate_key(url, database)
+        print(ensure_key(url, database, key_file).replace(SYSTEM_CODE, "edge agent", 1))
     except (xmlrpc.client.Error, OSError) as error:
         print(f"Could not create the demo edge agent's API key: {error}", file=sys.stderr)
         sys.exit(2)
-    os.makedirs(os.path.dirname(os.path.abspath(key_file)), exist_ok=True)
-    descriptor = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(descriptor, "w", encoding="utf-8") as stream:
-        stream.write(key + "\n")
-    os.chmod(key_file, 0o600)
-    print(f"edge agent key: new key written to {key_file} (mode 0600)")
 
 
 if __name__ == "__main__":

@@ -32,6 +32,9 @@ Settings (environment variables):
   MFG_OPCUA_PORT      the plant simulator's OPC-UA port (default 4840)
   MFG_EDGE_METRICS_PORT  the edge agent's /metrics and /healthz port (default 9464)
   MFG_SAP_EMULATOR_PORT  the SAP emulator's port (default 8078); MFG_SAP_EMULATOR=0: none
+  MFG_PARTNERS_PORT   the partner emulator's webhook port (default 8076): the demo's supplier
+                      portal, CMMS, WMS and CRM (mfg-edge partners); MFG_PARTNERS=0: none (and
+                      those systems stop receiving Odoo's events)
   MFG_HEALTH_TIMEOUT  seconds to wait for Odoo to answer (default 120)
   MFG_FORCE_UPGRADE=1 upgrade our addons even when their files did not change
   MFG_MODULES         modules to install and test (default: every addon in addons/)
@@ -70,6 +73,9 @@ prepare_database() {
         fi
     else
         to_install=("${wanted_all[@]}")
+        # a new database: the simulator's MES must not resume the orders of a dropped one (it
+        # reported on them as orders Odoo never released)
+        rm -f "$RUN_DIR/edge/mes_orders.json"
     fi
     local args=() t0
     t0="$(now_s)"
@@ -216,9 +222,10 @@ start_simulator() {
         warn "port $MES_WEBHOOK_PORT (the simulator's MES webhook) is used by another program: the simulator runs without its MES, and Odoo's releases wait in the outbox."
         mes_args=(--mes-port -1)
     fi
-    start_background simulator "$EDGE_VENV/bin/mfg-edge" simulate --mqtt-host 127.0.0.1 \
-        --mqtt-port "$MFG_MQTT_PORT" --opcua-port "$MFG_OPCUA_PORT" "${mes_args[@]}" ||
-        warn "the plant simulator did not start; see run/logs/simulator.log."
+    # from edge_agent/, so this checkout's simulator runs (python -m finds mfg_edge there first)
+    (cd "$REPO_ROOT/edge_agent" && start_background simulator "$EDGE_VENV/bin/python" -m mfg_edge.cli \
+        simulate --mqtt-host 127.0.0.1 --mqtt-port "$MFG_MQTT_PORT" --opcua-port "$MFG_OPCUA_PORT" \
+        "${mes_args[@]}") || warn "the plant simulator did not start; see run/logs/simulator.log."
 }
 
 # The edge agent that relays the simulator's data to Odoo as the demo gateway (plant1_gw), so
@@ -250,6 +257,48 @@ start_edge_agent() {
     fi
     start_background edge-agent "$EDGE_VENV/bin/mfg-edge" run --config "$edge_dir/agent.yaml" ||
         warn "the edge agent did not start; see run/logs/edge-agent.log."
+}
+
+# The partner emulator (mfg-edge partners, edge_agent/mfg_edge/partners/): the demo's supplier
+# portal, CMMS, WMS and CRM. Each gets an API key and a signing secret (run/partners/, mode
+# 600) and Odoo's outbound events of its flow on 127.0.0.1:MFG_PARTNERS_PORT/<code>/events;
+# it answers them and posts its own events every 20-60 s (seed 42). Started once Odoo answers
+# (it configures the systems through Odoo). Run from edge_agent/ so this checkout's code runs.
+PARTNERS_DIR="$RUN_DIR/partners"
+MFG_PARTNERS_PORT="${MFG_PARTNERS_PORT:-8076}"
+start_partners() {
+    local base="http://127.0.0.1:$MFG_PARTNERS_PORT" odoo_url="http://127.0.0.1:$MFG_HTTP_PORT"
+    if [[ "${MFG_PARTNERS:-1}" == 0 ]]; then
+        info "MFG_PARTNERS=0: no partner emulator (supplier portal, CMMS, WMS, CRM)"
+        stop_background partners
+        "$VENV/bin/python" "$REPO_ROOT/setup/partners_demo_setup.py" "$odoo_url" "$MFG_DB" \
+            "$PARTNERS_DIR" "$base" --off >/dev/null || true
+        return 0
+    fi
+    if [[ ! -x "$EDGE_VENV/bin/python" ]]; then
+        warn "the edge agent's virtualenv is missing: no partner emulator."
+        return 0
+    fi
+    if port_busy "$MFG_PARTNERS_PORT" partners; then
+        warn "port $MFG_PARTNERS_PORT (partner emulator, MFG_PARTNERS_PORT) is used by another program: no partner emulator, and the supplier portal, CMMS, WMS and CRM stay seeded only."
+        "$VENV/bin/python" "$REPO_ROOT/setup/partners_demo_setup.py" "$odoo_url" "$MFG_DB" \
+            "$PARTNERS_DIR" "$base" --off >/dev/null || true
+        return 0
+    fi
+    mkdir -p "$PARTNERS_DIR"
+    chmod 700 "$PARTNERS_DIR"
+    if ! "$VENV/bin/python" "$REPO_ROOT/setup/partners_demo_setup.py" "$odoo_url" "$MFG_DB" \
+        "$PARTNERS_DIR" "$base" >>"$LOG_DIR/partners-setup.log" 2>&1; then
+        warn "the demo partner systems could not be connected (see run/logs/partners-setup.log): no partner emulator."
+        return 0
+    fi
+    if ! (cd "$REPO_ROOT/edge_agent" && start_background partners "$EDGE_VENV/bin/python" -m mfg_edge.cli \
+        partners --odoo-url "$odoo_url" --database "$MFG_DB" --keys-dir "$PARTNERS_DIR" \
+        --port "$MFG_PARTNERS_PORT" --state "$PARTNERS_DIR/state.json" --seed 42); then
+        warn "the partner emulator did not start; see run/logs/partners.log."
+        return 0
+    fi
+    printf '%s\n' "$MFG_PARTNERS_PORT" >"$PID_DIR/partners.port"
 }
 
 install_everything() {
@@ -302,6 +351,7 @@ cmd_start() {
     fi
     wait_for_health
     start_edge_agent
+    start_partners
     local host
     host="$(hostname -f 2>/dev/null || hostname)"
     echo
@@ -310,6 +360,11 @@ cmd_start() {
     info "live plant: Odoo releases orders to the simulator's MES (run/logs/simulator.log), which runs"
     info "  them and reports over MQTT; the edge agent relays to Odoo (run/logs/edge-agent.log,"
     info "  metrics http://127.0.0.1:$MFG_EDGE_METRICS_PORT/metrics); see Manufacturing Integration > Events"
+    if is_running partners; then
+        info "partner systems: the supplier portal confirms and ships the demo purchase orders, the"
+        info "  CMMS runs work orders on Machine M1, the CRM places orders, the WMS ships released"
+        info "  deliveries (run/logs/partners.log)"
+    fi
     info "stop with: ./setup/run.sh stop    status: ./setup/run.sh status    log: run/logs/odoo.log"
 }
 

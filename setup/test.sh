@@ -230,8 +230,10 @@ suite_edge() {
         S_NOTE[edge]="skipped: no edge_agent/tests or tests/edge directory"
         return 0
     fi
+    # PYTHONPATH: this checkout's mfg_edge, even when the edge venv's editable install points at
+    # another checkout (a git worktree sharing the venv)
     run_pytest_suite edge 0 "$RESULTS_DIR/edge.xml" \
-        "$EDGE_VENV/bin/pytest" -p no:cacheprovider --rootdir="$REPO_ROOT" "${dirs[@]}" \
+        env PYTHONPATH="$REPO_ROOT/edge_agent${PYTHONPATH:+:$PYTHONPATH}" "$EDGE_VENV/bin/pytest" -p no:cacheprovider --rootdir="$REPO_ROOT" "${dirs[@]}" \
         --junitxml="$RESULTS_DIR/edge.xml"
 }
 

@@ -1,4 +1,4 @@
-"""Command line: mfg-edge run | check-config | status | replay-dead | simulate."""
+"""Command line: mfg-edge run | check-config | status | replay-dead | simulate | partners."""
 
 from __future__ import annotations
 
@@ -261,6 +261,15 @@ def cmd_simulate(args) -> int:
     return run_simulator(args)
 
 
+def cmd_partners(args) -> int:
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    from .partners.runner import run_partners
+
+    return run_partners(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mfg-edge", description="Plant edge agent for Odoo")
     parser.add_argument("--version", action="version", version=f"mfg-edge {__version__}")
@@ -334,6 +343,29 @@ def build_parser() -> argparse.ArgumentParser:
     simulate.add_argument("--interval", type=float, default=1.0, help="seconds between MES steps")
     simulate.add_argument("--seed", type=int, default=None)
     simulate.set_defaults(func=cmd_simulate)
+    partners = commands.add_parser(
+        "partners",
+        help="demo partner systems: supplier portal, CMMS, WMS and CRM against a running Odoo",
+    )
+    partners.add_argument("--odoo-url", default="http://127.0.0.1:8069")
+    partners.add_argument("--database", required=True, help="the demo database")
+    partners.add_argument(
+        "--odoo-login",
+        default="admin",
+        help="demo login for the reads no contract carries (password: MFG_PARTNERS_ODOO_PASSWORD, "
+        "default the demo's admin)",
+    )
+    partners.add_argument(
+        "--keys-dir", required=True, help="folder of <system code>.key and <system code>.secret"
+    )
+    partners.add_argument(
+        "--port", type=int, default=8076, help="port of the webhook Odoo delivers to (127.0.0.1)"
+    )
+    partners.add_argument("--state", help="JSON file keeping the systems' memory across restarts")
+    partners.add_argument("--min-interval", type=float, default=20.0, help="seconds between steps")
+    partners.add_argument("--max-interval", type=float, default=60.0)
+    partners.add_argument("--seed", type=int, default=None)
+    partners.set_defaults(func=cmd_partners)
     return parser
 
 

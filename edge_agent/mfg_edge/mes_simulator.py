@@ -16,10 +16,7 @@ that the edge agent and Odoo recognise, never a second count.
 
 from __future__ import annotations
 
-import base64
 import contextlib
-import hashlib
-import hmac
 import json
 import logging
 import os
@@ -29,7 +26,8 @@ import threading
 import time
 import uuid
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from .webhooks import Route, WebhookReceiver
 
 _logger = logging.getLogger(__name__)
 
@@ -38,8 +36,6 @@ CHANGED = "mes.order.changed"
 CANCELLED = "mes.order.cancelled"
 CLOSED = "mes.order.closed"  # a person completed the order in Odoo
 FINISHED = ("done", "cancelled", "closed")
-SIGNATURE_TOLERANCE_S = 300
-MAX_BODY_BYTES = 5 * 1024 * 1024
 # Reasons of ordinary stops, and the breakdown (mapped to a loss flagged as breakdown).
 STOP_REASONS = ("material_shortage", "tool_change", "jam", "quality_check")
 BREAKDOWN_REASON = "fault"
@@ -295,107 +291,12 @@ class OrderBook:
 # ---------------------------------------------------------------------------------------------
 
 
-def _secret_bytes(secret: str) -> bytes:
-    if secret.startswith("whsec_"):
-        return base64.b64decode(secret[len("whsec_") :])
-    return secret.encode()
-
-
-def signature(secret: str, message_id: str, timestamp: str, body: bytes) -> str:
-    content = f"{message_id}.{timestamp}.".encode() + body
-    digest = hmac.new(_secret_bytes(secret), content, hashlib.sha256).digest()
-    return "v1," + base64.b64encode(digest).decode()
-
-
-def verify(secret: str, headers, body: bytes, now: float | None = None) -> str | None:
-    """None when the Standard Webhooks signature is valid, else why not."""
-    message_id = headers.get("webhook-id")
-    timestamp = headers.get("webhook-timestamp")
-    signatures = headers.get("webhook-signature")
-    if not (message_id and timestamp and signatures):
-        return "webhook-id, webhook-timestamp and webhook-signature are required"
-    try:
-        sent = int(timestamp)
-    except ValueError:
-        return "webhook-timestamp is not Unix seconds"
-    if abs((now if now is not None else time.time()) - sent) > SIGNATURE_TOLERANCE_S:
-        return "webhook-timestamp is too far from this clock"
-    expected = signature(secret, message_id, timestamp, body)
-    if any(hmac.compare_digest(candidate, expected) for candidate in signatures.split()):
-        return None
-    return "no signature matches the body"
-
-
-class MesWebhookReceiver:
+class MesWebhookReceiver(WebhookReceiver):
     """HTTP endpoint ``POST <path>`` for Odoo's outbound MES events."""
 
     def __init__(self, book: OrderBook, host: str, port: int, secret: str, path="/mes/events"):
+        super().__init__({path: Route(secret, book.apply, "MES")}, host, port)
         self.book = book
-        self.secret = secret
-        self.path = path
-        self.received = 0
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-            wbufsize = 65536
-
-            def log_message(self, *args):
-                pass
-
-            def do_POST(self):
-                status, answer = receiver.handle(self.path, self.headers, self.rfile)
-                body = json.dumps(answer).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-        self.server = ThreadingHTTPServer((host, port), Handler)
-        self.server.daemon_threads = True
-        self.port = self.server.server_address[1]
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    def start(self) -> None:
-        self.thread.start()
-        _logger.info("MES: receiving Odoo's orders on http://127.0.0.1:%d%s", self.port, self.path)
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-    def handle(self, path, headers, stream) -> tuple[int, dict]:
-        if path.split("?")[0] != self.path:
-            return 404, {"error": "not_found"}
-        try:
-            length = int(headers.get("Content-Length") or 0)
-        except ValueError:
-            length = -1
-        if length < 0 or length > MAX_BODY_BYTES:
-            return 413, {"error": "too_large"}
-        body = stream.read(length)
-        problem = verify(self.secret, headers, body)
-        if problem:
-            _logger.warning("MES: refused a webhook: %s", problem)
-            return 401, {"error": "bad_signature", "message": problem}
-        try:
-            document = json.loads(body)
-        except ValueError:
-            return 400, {"error": "malformed", "message": "the body is not JSON"}
-        events = document if isinstance(document, list) else [document]
-        if not all(isinstance(event, dict) for event in events):
-            return 400, {"error": "malformed", "message": "expected CloudEvents objects"}
-        for event in events:
-            outcome = self.book.apply(event)
-            self.received += 1
-            _logger.info(
-                "MES: %s %s: %s",
-                event.get("type"),
-                (event.get("data") or {}).get("production_ref"),
-                outcome,
-            )
-        return 200, {"accepted": len(events)}
 
 
 # ---------------------------------------------------------------------------------------------

@@ -9,13 +9,8 @@ import urllib.request
 
 import pytest
 
-from mfg_edge.mes_simulator import (
-    MesWebhookReceiver,
-    OrderBook,
-    plan_order,
-    signature,
-    verify,
-)
+from mfg_edge.mes_simulator import MesWebhookReceiver, OrderBook, plan_order
+from mfg_edge.webhooks import signature, verify
 
 SECRET = "whsec_" + base64.b64encode(b"unit-test-secret-0123456789abcdef").decode()
 

@@ -1,0 +1,1 @@
+"""The demo partner systems (mfg-edge partners): supplier portal, CMMS, WMS and CRM."""
