@@ -73,9 +73,8 @@ prepare_database() {
         fi
     else
         to_install=("${wanted_all[@]}")
-        # a new database: the simulator's MES must not resume the orders of a dropped one (it
-        # reported on them as orders Odoo never released)
-        rm -f "$RUN_DIR/edge/mes_orders.json"
+        # a new database: the plant side's state of a dropped one is set aside by
+        # retire_stale_plant_state once the new database has its uuid
     fi
     local args=() t0
     t0="$(now_s)"
