@@ -60,6 +60,19 @@ def sql(database, statement, params=None, fetch=False):
         return cursor.fetchall() if fetch else None
 
 
+def database_settings(database, args):
+    if args.wal_compression:
+        # pylint: disable-next=sql-injection  # a benchmark's own option, names quoted
+        sql(database, f"ALTER DATABASE \"{database}\" SET wal_compression = %s",
+            [args.wal_compression])  # fmt: skip
+
+
+def wal_position(database):
+    """The cluster's current WAL position (bytes): WAL written per event, measured while
+    nothing else writes much."""
+    return int(sql(database, "SELECT pg_current_wal_lsn() - '0/0'::pg_lsn", fetch=True)[0][0])
+
+
 def prepare(database, conf):
     """The benchmark's system (no rate limit) and its key; the MES contract record-only."""
     with odoo_env(database, conf) as env:
@@ -148,6 +161,7 @@ def interleaved(args, big_key, sizes):
     largest log, one after the other in each round."""
     empty_db = f"{args.db}_empty"
     scratch_copy(args.source_db, empty_db)
+    database_settings(empty_db, args)
     try:
         _system_id, _contract_id, empty_key = prepare(empty_db, args.conf)
         ratios, rates = [], []
@@ -158,7 +172,9 @@ def interleaved(args, big_key, sizes):
                 server = server_for(database, args.conf, args.venv, args.port, False).start()
                 try:
                     ingest(server, key, 500)  # warm-up
+                    wal = wal_position(database)
                     count, seconds, _latencies = ingest(server, key, args.round_events)
+                    measured[f"{label}_wal"] = (wal_position(database) - wal) / count
                 finally:
                     server.stop()
                 measured[label] = count / seconds
@@ -346,12 +362,18 @@ def main():
     parser.add_argument("--process-events", type=int, default=3000)
     parser.add_argument("--purge", type=int, default=1_000_000)
     parser.add_argument("--rounds", type=int, default=3, help="interleaved ingest rounds")
+    parser.add_argument(
+        "--wal-compression",
+        default="",
+        help="wal_compression for the scratch databases' sessions (e.g. lz4; superuser)",
+    )
     parser.add_argument("--round-events", type=int, default=10_000)
     parser.add_argument("--keep", action="store_true")
     args = parser.parse_args()
     sizes = sorted(int(size) for size in args.sizes.split(","))
 
     scratch_copy(args.source_db, args.db)
+    database_settings(args.db, args)
     rows = []
     try:
         system_id, contract_id, key = prepare(args.db, args.conf)
@@ -364,9 +386,11 @@ def main():
             server = server_for(args.db, args.conf, args.venv, args.port, runner=False).start()
             try:
                 ingest(server, key, 1000)  # warm-up: registry, caches, connections
+                wal = wal_position(args.db)
                 with CpuMeter(server, args.db) as meter:
                     count, seconds, latencies = ingest(server, key, args.events)
                     odoo_cpu, postgres_cpu = meter.stop()
+                wal_per_event = (wal_position(args.db) - wal) / count
             finally:
                 server.stop()
             have += count + 1000
@@ -394,6 +418,7 @@ def main():
                     "p99": quantile(latencies, 0.99),
                     "odoo_cpu_per_1k": odoo_cpu / count * 1000,
                     "postgres_cpu_per_1k": postgres_cpu / count * 1000,
+                    "wal_per_event": wal_per_event,
                     "processing": processing_rate,
                     "process_odoo_cpu_per_1k": process_odoo_1k,
                     "process_postgres_cpu_per_1k": process_postgres_1k,
@@ -433,6 +458,10 @@ def main():
             f" ({row['processing'] / empty['processing']:4.2f})"
         )
     print(
+        "  WAL written per event ingested: "
+        + ", ".join(f"{row['stored']:,} stored {row['wal_per_event']:,.0f} bytes" for row in rows)
+    )
+    print(
         "  CPU seconds per 1,000 events ingested (the Odoo worker / its PostgreSQL backends): "
         + ", ".join(
             f"{row['stored']:,} stored {row['odoo_cpu_per_1k']:.2f}"
@@ -459,6 +488,10 @@ def main():
             + ", ".join(f"{r['empty']:.0f}" for r in rates)
             + ", largest "
             + ", ".join(f"{r['largest']:.0f}" for r in rates)
+            + "; WAL bytes per event empty "
+            + ", ".join(f"{r['empty_wal']:,.0f}" for r in rates)
+            + ", largest "
+            + ", ".join(f"{r['largest_wal']:,.0f}" for r in rates)
         )
     if purge:
         before, during, outcome = purge
