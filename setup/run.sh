@@ -75,6 +75,7 @@ prepare_database() {
         to_install=("${wanted_all[@]}")
         # a new database: the plant side's state of a dropped one is set aside by
         # retire_stale_plant_state once the new database has its uuid
+        NEW_DATABASE=1
     fi
     local args=() t0
     t0="$(now_s)"
@@ -156,8 +157,14 @@ retire_stale_plant_state() {
     mkdir -p "$edge_dir"
     chmod 700 "$edge_dir"
     recorded="$(cat "$edge_dir/database.uuid" 2>/dev/null || true)"
+    # state without a recorded database (written before run.sh recorded it) belongs to the
+    # dropped one when the database was just created
+    if [[ -z "$recorded" && "${NEW_DATABASE:-0}" == 1 ]] &&
+        [[ -e "$edge_dir/data" || -e "$edge_dir/mes_orders.json" ]]; then
+        recorded="unknown-$(date +%Y%m%d%H%M%S)"
+    fi
     if [[ -n "$recorded" && "$recorded" != "$uuid" ]]; then
-        aside="$edge_dir/previous-${recorded:0:8}"
+        aside="$edge_dir/previous-${recorded:0:23}"
         info "$MFG_DB is a new database: the edge agent's buffer and the simulated MES's orders of the previous one are set aside in ${aside#"$REPO_ROOT"/}"
         stop_background edge-agent
         stop_background simulator
