@@ -701,12 +701,29 @@ addons_tree_hash() {
 # MFG_SAP_EMULATOR=0 starts none; so does a demo SAP system (sap_s4) pointing elsewhere.
 # ---------------------------------------------------------------------------------------------
 SAP_DIR="$RUN_DIR/sap"
+# A demo system that still points at a local emulator on another port (the demo data's default)
+# is pointed at the port this run uses: demo_endpoint_to_port SYSTEM_CODE COLUMN PATH PORT.
+# A system an admin pointed anywhere else is left alone.
+demo_endpoint_to_port() {
+    local code="$1" column="$2" path="$3" port="$4" current wanted
+    current="$(psql -d "$MFG_DB" -tAc \
+        "select $column from mfg_integration_system where code = '$code'" 2>/dev/null || true)"
+    wanted="http://127.0.0.1:$port$path"
+    if [[ "$current" =~ ^http://127\.0\.0\.1:[0-9]+(/.*)?$ && "${BASH_REMATCH[1]}" == "$path" &&
+        "$current" != "$wanted" ]]; then
+        psql -d "$MFG_DB" -qc \
+            "update mfg_integration_system set $column = '$wanted' where code = '$code'" >/dev/null &&
+            info "the demo system $code now points at $wanted"
+    fi
+}
+
 start_sap_emulator() {
     local port="${MFG_SAP_EMULATOR_PORT:-8078}" root
     if [[ "${MFG_SAP_EMULATOR:-1}" == 0 ]]; then
         info "MFG_SAP_EMULATOR=0: no SAP emulator"
         return 0
     fi
+    demo_endpoint_to_port sap_s4 sap_service_root /sap/opu/odata/sap/ "$port"
     root="$(psql -d "$MFG_DB" -tAc \
         "select sap_service_root from mfg_integration_system where code = 'sap_s4'" 2>/dev/null || true)"
     if [[ -n "$root" && "$root" != "http://127.0.0.1:$port/"* ]]; then

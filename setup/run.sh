@@ -32,6 +32,9 @@ Settings (environment variables):
   MFG_OPCUA_PORT      the plant simulator's OPC-UA port (default 4840)
   MFG_EDGE_METRICS_PORT  the edge agent's /metrics and /healthz port (default 9464)
   MFG_SAP_EMULATOR_PORT  the SAP emulator's port (default 8078); MFG_SAP_EMULATOR=0: none
+  MFG_MES_WEBHOOK_PORT   the simulated MES's webhook port (default 8075)
+                      (the demo MES and SAP systems are pointed at these two ports while they
+                      still point at 127.0.0.1)
   MFG_PARTNERS_PORT   the partner emulator's webhook port (default 8076): the demo's supplier
                       portal, CMMS, WMS and CRM (mfg-edge partners); MFG_PARTNERS=0: none (and
                       those systems stop receiving Odoo's events)
@@ -188,10 +191,10 @@ start_odoo() {
 }
 
 # The plant simulator: OPC-UA machines, and a MES that receives the orders Odoo releases (its
-# webhook on 127.0.0.1:8075, signed with the demo MES system's secret) and runs them, reporting
-# over MQTT. Started before Odoo, so the first releases find it listening; its lines wait for
-# the edge agent, so nothing is published before the gateway subscribed.
-MES_WEBHOOK_PORT=8075
+# webhook on 127.0.0.1:$MFG_MES_WEBHOOK_PORT, signed with the demo MES system's secret) and runs
+# them, reporting over MQTT. Started before Odoo, so the first releases find it listening; its
+# lines wait for the edge agent, so nothing is published before the gateway subscribed.
+MES_WEBHOOK_PORT="${MFG_MES_WEBHOOK_PORT:-8075}"
 start_simulator() {
     if [[ ! -x "$EDGE_VENV/bin/mfg-edge" ]]; then
         return 0
@@ -225,8 +228,12 @@ start_simulator() {
         return 0
     fi
     if [[ "${mes_args[0]}" != --mes-port ]] && port_busy "$MES_WEBHOOK_PORT" simulator; then
-        warn "port $MES_WEBHOOK_PORT (the simulator's MES webhook) is used by another program: the simulator runs without its MES, and Odoo's releases wait in the outbox."
+        warn "port $MES_WEBHOOK_PORT (the simulator's MES webhook, MFG_MES_WEBHOOK_PORT) is used by another program: the simulator runs without its MES, and Odoo's releases wait in the outbox."
         mes_args=(--mes-port -1)
+    fi
+    if [[ "${mes_args[0]}" != --mes-port ]]; then
+        mes_args+=(--mes-port "$MES_WEBHOOK_PORT")
+        demo_endpoint_to_port plant1_mes outbound_url '/mes/events' "$MES_WEBHOOK_PORT"
     fi
     # from edge_agent/, so this checkout's simulator runs (python -m finds mfg_edge there first)
     (cd "$REPO_ROOT/edge_agent" && start_background simulator "$EDGE_VENV/bin/python" -m mfg_edge.cli \

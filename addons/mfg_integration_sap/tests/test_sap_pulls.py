@@ -75,8 +75,16 @@ class TestSapPulls(RealTimeouts, SapCase):
         found = [record_id for record_id, _name in self.Production.name_search("1000000")]
         self.assertIn(first.id, found)
         self.assertTrue(self.system.sap_order_watermark)
-        # a second pull reads the watermark's own second again: duplicates, nothing new
+        # a second pull reads the watermark's own second again: duplicates, nothing new, and
+        # nothing refused (the initial load stamped its events now, the re-read carries
+        # SAP's change time: the stored time is kept)
         self.assertEqual(pull.pull_orders(self.system), 0)
+        self.assertEqual(pull.pull_materials(self.system), 0)
+        self.assertEqual(pull.pull_boms(self.system), 0)
+        refused = self.Event.search(
+            [("system_id", "=", self.system.id), ("state", "=", "rejected")]
+        )
+        self.assertFalse(refused, refused.mapped("error")[:1])
         # SAP raises an order's quantity: the next pull brings it to the open order
         self.emulator._admin("POST", "orders/1000000", {"TotalQuantity": "77"})
         self.assertEqual(pull.pull_orders(self.system), 1)
