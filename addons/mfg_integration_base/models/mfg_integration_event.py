@@ -337,6 +337,31 @@ class MfgIntegrationEvent(models.Model):
         return processing.process_chunk(self)
 
     @api.model
+    def _keep_stored_times(self, system, envelopes):
+        """For a sender that rebuilds its events from a source read again (an SAP pull's
+        re-read second, a CSV file imported twice) and stamps them when it reads: an event
+        id already stored keeps the time it was stored with, so the resend is answered
+        'duplicate' instead of refused as an id reused with other content. One query,
+        through the idempotency key's index; ``envelopes`` are changed in place."""
+        by_source = {}
+        for envelope in envelopes:
+            by_source.setdefault(envelope.get("source"), []).append(envelope)
+        for source, group in by_source.items():
+            self.env.cr.execute(
+                """
+                SELECT event_uid, occurred_at FROM mfg_integration_event
+                 WHERE system_id = %s AND source = %s AND event_uid = ANY(%s)
+                   AND direction = 'inbound' AND state <> 'rejected'
+                """,
+                [system.id, source, [envelope.get("id") for envelope in group]],
+            )
+            stored = {uid: occurred for uid, occurred in self.env.cr.fetchall() if occurred}
+            for envelope in group:
+                if envelope.get("id") in stored:
+                    envelope["time"] = stored[envelope["id"]].strftime("%Y-%m-%dT%H:%M:%SZ")
+        return envelopes
+
+    @api.model
     def _emit_many(self, contract_code, items, systems=None, version=None):
         """Set-based ``emit``: a constant number of queries for any number of events."""
         return emit.emit_many(self.env, contract_code, items, systems, version)

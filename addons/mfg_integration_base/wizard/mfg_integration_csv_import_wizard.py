@@ -117,11 +117,12 @@ class MfgIntegrationCsvImportWizard(models.TransientModel):
             raise UserError(_("The file is not UTF-8 text: %s", error)) from error
         header, rows = self._rows(text, self.delimiter)
         numbered = self._envelopes(header, rows)
-        results = (
-            self.env["mfg.integration.event"]
-            .sudo()
-            ._ingest(self.system_id, [envelope for _number, envelope in numbered])
-        )
+        Event = self.env["mfg.integration.event"].sudo()
+        envelopes = [envelope for _number, envelope in numbered]
+        # a row without a time is stamped at the import: imported again, its stored time is
+        # kept, so it is 'already imported', not refused as an id reused with other content
+        Event._keep_stored_times(self.system_id, envelopes)
+        results = Event._ingest(self.system_id, envelopes)
         counts = {"accepted": 0, "duplicate": 0, "rejected": 0}
         problems = []
         for (number, _envelope), result in zip(numbered, results, strict=True):

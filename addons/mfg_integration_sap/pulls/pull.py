@@ -127,8 +127,11 @@ def pull_boms(system):
 def _ingest_page(system, envelopes):
     if not envelopes:
         return 0
-    _keep_stored_times(system, envelopes)
-    results = system.env["mfg.integration.event"].sudo()._ingest(system, envelopes)
+    Event = system.env["mfg.integration.event"].sudo()
+    # the watermark's own second is read again by design, and the initial load stamped its
+    # events now (see _initial_load_now): a re-read keeps the stored time, so it is a duplicate
+    Event._keep_stored_times(system, envelopes)
+    results = Event._ingest(system, envelopes)
     refused = [r for r in results if r["status"] == "rejected"]
     for result in refused[:5]:
         _logger.warning(
@@ -136,26 +139,6 @@ def _ingest_page(system, envelopes):
             system.code, result.get("id"), result["error"]["message"],
         )  # fmt: skip
     return sum(1 for r in results if r["status"] == "accepted")
-
-
-def _keep_stored_times(system, envelopes):
-    """A change read again (the watermark's own second is read again by design) keeps the
-    time it was first stored with, so that it is answered 'duplicate'. The initial load
-    stamps its events now (see _initial_load_now), so a delta pull that re-read the newest of
-    them under SAP's own change time sent the same event id with other content, and the API
-    refused it as an id reused (one query per page, through the idempotency key's index)."""
-    system.env.cr.execute(
-        """
-        SELECT event_uid, occurred_at FROM mfg_integration_event
-         WHERE system_id = %s AND source = %s AND event_uid = ANY(%s)
-           AND direction = 'inbound' AND state <> 'rejected'
-        """,
-        [system.id, envelopes[0]["source"], [envelope["id"] for envelope in envelopes]],
-    )
-    stored = {uid: occurred for uid, occurred in system.env.cr.fetchall() if occurred}
-    for envelope in envelopes:
-        if envelope["id"] in stored:
-            envelope["time"] = stored[envelope["id"]].strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _advance(system, field_name, page):
